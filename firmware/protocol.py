@@ -1,0 +1,342 @@
+"""PlaceCode's MQTT wire protocol, declared once and used by kiosk, gateway and simulators.
+
+docs/protocol.md is the contract; this module is its only implementation. It must run
+unchanged on MicroPython (only json, time and os; no typing, dataclasses or f-string
+features MicroPython lacks), so a board can speak it too. Messages are plain dicts so
+the device side stays small; every message a peer sends is checked here before use, and
+every rejection carries a short reason code that the receiver counts.
+"""
+
+import json
+
+try:
+    import os
+
+    def _random_bytes(n):
+        return os.urandom(n)
+
+except ImportError:  # pragma: no cover - MicroPython ports without os.urandom
+    import random
+
+    def _random_bytes(n):
+        return bytes(random.getrandbits(8) for _ in range(n))
+
+
+import time
+
+VERSION = 1
+ROOT = "placecode"
+
+SCAN = "scan"
+VERDICT = "verdict"
+STATUS = "status"
+KINDS = (SCAN, VERDICT, STATUS)
+
+# QoS and retain per kind (docs/protocol.md, "Topics").
+QOS = {SCAN: 1, VERDICT: 1, STATUS: 1}
+RETAIN = {SCAN: False, VERDICT: False, STATUS: True}
+
+METHODS = ("code", "signed_code", "id_card")
+MEDIA = ("screen", "paper", "card", "unknown")
+COLOURS = ("green", "yellow", "red", "unknown")
+ACTIONS = ("open", "hold", "refuse")
+SOURCES = ("platform", "cache", "kiosk", "timeout")
+STATES = ("online", "offline")
+PROMPTS = (
+    "pass",
+    "wait_staff",
+    "no_entry",
+    "manual_check",
+    "not_health_code",
+    "show_code",
+    "place_card",
+    "read_failed",
+)
+
+MAX_PAYLOAD = 8192
+_ID_LEN = 36
+_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+class ProtocolError(ValueError):
+    """A message or topic that breaks the contract; `reason` is a short code for counters."""
+
+    def __init__(self, reason, detail=""):
+        ValueError.__init__(self, reason + (": " + detail if detail else ""))
+        self.reason = reason
+        self.detail = detail
+
+
+# --- topics ---------------------------------------------------------------------------
+
+
+def check_name(value, what):
+    """Site and kiosk names: 1-64 of [a-z0-9-_], so they can never inject topic levels."""
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        raise ProtocolError("bad_name", what)
+    for ch in value:
+        if ch not in _NAME_CHARS:
+            raise ProtocolError("bad_name", what)
+    return value
+
+
+def topic(site, kiosk, kind):
+    if kind not in KINDS:
+        raise ProtocolError("unknown_kind", kind)
+    return "%s/%s/%s/%s" % (ROOT, check_name(site, "site"), check_name(kiosk, "kiosk"), kind)
+
+
+def site_filter(site, kind):
+    """Subscription filter for one kind from every kiosk of a site."""
+    return "%s/%s/+/%s" % (ROOT, check_name(site, "site"), kind)
+
+
+def parse_topic(name):
+    """Return (site, kiosk, kind) or raise ProtocolError."""
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != ROOT:
+        raise ProtocolError("bad_topic", name[:100])
+    if parts[3] not in KINDS:
+        raise ProtocolError("unknown_kind", parts[3][:32])
+    check_name(parts[1], "site")
+    check_name(parts[2], "kiosk")
+    return parts[1], parts[2], parts[3]
+
+
+# --- message schemas ------------------------------------------------------------------
+# field: (type, required, allowed values or max length)
+
+_INT = "int"
+_STR = "str"
+_BOOL = "bool"
+_DICT = "dict"
+
+SCHEMAS = {
+    SCAN: {
+        "v": (_INT, True, None),
+        "id": (_STR, True, _ID_LEN),
+        "kiosk": (_STR, True, 64),
+        "door": (_STR, True, 64),
+        "seq": (_INT, True, None),
+        "ts": (_INT, True, None),
+        "method": (_STR, True, METHODS),
+        "medium": (_STR, False, MEDIA),
+        "credential": (_STR, True, 2048),
+        "name": (_STR, False, 64),
+    },
+    VERDICT: {
+        "v": (_INT, True, None),
+        "id": (_STR, True, _ID_LEN),
+        "kiosk": (_STR, True, 64),
+        "colour": (_STR, True, COLOURS),
+        "action": (_STR, True, ACTIONS),
+        "prompt": (_STR, True, PROMPTS),
+        "source": (_STR, True, SOURCES),
+        "ts": (_INT, True, None),
+    },
+    STATUS: {
+        "v": (_INT, True, None),
+        "kiosk": (_STR, True, 64),
+        "state": (_STR, True, STATES),
+        "ts": (_INT, False, None),
+        "sw": (_STR, False, 64),
+        "outbox": (_INT, False, None),
+        "health": (_DICT, False, None),
+    },
+}
+
+
+def _type_ok(value, kind):
+    if kind == _INT:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _STR:
+        return isinstance(value, str)
+    if kind == _BOOL:
+        return isinstance(value, bool)
+    return isinstance(value, dict)
+
+
+def validate(kind, msg):
+    """Check a message dict against its schema; return it, or raise ProtocolError."""
+    schema = SCHEMAS.get(kind)
+    if schema is None:
+        raise ProtocolError("unknown_kind", str(kind))
+    if not isinstance(msg, dict):
+        raise ProtocolError("not_object")
+    version = msg.get("v")
+    if not _type_ok(version, _INT):
+        raise ProtocolError("missing_field", "v")
+    if version != VERSION:
+        raise ProtocolError("unknown_version", str(version))
+    for field in schema:
+        ftype, required, limit = schema[field]
+        if field not in msg:
+            if required:
+                raise ProtocolError("missing_field", field)
+            continue
+        value = msg[field]
+        if not _type_ok(value, ftype):
+            raise ProtocolError("bad_type", field)
+        if isinstance(limit, tuple):
+            if value not in limit:
+                raise ProtocolError("bad_value", field)
+        elif isinstance(limit, int) and len(value) > limit:
+            raise ProtocolError("too_long", field)
+    if "id" in schema:
+        check_event_id(msg["id"])
+    if "seq" in msg and msg["seq"] < 1:
+        raise ProtocolError("bad_value", "seq")
+    if "ts" in msg and msg["ts"] < 0:
+        raise ProtocolError("bad_value", "ts")
+    return msg
+
+
+def encode(kind, msg):
+    """Validate and serialise a message to bytes for publishing."""
+    return json.dumps(validate(kind, msg)).encode()
+
+
+def decode(topic_name, payload):
+    """Parse and check an incoming message; return (site, kiosk, kind, msg).
+
+    The kiosk named in the message must be the kiosk in the topic: a message that
+    claims to come from another kiosk than the topic it arrived on is refused.
+    """
+    site, kiosk, kind = parse_topic(topic_name)
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError("too_large", str(len(payload)))
+    try:
+        msg = json.loads(payload)
+    except (ValueError, UnicodeError):
+        raise ProtocolError("not_json")
+    validate(kind, msg)
+    if msg.get("kiosk") != kiosk:
+        raise ProtocolError("topic_mismatch", "kiosk")
+    return site, kiosk, kind, msg
+
+
+# --- message builders -----------------------------------------------------------------
+
+
+def scan(event_id, kiosk, door, seq, ts, method, credential, medium=None, name=None):
+    msg = {
+        "v": VERSION,
+        "id": event_id,
+        "kiosk": kiosk,
+        "door": door,
+        "seq": seq,
+        "ts": ts,
+        "method": method,
+        "credential": credential,
+    }
+    if medium is not None:
+        msg["medium"] = medium
+    if name is not None:
+        msg["name"] = name
+    return msg
+
+
+def verdict(event_id, kiosk, colour, action, prompt, source, ts):
+    return {
+        "v": VERSION,
+        "id": event_id,
+        "kiosk": kiosk,
+        "colour": colour,
+        "action": action,
+        "prompt": prompt,
+        "source": source,
+        "ts": ts,
+    }
+
+
+def status(kiosk, state, ts=None, sw=None, outbox=None, health=None):
+    msg = {"v": VERSION, "kiosk": kiosk, "state": state}
+    if ts is not None:
+        msg["ts"] = ts
+    if sw is not None:
+        msg["sw"] = sw
+    if outbox is not None:
+        msg["outbox"] = outbox
+    if health is not None:
+        msg["health"] = health
+    return msg
+
+
+# --- event ids: UUIDv7 (RFC 9562), monotonic per generator ----------------------------
+
+_HEX = "0123456789abcdef"
+
+
+def _hex(data):
+    out = []
+    for b in data:
+        out.append(_HEX[b >> 4])
+        out.append(_HEX[b & 15])
+    return "".join(out)
+
+
+def format_uuid(raw):
+    h = _hex(raw)
+    return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+
+
+def check_event_id(value):
+    """An event id is a lowercase canonical UUID of version 7."""
+    if not isinstance(value, str) or len(value) != _ID_LEN:
+        raise ProtocolError("bad_id")
+    for i in range(_ID_LEN):
+        ch = value[i]
+        if i in (8, 13, 18, 23):
+            if ch != "-":
+                raise ProtocolError("bad_id")
+        elif ch not in _HEX:
+            raise ProtocolError("bad_id")
+    if value[14] != "7" or value[19] not in "89ab":
+        raise ProtocolError("bad_id")
+    return value
+
+
+def event_id_ms(value):
+    """Milliseconds since the epoch encoded in a UUIDv7."""
+    return int(value[0:8] + value[9:13], 16)
+
+
+def now_ms():
+    try:
+        return time.time_ns() // 1000000
+    except AttributeError:  # pragma: no cover - MicroPython ports without time_ns
+        return int(time.time() * 1000)
+
+
+class EventIds:
+    """UUIDv7 generator: unique across kiosks (62 random bits) and strictly increasing
+    within one kiosk even when its clock stands still or steps back (12-bit counter in
+    rand_a, RFC 9562 method 1; the timestamp never goes below the last one issued)."""
+
+    def __init__(self, random_bytes=None):
+        self._random = random_bytes or _random_bytes
+        self._last_ms = -1
+        self._counter = 0
+
+    def new(self, ms=None):
+        if ms is None:
+            ms = now_ms()
+        if ms <= self._last_ms:
+            ms = self._last_ms
+            self._counter += 1
+            if self._counter > 0xFFF:
+                ms += 1
+                self._counter = 0
+        else:
+            self._counter = 0
+        self._last_ms = ms
+        rnd = self._random(8)
+        raw = bytearray(16)
+        for i in range(6):
+            raw[i] = (ms >> (8 * (5 - i))) & 0xFF
+        raw[6] = 0x70 | (self._counter >> 8)
+        raw[7] = self._counter & 0xFF
+        raw[8] = 0x80 | (rnd[0] & 0x3F)
+        for i in range(1, 8):
+            raw[8 + i] = rnd[i]
+        return format_uuid(raw)

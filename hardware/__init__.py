@@ -1,0 +1,1 @@
+"""Hardware abstraction: one small interface per device, so simulators can stand in."""

@@ -1,0 +1,1 @@
+"""Venues, doors and kiosks: registration, posters, and per-kiosk credentials."""

@@ -1,0 +1,1 @@
+"""Stand-ins for every piece of hardware and for the city platform, so a whole site runs here."""
