@@ -1,0 +1,62 @@
+"""Run a kiosk: python -m firmware.kiosk --config kiosk.toml"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from firmware.kiosk import config as kiosk_config
+from firmware.kiosk.kiosk import Kiosk
+
+
+def build_source(cfg: kiosk_config.KioskConfig):
+    if cfg.input.kind == "simulated":
+        from simulators.visitors import SimulatedVisitors
+
+        return SimulatedVisitors(cfg.input.platform_seed, cfg.input.seed, cfg.input.rate_hz)
+    raise SystemExit(f"input.kind: unsupported {cfg.input.kind!r}")
+
+
+def build_signal(cfg: kiosk_config.KioskConfig):
+    if cfg.signal.kind == "lights":
+        from simulators.lights import SimulatedLights
+
+        return SimulatedLights()
+    raise SystemExit(f"signal.kind: unsupported {cfg.signal.kind!r}")
+
+
+async def main_async(cfg: kiosk_config.KioskConfig) -> None:
+    kiosk = Kiosk(cfg, build_source(cfg), build_signal(cfg))
+    task = asyncio.create_task(kiosk.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m firmware.kiosk")
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        cfg = kiosk_config.load(args.config)
+    except kiosk_config.ConfigError as exc:
+        print(f"kiosk: bad config: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(main_async(cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The kiosk's configuration: one TOML file, validated as a whole at start.
+
+Unknown keys are errors (a typo must not silently fall back to a default), and every
+error names the key, so an installer sees at once what to fix.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from firmware import protocol
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BrokerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    keepalive: int = Field(5, ge=2, le=300)
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+class InputConfig(_Strict):
+    kind: Literal["simulated"] = "simulated"
+    seed: int = 1
+    rate_hz: float = Field(0.5, gt=0, le=50)
+    platform_seed: int = 7  # the simulated visitors are people the platform simulator knows
+
+
+class SignalConfig(_Strict):
+    kind: Literal["lights"] = "lights"
+
+
+class KioskConfig(_Strict):
+    site: str
+    kiosk: str
+    door: str
+    data_dir: Path
+    verdict_timeout_s: float = Field(1.5, gt=0, le=30)
+    status_interval_s: float = Field(10.0, gt=0)
+    broker: BrokerConfig = BrokerConfig()
+    input: InputConfig = InputConfig()
+    signal: SignalConfig = SignalConfig()
+
+    def model_post_init(self, _context: object) -> None:
+        protocol.check_name(self.site, "site")
+        protocol.check_name(self.kiosk, "kiosk")
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names the key and the problem."""
+
+
+def describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(file)"
+    return f"{key}: {first['msg']}"
+
+
+def load(path: Path) -> KioskConfig:
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+        return KioskConfig.model_validate(raw)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {describe(exc)}") from None
+    except protocol.ProtocolError as exc:
+        raise ConfigError(f"{path}: {exc.detail}: must be 1-64 of a-z 0-9 - _") from None

@@ -1,0 +1,96 @@
+"""The kiosk pipeline: reading → event → outbox → MQTT → verdict → signal.
+
+One person at a time per door: each reading is committed to the outbox, published by
+the link, and answered by the gateway's verdict or, if none comes in time, by the
+kiosk's own "manual check". The link runs beside it, so an outage never blocks the door.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+
+from firmware import mqtt_client, protocol
+from firmware.kiosk.config import KioskConfig
+from firmware.kiosk.event import EventFactory
+from firmware.kiosk.health import Health
+from firmware.kiosk.link import KioskLink
+from firmware.kiosk.outbox import Outbox
+from firmware.kiosk.reading import Reading, ReadingSource
+from firmware.kiosk.signal import Signal, Verdict
+from firmware.kiosk.verdicts import VerdictWaiters
+
+log = logging.getLogger(__name__)
+
+
+def broker_address(config: KioskConfig) -> mqtt_client.BrokerAddress:
+    b = config.broker
+    return mqtt_client.BrokerAddress(
+        b.host, b.port, b.username, b.password, b.keepalive, b.ca_file, b.cert_file, b.key_file
+    )
+
+
+class Kiosk:
+    def __init__(
+        self,
+        config: KioskConfig,
+        source: ReadingSource,
+        signal: Signal,
+        health: Health | None = None,
+        clock=protocol.now_ms,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.signal = signal
+        self.health = health or Health()
+        self.events = EventFactory(config.kiosk, config.door, clock)
+        self.waiters = VerdictWaiters()
+        self.counts: Counter[str] = Counter()
+        self.outbox: Outbox | None = None
+        self.link: KioskLink | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        self.outbox = await Outbox.open(self.config.data_dir / "outbox.sqlite")
+        self.link = KioskLink(
+            self.config.site,
+            self.config.kiosk,
+            broker_address(self.config),
+            self.outbox,
+            self.health,
+            self._on_verdict,
+            self.config.status_interval_s,
+        )
+        self.ready.set()
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.link.run())
+                tasks.create_task(self._scan_loop())
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.link.goodbye())
+            await self.outbox.close()
+
+    async def _scan_loop(self) -> None:
+        async for reading in self.source:
+            await self.handle(reading)
+
+    async def handle(self, reading: Reading) -> Verdict:
+        assert self.outbox is not None
+        pending = await self.outbox.add(self.events.builder(reading))
+        self.waiters.expect(pending.id)
+        verdict = await self.waiters.wait(pending.id, self.config.verdict_timeout_s)
+        self.counts[verdict.colour] += 1
+        log.info(
+            "scan seq=%d id=%s method=%s -> %s/%s (%s)",
+            pending.seq, pending.id, reading.method, verdict.colour, verdict.action, verdict.source,
+        )
+        await self.signal.show(verdict)
+        return verdict
+
+    async def _on_verdict(self, verdict: Verdict) -> None:
+        self.waiters.deliver(verdict)
+        assert self.outbox is not None
+        await self.outbox.confirm(verdict.event_id)

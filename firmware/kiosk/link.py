@@ -1,0 +1,136 @@
+"""The kiosk's MQTT session: sends the outbox, receives verdicts, announces presence.
+
+Reconnects forever with capped, jittered backoff. Each connection starts by resending
+every scan still in the outbox (the gateway stores each event id once), so a scan
+published just before a drop is never lost. Presence is a retained status message with
+a last will, so the console sees a kiosk go offline within seconds of it vanishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from collections import Counter
+
+import aiomqtt
+
+from firmware import mqtt_client, protocol
+from firmware.kiosk import SOFTWARE_VERSION
+from firmware.kiosk.health import Health
+from firmware.kiosk.outbox import Outbox
+from firmware.kiosk.signal import Verdict
+
+log = logging.getLogger(__name__)
+
+
+class KioskLink:
+    def __init__(
+        self,
+        site: str,
+        kiosk: str,
+        address: mqtt_client.BrokerAddress,
+        outbox: Outbox,
+        health: Health,
+        on_verdict: Callable[[Verdict], Awaitable[None]],
+        status_interval_s: float = 10.0,
+    ) -> None:
+        self.site = site
+        self.kiosk = kiosk
+        self.address = address
+        self.outbox = outbox
+        self.health = health
+        self.on_verdict = on_verdict
+        self.status_interval_s = status_interval_s
+        self.connected = asyncio.Event()
+        self.rejected: Counter[str] = Counter()
+        self._topic = {kind: protocol.topic(site, kiosk, kind) for kind in protocol.KINDS}
+        self._client: aiomqtt.Client | None = None
+
+    def _will(self) -> aiomqtt.Will:
+        payload = protocol.encode(protocol.STATUS, protocol.status(self.kiosk, "offline"))
+        return aiomqtt.Will(self._topic[protocol.STATUS], payload, qos=1, retain=True)
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                async with mqtt_client.client(
+                    self.address, f"kiosk-{self.site}-{self.kiosk}", will=self._will()
+                ) as client:
+                    self._client = client
+                    backoff = 0.2
+                    await self._session(client)
+            except aiomqtt.MqttError as exc:
+                log.warning("broker connection lost or refused: %s", exc)
+            finally:
+                self._client = None
+                self.connected.clear()
+            await asyncio.sleep(backoff * (0.5 + random.random()))
+            backoff = min(backoff * 2, 5.0)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        await client.subscribe(self._topic[protocol.VERDICT], qos=1)
+        await self.publish_status(client)
+        self.connected.set()
+        log.info("connected to broker %s:%s", self.address.host, self.address.port)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._send_outbox(client))
+            tasks.create_task(self._report_status(client))
+            tasks.create_task(self._receive(client))
+
+    async def publish_status(self, client: aiomqtt.Client, state: str = "online") -> None:
+        backlog, _oldest = await self.outbox.backlog()
+        msg = protocol.status(
+            self.kiosk,
+            state,
+            ts=protocol.now_ms(),
+            sw=SOFTWARE_VERSION,
+            outbox=backlog,
+            health=self.health.snapshot(),
+        )
+        await client.publish(
+            self._topic[protocol.STATUS], protocol.encode(protocol.STATUS, msg), qos=1, retain=True
+        )
+
+    async def _send_outbox(self, client: aiomqtt.Client) -> None:
+        sent_upto = 0  # per connection: everything unconfirmed is sent again on reconnect
+        topic = self._topic[protocol.SCAN]
+        while True:
+            self.outbox.added.clear()
+            batch = await self.outbox.after(sent_upto)
+            for pending in batch:
+                await client.publish(topic, pending.payload, qos=1)
+                sent_upto = pending.seq
+            if not batch:
+                await self.outbox.added.wait()
+
+    async def _report_status(self, client: aiomqtt.Client) -> None:
+        while True:
+            self.health.changed.clear()
+            try:
+                await asyncio.wait_for(self.health.changed.wait(), self.status_interval_s)
+            except TimeoutError:
+                pass
+            await self.publish_status(client)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            try:
+                _site, _kiosk, kind, msg = protocol.decode(str(message.topic), message.payload)
+            except protocol.ProtocolError as exc:
+                self.rejected[exc.reason] += 1
+                log.warning("rejected message on %s: %s", message.topic, exc.reason)
+                continue
+            if kind == protocol.VERDICT:
+                await self.on_verdict(Verdict.from_message(msg))
+
+    async def goodbye(self) -> None:
+        """On a clean stop, say offline ourselves: the broker sends no will then."""
+        client = self._client
+        if client is not None:
+            try:
+                await asyncio.wait_for(self.publish_status(client, "offline"), 2)
+            except (aiomqtt.MqttError, TimeoutError):
+                pass

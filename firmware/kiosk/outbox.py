@@ -1,0 +1,103 @@
+"""The kiosk's outbox: every scan is on disk before anything is sent.
+
+A scan is committed here first, with the kiosk's next sequence number, in one
+transaction; it leaves only when the gateway confirms it has stored the scan (its
+verdict, or an acknowledgement of a replayed scan). Power cuts, broker restarts and
+network drops therefore lose nothing: whatever is still here is sent again, and the
+gateway, idempotent on event id, stores it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    payload BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    seq: int
+    id: str
+    payload: bytes
+    created_ms: int
+
+
+class Outbox:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+        self.added = asyncio.Event()  # set whenever a scan is added; the sender waits on it
+
+    @classmethod
+    async def open(cls, path: Path) -> Outbox:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        await db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a scan the kiosk has shown a verdict for must survive a power cut.
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.executescript(SCHEMA)
+        return cls(db)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def add(self, build: callable) -> Pending:
+        """Reserve the next sequence number, build the payload with it, commit both.
+
+        `build(seq) -> (event_id, payload_bytes, created_ms)`; one transaction, so a
+        sequence number is never used twice nor skipped.
+        """
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                async with self._db.execute("SELECT value FROM meta WHERE key='last_seq'") as cur:
+                    seq = (await cur.fetchone())[0] + 1
+                event_id, payload, created_ms = build(seq)
+                await self._db.execute(
+                    "INSERT INTO outbox (seq, id, payload, created_ms) VALUES (?, ?, ?, ?)",
+                    (seq, event_id, payload, created_ms),
+                )
+                await self._db.execute("UPDATE meta SET value=? WHERE key='last_seq'", (seq,))
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+        self.added.set()
+        return Pending(seq, event_id, payload, created_ms)
+
+    async def confirm(self, event_id: str) -> bool:
+        """The gateway has the scan: remove it. True if it was still here."""
+        async with self._lock:
+            cur = await self._db.execute("DELETE FROM outbox WHERE id=?", (event_id,))
+            return cur.rowcount > 0
+
+    async def after(self, seq: int, limit: int = 200) -> Sequence[Pending]:
+        async with self._db.execute(
+            "SELECT seq, id, payload, created_ms FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ) as cur:
+            return [Pending(*row) for row in await cur.fetchall()]
+
+    async def backlog(self) -> tuple[int, int | None]:
+        """(number of unconfirmed scans, creation time of the oldest in ms or None)."""
+        async with self._db.execute("SELECT count(*), min(created_ms) FROM outbox") as cur:
+            count, oldest = await cur.fetchone()
+        return count, oldest
+
+    async def last_seq(self) -> int:
+        async with self._db.execute("SELECT value FROM meta WHERE key='last_seq'") as cur:
+            return (await cur.fetchone())[0]

@@ -1,0 +1,92 @@
+"""The gateway process: wires store, platform client, MQTT link, forwarder and console.
+
+`create_app(config)` builds the FastAPI app; its lifespan opens the store and runs the
+MQTT link and the forwarder beside the web server, and closes them in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from firmware import mqtt_client, protocol
+from gateway import console
+from gateway.checkin import CheckIn
+from gateway.config import GatewayConfig
+from gateway.forwarder import Forwarder
+from gateway.link import GatewayLink
+from gateway.personal import Pseudonymiser
+from gateway.platform import PlatformClient
+from gateway.store import Store
+
+
+class Gateway:
+    """Everything the running gateway holds, for the console and the tests to read."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.store: Store
+        self.platform: PlatformClient
+        self.link: GatewayLink
+        self.checkin: CheckIn
+        self.forwarder: Forwarder
+
+    async def start(self) -> list[asyncio.Task]:
+        cfg = self.config
+        self.store = await Store.open(cfg.db_path)
+        self.platform = PlatformClient(
+            cfg.platform.url, cfg.platform.lookup_deadline_s, cfg.platform.upload_timeout_s
+        )
+        b = cfg.broker
+        address = mqtt_client.BrokerAddress(
+            b.host, b.port, b.username, b.password, b.keepalive, b.ca_file, b.cert_file, b.key_file
+        )
+        self.forwarder = Forwarder(self.store, self.platform, cfg.platform.upload_batch)
+        self.link = GatewayLink(cfg.site, address, self._on_scan, self._on_status)
+        self.checkin = CheckIn(
+            cfg.site,
+            self.store,
+            self.platform,
+            Pseudonymiser(cfg.pseudonym_key),
+            self.link.publish_verdict,
+            on_stored=self.forwarder.wake.set,
+        )
+        return [
+            asyncio.create_task(self.link.run(), name="mqtt"),
+            asyncio.create_task(self.forwarder.run(), name="forwarder"),
+        ]
+
+    async def _on_scan(self, msg: dict) -> None:
+        await self.checkin.handle(msg)
+
+    async def _on_status(self, msg: dict) -> None:
+        await self.store.kiosk_status(msg, protocol.now_ms())
+
+    async def stop(self) -> None:
+        await self.platform.close()
+        await self.store.close()
+
+
+def create_app(config: GatewayConfig) -> FastAPI:
+    gateway = Gateway(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        tasks = await gateway.start()
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await gateway.stop()
+
+    app = FastAPI(title="PlaceCode gateway", lifespan=lifespan)
+    app.state.gateway = gateway
+    app.include_router(console.router)
+    return app

@@ -1,0 +1,53 @@
+"""The gateway's configuration: one TOML file, validated whole, unknown keys refused."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from firmware import protocol
+from firmware.kiosk.config import BrokerConfig, ConfigError, describe
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlatformConfig(_Strict):
+    url: str = "http://127.0.0.1:8700"
+    lookup_deadline_s: float = Field(0.8, gt=0, le=10)
+    upload_batch: int = Field(500, ge=1, le=5000)
+    upload_timeout_s: float = Field(10.0, gt=0)
+
+
+class HttpConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8800, ge=1, le=65535)
+
+
+class GatewayConfig(_Strict):
+    site: str
+    db_path: Path
+    # Key for the keyed hashes of ID numbers and code tokens; kept out of the database.
+    pseudonym_key: str = Field(min_length=16)
+    broker: BrokerConfig = BrokerConfig()
+    platform: PlatformConfig = PlatformConfig()
+    http: HttpConfig = HttpConfig()
+
+    def model_post_init(self, _context: object) -> None:
+        protocol.check_name(self.site, "site")
+
+
+def load(path: Path) -> GatewayConfig:
+    try:
+        return GatewayConfig.model_validate(tomllib.loads(Path(path).read_text()))
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {describe(exc)}") from None
+    except protocol.ProtocolError as exc:
+        raise ConfigError(f"{path}: {exc.detail}: must be 1-64 of a-z 0-9 - _") from None

@@ -1,0 +1,57 @@
+"""Forwarder: uploads stored scan records to the city platform, each exactly once.
+
+Records leave the upload queue only after the platform has confirmed the batch; a
+retried batch carries the same idempotency keys (the event ids), so the platform never
+counts a record twice. Failures back off exponentially with jitter; the queue lives in
+SQLite, so a restarted gateway resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+import httpx
+
+from gateway.platform import PlatformClient
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Forwarder:
+    def __init__(self, store: Store, platform: PlatformClient, batch: int = 500) -> None:
+        self.store = store
+        self.platform = platform
+        self.batch = batch
+        self.wake = asyncio.Event()
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self.uploaded = 0
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            self.wake.clear()
+            pending = await self.store.pending_uploads(self.batch)
+            if not pending:
+                try:
+                    await asyncio.wait_for(self.wake.wait(), 5)
+                except TimeoutError:
+                    pass
+                continue
+            try:
+                await self.platform.upload([body for _n, body in pending])
+            except (httpx.HTTPError, ValueError) as exc:
+                self.last_error = type(exc).__name__
+                log.warning("upload of %d records failed (%s); retrying", len(pending), exc)
+                await asyncio.sleep(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, 60.0)
+                continue
+            await self.store.confirm_uploads([n for n, _body in pending])
+            self.uploaded += len(pending)
+            self.last_success = time.time()
+            self.last_error = None
+            backoff = 0.5

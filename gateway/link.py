@@ -1,0 +1,108 @@
+"""The gateway's MQTT session: reads every kiosk's scans and status, sends verdicts.
+
+Every message is checked by firmware/protocol.py before anything acts on it; a message
+that fails (malformed JSON, unknown protocol version, wrong types, a kiosk speaking on
+another kiosk's topic) is dropped with a logged reason and counted per reason, and the
+gateway carries on. The payload itself is never logged: it may hold personal data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+import aiomqtt
+
+from firmware import mqtt_client, protocol
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict], Awaitable[None]]
+
+
+class GatewayLink:
+    def __init__(
+        self,
+        site: str,
+        address: mqtt_client.BrokerAddress,
+        on_scan: Handler,
+        on_status: Handler,
+        max_concurrent_scans: int = 64,
+    ) -> None:
+        self.site = site
+        self.address = address
+        self.on_scan = on_scan
+        self.on_status = on_status
+        self.rejected: Counter[str] = Counter()
+        self.received: Counter[str] = Counter()
+        self.connected = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._slots = asyncio.Semaphore(max_concurrent_scans)
+        self._tasks: set[asyncio.Task] = set()
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                async with mqtt_client.client(
+                    self.address, f"gateway-{self.site}", max_queued_incoming=10000
+                ) as client:
+                    self._client = client
+                    backoff = 0.2
+                    await client.subscribe(protocol.site_filter(self.site, protocol.SCAN), qos=1)
+                    await client.subscribe(protocol.site_filter(self.site, protocol.STATUS), qos=1)
+                    self.connected.set()
+                    log.info("connected to broker %s:%s", self.address.host, self.address.port)
+                    async for message in client.messages:
+                        await self._dispatch(str(message.topic), message.payload)
+            except aiomqtt.MqttError as exc:
+                log.warning("broker connection lost or refused: %s", exc)
+            finally:
+                self._client = None
+                self.connected.clear()
+            await asyncio.sleep(backoff * (0.5 + random.random()))
+            backoff = min(backoff * 2, 5.0)
+
+    async def _dispatch(self, topic: str, payload: object) -> None:
+        if not isinstance(payload, bytes | bytearray):
+            payload = str(payload).encode()
+        try:
+            site, _kiosk, kind, msg = protocol.decode(topic, bytes(payload))
+            if site != self.site:
+                raise protocol.ProtocolError("wrong_site", site)
+        except protocol.ProtocolError as exc:
+            self.rejected[exc.reason] += 1
+            log.warning("rejected message on %s: %s", topic[:120], exc)
+            return
+        self.received[kind] += 1
+        if kind == protocol.SCAN:
+            await self._slots.acquire()
+            task = asyncio.create_task(self._run_scan(msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif kind == protocol.STATUS:
+            await self.on_status(msg)
+        else:  # a verdict on a kiosk topic never comes from a kiosk
+            self.rejected["unexpected_kind"] += 1
+
+    async def _run_scan(self, msg: dict) -> None:
+        try:
+            await self.on_scan(msg)
+        except Exception:
+            self.rejected["handler_error"] += 1
+            log.exception("scan %s could not be handled", msg.get("id"))
+        finally:
+            self._slots.release()
+
+    async def publish_verdict(self, kiosk: str, msg: dict) -> None:
+        client = self._client
+        if client is None:
+            raise aiomqtt.MqttError("not connected")
+        await client.publish(
+            protocol.topic(self.site, kiosk, protocol.VERDICT),
+            protocol.encode(protocol.VERDICT, msg),
+            qos=1,
+        )

@@ -1,0 +1,191 @@
+"""The city platform simulator: health-code status lookups and scan-record uploads.
+
+Implements docs/platform-api.md over real HTTP with a real SQLite file, so the gateway's
+platform client and forwarder are tested against the same wire they use on a site.
+People and their colours come from the shared seed (simulators/population.py).
+Faults on demand (/sim/faults): answer slowly, fail with 503, or drop uploads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import threading
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import uvicorn
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from simulators.population import population
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    key TEXT PRIMARY KEY,
+    kiosk TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    deliveries INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS records_kiosk_seq ON records (kiosk, seq);
+"""
+
+
+class StatusQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    method: str = Field(pattern="^(code|id_card)$")
+    credential: str = Field(min_length=1, max_length=2048)
+
+
+class ScanRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    key: str = Field(min_length=1, max_length=64)  # idempotency key: the event id
+    kiosk: str
+    seq: int = Field(ge=1)
+
+
+class RecordBatch(BaseModel):
+    records: list[ScanRecord] = Field(max_length=5000)
+
+
+class Faults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    delay_ms: int = Field(0, ge=0, le=60000)
+    fail_status: bool = False
+    fail_uploads: bool = False
+
+
+def token_of(credential: str) -> str:
+    """A code credential is the decoded QR text: a URL with ?t=<token>, or the bare token."""
+    if credential.startswith(("http://", "https://")):
+        values = parse_qs(urlparse(credential).query).get("t")
+        return values[0] if values else ""
+    return credential
+
+
+class Platform:
+    def __init__(self, db_path: Path, seed: int) -> None:
+        people = population(seed)
+        self.by_token = {p.token: p.colour for p in people}
+        self.by_id = {p.id_number: p.colour for p in people}
+        self.faults = Faults()
+        self.lookups = 0
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def colour(self, query: StatusQuery) -> str | None:
+        self.lookups += 1
+        if query.method == "code":
+            return self.by_token.get(token_of(query.credential))
+        return self.by_id.get(query.credential.upper())
+
+    def store(self, batch: RecordBatch) -> tuple[int, int]:
+        """Store each record once per idempotency key; return (new, duplicates)."""
+        now = datetime.now(UTC).isoformat()
+        new = 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            for rec in batch.records:
+                (deliveries,) = self._db.execute(
+                    "INSERT INTO records (key, kiosk, seq, body, received_at) VALUES (?,?,?,?,?) "
+                    "ON CONFLICT(key) DO UPDATE SET deliveries = deliveries + 1 "
+                    "RETURNING deliveries",
+                    (rec.key, rec.kiosk, rec.seq, rec.model_dump_json(), now),
+                ).fetchone()
+                new += deliveries == 1
+            self._db.execute("COMMIT")
+        return new, len(batch.records) - new
+
+    def stats(self) -> dict:
+        with self._lock:
+            total, deliveries = self._db.execute(
+                "SELECT count(*), coalesce(sum(deliveries), 0) FROM records"
+            ).fetchone()
+            per_kiosk = dict(self._db.execute("SELECT kiosk, count(*) FROM records GROUP BY kiosk"))
+        return {"records": total, "deliveries": deliveries, "per_kiosk": per_kiosk,
+                "lookups": self.lookups}
+
+    def keys(self, kiosk: str | None) -> list[list]:
+        with self._lock:
+            if kiosk:
+                rows = self._db.execute(
+                    "SELECT key, kiosk, seq, deliveries FROM records WHERE kiosk=? ORDER BY seq",
+                    (kiosk,),
+                )
+            else:
+                rows = self._db.execute("SELECT key, kiosk, seq, deliveries FROM records")
+            return [list(r) for r in rows]
+
+
+def create_app(db_path: Path, seed: int) -> FastAPI:
+    platform = Platform(db_path, seed)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+
+    app = FastAPI(title="City platform simulator", lifespan=lifespan)
+    app.state.platform = platform
+
+    @app.post("/api/v1/status")
+    async def status(query: StatusQuery) -> dict:
+        if platform.faults.delay_ms:
+            await asyncio.sleep(platform.faults.delay_ms / 1000)
+        if platform.faults.fail_status:
+            raise HTTPException(503, "platform unavailable")
+        colour = platform.colour(query)
+        if colour is None:
+            raise HTTPException(404, "unknown person")
+        return {"colour": colour, "as_of": datetime.now(UTC).isoformat(timespec="seconds")}
+
+    @app.post("/api/v1/records")
+    def records(batch: RecordBatch) -> dict:
+        if platform.faults.fail_uploads:
+            raise HTTPException(503, "platform unavailable")
+        new, duplicates = platform.store(batch)
+        return {"accepted": new, "duplicates": duplicates}
+
+    @app.get("/sim/stats")
+    def stats() -> dict:
+        return platform.stats()
+
+    @app.get("/sim/records")
+    def keys(kiosk: str | None = None) -> list[list]:
+        return platform.keys(kiosk)
+
+    @app.put("/sim/faults")
+    def set_faults(faults: Faults) -> Faults:
+        platform.faults = faults
+        return faults
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"ok": True}
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m simulators.platform")
+    parser.add_argument("--port", type=int, default=8700)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--db", type=Path, default=Path("var/platform.sqlite"))
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    uvicorn.run(
+        create_app(args.db, args.seed), host=args.host, port=args.port, log_level="warning",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The simulated city's people: the same seed gives the same people everywhere.
+
+The platform simulator answers for them and the visitor simulator sends them to the
+kiosks, each side generating the population independently from the shared seed. All
+names and ID numbers are fictional; ID numbers carry valid GB 11643 check characters.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+
+TOKEN_URL = "https://hc.henan.example/yk/v1?t="
+COLOUR_WEIGHTS = (("green", 80), ("yellow", 12), ("red", 8))
+
+# GB/T 2260 county-level codes in Henan (Zhengzhou, Kaifeng, Luoyang, Xinxiang).
+REGIONS = ("410102", "410103", "410104", "410105", "410202", "410302", "410702", "410122")
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国红梅"
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def check_character(first17: str) -> str:
+    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
+    return "10X98765432"[total % 11]
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    token: str
+    id_number: str
+    name: str
+    colour: str
+
+    @property
+    def code_url(self) -> str:
+        return TOKEN_URL + self.token
+
+    def __repr__(self) -> str:
+        return f"Person(colour={self.colour!r})"
+
+
+def _person(rng: random.Random) -> Person:
+    token = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(32))
+    birth = f"{rng.randint(1935, 2010)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    first17 = rng.choice(REGIONS) + birth + f"{rng.randint(0, 999):03d}"
+    name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+    colours, weights = zip(*COLOUR_WEIGHTS, strict=True)
+    colour = rng.choices(colours, weights)[0]
+    return Person(token, first17 + check_character(first17), name, colour)
+
+
+@lru_cache(maxsize=4)
+def population(seed: int, size: int = 2000) -> tuple[Person, ...]:
+    rng = random.Random(seed)
+    return tuple(_person(rng) for _ in range(size))
+
+
+def first_of_colour(seed: int, colour: str) -> Person:
+    return next(p for p in population(seed) if p.colour == colour)
