@@ -84,6 +84,11 @@ class FrameReader:
         """Bytes held that may still become a frame (0 when the buffer holds nothing useful)."""
         return len(self._buf)
 
+    @property
+    def has_candidate(self) -> bool:
+        """True while a preamble is held whose frame has not been completed yet."""
+        return self._buf.find(PREAMBLE) != -1
+
     def _drop(self, count: int) -> None:
         del self._buf[:count]
 
