@@ -1,0 +1,213 @@
+"""Kiosk decoder against plain pyzbar, on the same generated frames in the same run.
+
+Why a benchmark and not a feeling: the ladder (firmware/kiosk/decode.py) and the camera
+settings (firmware/kiosk/camera/config.py) are only worth their cost if they read frames
+that plain pyzbar on the raw frame misses, without slowing the common case. Every frame
+comes from simulators/scenes.py by (category, strength, seed), half at 640x480 and half at
+1280x720, strengths spread evenly over [0, 1]. A read counts only if the nearest code's
+payload comes out and nothing else that is not in the frame does.
+
+  --study     runs each candidate rung alone on training frames (seeds disjoint from the
+              benchmark's) and picks a ladder greedily by reads gained per millisecond.
+  --camera    also measures the camera-side measures (exposure limits, ROI, hood) on glare
+              and small-code frames.
+Last line: JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from firmware.kiosk.camera.config import KIOSK, PLAIN  # noqa: E402
+from firmware.kiosk.decode import ENGINES, PREPARES, Decoder, DecodeResult, plain_pyzbar, step  # noqa: E402
+from simulators.scenes import CATEGORIES, SIZES, Scene, frames  # noqa: E402
+from simulators.scenes_camera import Hood  # noqa: E402
+
+
+def correct(result: DecodeResult, scene: Scene) -> bool:
+    texts = {c.text for c in result.codes}
+    return scene.payloads[0] in texts and texts <= set(scene.payloads)
+
+
+def scene_set(per_category: int, seed_base: int, categories=CATEGORIES, camera=PLAIN, hood=None,
+              sizes=SIZES) -> list[Scene]:
+    out: list[Scene] = []
+    for cat in categories:
+        share = per_category // len(sizes)
+        for i, size in enumerate(sizes):
+            n = share if i < len(sizes) - 1 else per_category - share * (len(sizes) - 1)
+            out += frames(cat, n, size, seed_base + 1000 * i, camera, hood)
+    return out
+
+
+def why_unreadable(scene: Scene) -> str:
+    """Our judgement of frames nothing reads: the information is not in the pixels."""
+    f = scene.facts
+    if f.get("module_px", 9) < 1.3:
+        return f"{f['module_px']} px per module: below sampling limit, code too far"
+    if f.get("code_clipped", 0) > 0.08:
+        return f"{f['code_clipped']:.0%} of code area clipped at 255 (saturated glare)"
+    if f.get("blur_px", 0) > 1.6 * f.get("module_px", 9):
+        return f"motion blur {f['blur_px']} px over {f['module_px']} px modules"
+    if f.get("defocus_px", 0) > 0.9 * f.get("module_px", 9):
+        return f"defocus radius {f['defocus_px']} px over {f['module_px']} px modules"
+    return "no physical limit found: a decoder weakness"
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def summary(ok: list[bool], ms: list[float]) -> dict:
+    return {"success": round(100 * sum(ok) / max(1, len(ok)), 1), "median_ms": round(statistics.median(ms), 2),
+            "p95_ms": round(pct(ms, 0.95), 2), "frames": len(ok)}
+
+
+def run_bench(per_category: int, seed_base: int) -> dict:
+    decoder = Decoder()
+    scenes = scene_set(per_category, seed_base)
+    rows: dict[str, dict[str, list]] = {}
+    unreadable: list[dict] = []
+    steps: dict[str, int] = {}
+    for scene in scenes:
+        base = plain_pyzbar(scene.image)
+        kiosk = decoder.decode(scene.image)
+        r = rows.setdefault(scene.category, {"k_ok": [], "k_ms": [], "b_ok": [], "b_ms": []})
+        k_ok, b_ok = correct(kiosk, scene), correct(base, scene)
+        for key, value in (("k_ok", k_ok), ("k_ms", kiosk.ms), ("b_ok", b_ok), ("b_ms", base.ms)):
+            r[key].append(value)
+        if k_ok:
+            steps[kiosk.step or "-"] = steps.get(kiosk.step or "-", 0) + 1
+        else:
+            unreadable.append({"category": scene.category, "strength": round(scene.strength, 2), "seed": scene.seed,
+                               "size": f"{scene.image.shape[1]}x{scene.image.shape[0]}",
+                               "pyzbar_read": b_ok, "why": why_unreadable(scene)})
+    out = {"categories": {}}
+    print(f"{'category':<12} {'kiosk %':>8} {'med ms':>7} {'p95 ms':>7} | {'pyzbar %':>8} {'med ms':>7} {'p95 ms':>7}")
+    all_k, all_b, all_kms, all_bms = [], [], [], []
+    for cat, r in rows.items():
+        k, b = summary(r["k_ok"], r["k_ms"]), summary(r["b_ok"], r["b_ms"])
+        out["categories"][cat] = {"kiosk": k, "pyzbar": b}
+        all_k += r["k_ok"]
+        all_b += r["b_ok"]
+        all_kms += r["k_ms"]
+        all_bms += r["b_ms"]
+        print(f"{cat:<12} {k['success']:>8} {k['median_ms']:>7} {k['p95_ms']:>7} | "
+              f"{b['success']:>8} {b['median_ms']:>7} {b['p95_ms']:>7}")
+    out["overall"] = {"kiosk": summary(all_k, all_kms), "pyzbar": summary(all_b, all_bms)}
+    k, b = out["overall"]["kiosk"], out["overall"]["pyzbar"]
+    print(f"{'OVERALL':<12} {k['success']:>8} {k['median_ms']:>7} {k['p95_ms']:>7} | "
+          f"{b['success']:>8} {b['median_ms']:>7} {b['p95_ms']:>7}")
+    print("kiosk reads by rung:", json.dumps(steps))
+    print(f"frames the kiosk decoder did not read ({len(unreadable)}):")
+    reasons: dict[str, int] = {}
+    for u in unreadable:
+        print("  ", json.dumps(u))
+        key = u["why"].split(":")[0] if "decoder" not in u["why"] else "decoder weakness"
+        key = ("too far" if "px per module" in key else "saturated glare" if "clipped" in key else
+               "motion blur" if "motion" in key else "defocus" if "defocus" in key else key)
+        reasons[key] = reasons.get(key, 0) + 1
+    out["unreadable"] = reasons
+    out["rungs"] = steps
+    out["gain_points"] = round(k["success"] - b["success"], 1)
+    out["no_category_below"] = all(c["kiosk"]["success"] >= c["pyzbar"]["success"] for c in out["categories"].values())
+    out["median_not_slower"] = k["median_ms"] <= b["median_ms"]
+    return out
+
+
+def run_camera(per_category: int, seed_base: int) -> dict:
+    """Same scenes (same seeds) under each camera-side measure, kiosk decoder and pyzbar."""
+    limits = replace(KIOSK, roi=None)
+    setups = {
+        "plain camera": (PLAIN, None),
+        "exposure+gain limits": (limits, None),
+        "limits+ROI": (KIOSK, None),
+        "hood only": (PLAIN, Hood()),
+        "limits+ROI+hood": (KIOSK, Hood()),
+    }
+    decoder = Decoder()
+    out: dict = {}
+    print(f"\ncamera-side measures ({per_category} frames per category, same seeds per row):")
+    for cat in ("glare", "small"):
+        for name, (camera, hood) in setups.items():
+            if cat == "small" and hood is not None:
+                continue  # the hood acts on reflections only
+            scenes = scene_set(per_category, seed_base, (cat,), camera, hood)
+            k = [correct(decoder.decode(s.image), s) for s in scenes]
+            b = [correct(plain_pyzbar(s.image), s) for s in scenes]
+            clipped = statistics.mean(s.facts["code_clipped"] for s in scenes)
+            out[f"{cat}/{name}"] = {"kiosk": round(100 * sum(k) / len(k), 1),
+                                    "pyzbar": round(100 * sum(b) / len(b), 1),
+                                    "code_clipped": round(100 * clipped, 1)}
+            print(f"  {cat:<6} {name:<22} kiosk {out[f'{cat}/{name}']['kiosk']:>5} %  pyzbar "
+                  f"{out[f'{cat}/{name}']['pyzbar']:>5} %  code area clipped {100 * clipped:4.1f} %")
+    return out
+
+
+def run_study(per_category: int, seed_base: int) -> dict:
+    candidates = [step(e, p) for e in ENGINES for p in PREPARES]
+    scenes = scene_set(per_category, seed_base)
+    reads: dict[str, set[int]] = {c.name: set() for c in candidates}
+    ms: dict[str, list[float]] = {c.name: [] for c in candidates}
+    for i, scene in enumerate(scenes):
+        for c in candidates:
+            start = time.perf_counter()
+            image = c.prepare(scene.image)
+            codes = c.engine(image) if image is not None else []
+            ms[c.name].append((time.perf_counter() - start) * 1000)
+            texts = {x.text for x in codes}
+            if scene.payloads[0] in texts and texts <= set(scene.payloads):
+                reads[c.name].add(i)
+    print(f"study: {len(scenes)} training frames (seeds from {seed_base})")
+    for c in candidates:
+        print(f"  {c.name:<18} alone {100 * len(reads[c.name]) / len(scenes):5.1f} %  median "
+              f"{statistics.median(ms[c.name]):6.2f} ms")
+    chosen, covered = [], set()
+    remaining = [c.name for c in candidates]
+    while remaining:
+        def value(name: str) -> float:
+            gained = len(reads[name] - covered)
+            cost = statistics.mean(ms[name][i] for i in range(len(scenes)) if i not in covered) or 1e-3
+            return gained / cost
+        best = max(remaining, key=value)
+        gained = len(reads[best] - covered)
+        if gained < max(1, len(scenes) // 200):
+            break
+        chosen.append(best)
+        covered |= reads[best]
+        remaining.remove(best)
+        print(f"  + {best:<18} +{gained} reads -> {100 * len(covered) / len(scenes):.1f} %")
+    return {"ladder": chosen, "covered": round(100 * len(covered) / len(scenes), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--per-category", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--study", action="store_true", help="choose the ladder on training seeds")
+    parser.add_argument("--camera", action="store_true", help="also measure exposure limits, ROI, hood")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    if args.study:
+        result = run_study(args.per_category, args.seed + 100_000)
+    else:
+        result = run_bench(args.per_category, args.seed)
+        if args.camera:
+            result["camera"] = run_camera(max(10, args.per_category // 2), args.seed + 50_000)
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

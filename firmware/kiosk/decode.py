@@ -1,0 +1,235 @@
+"""QR decoding for the kiosk camera: a short ladder of image fixes, cheapest first.
+
+Most frames read on the first, plain attempt, so that attempt must stay cheap; only a
+frame that fails it pays for the next rung, and the ladder stops at the first read. The
+rungs and their order were chosen by bench/decode.py --study on training scenes (seeds
+disjoint from the benchmark's): each rung is kept only if it reads frames that the rungs
+before it miss, ordered by reads gained per millisecond. The measurement (see the
+report in bench/decode.py's docstring and hardware/camera-hood.md) gave:
+
+  primary  zxing-cpp, restricted to QR Model 2 (no false Micro QR reads), plain frame:
+           ~10x faster than pyzbar and reads dark-mode screens that pyzbar cannot;
+  rungs    zxing on a contrast-limited equalised frame (shaded paper, dim screens), on a
+           2x upscaled frame (far codes), on a denoised frame (dim doorways);
+  fallback pyzbar on the plain frame: the design's decoder, kept as the last rung and as
+           the `engine="pyzbar"` option, so the kiosk still reads if zxing-cpp is missing.
+
+Everything returned here is personal data (tokens); nothing in this module logs it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    text: str
+    corners: tuple[Point, Point, Point, Point]  # in the input frame's pixels
+
+    @property
+    def area(self) -> float:
+        """Pixel area of the code: the nearest code in view is the largest one."""
+        xs = [p[0] for p in self.corners]
+        ys = [p[1] for p in self.corners]
+        return 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(4)))
+
+    def __repr__(self) -> str:  # the text is a credential: keep it out of logs
+        return f"Code(area={self.area:.0f})"
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeResult:
+    codes: tuple[Code, ...]
+    step: str | None  # the rung that read it, None if nothing was read
+    ms: float
+
+
+Engine = Callable[[np.ndarray], list[Code]]
+Prepare = Callable[[np.ndarray], "np.ndarray | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    prepare: Prepare  # grey frame -> image to decode (None: rung does not apply)
+    engine: Engine
+    scale: float = 1.0  # prepared image px per frame px, to map corners back
+
+
+# --- engines ---------------------------------------------------------------------------
+
+
+def zxing_engine(image: np.ndarray) -> list[Code]:
+    import zxingcpp
+
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCodeModel2)
+    codes = []
+    for barcode in found:
+        if not barcode.valid or not barcode.text:
+            continue
+        pos = barcode.position
+        corners = tuple((float(p.x), float(p.y)) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left))
+        codes.append(Code(barcode.text, corners))  # type: ignore[arg-type]
+    return codes
+
+
+def pyzbar_engine(image: np.ndarray) -> list[Code]:
+    from pyzbar import pyzbar
+
+    codes = []
+    for symbol in pyzbar.decode(image, symbols=[pyzbar.ZBarSymbol.QRCODE]):
+        try:
+            text = symbol.data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue  # not a text code: nothing a kiosk can act on
+        poly = list(symbol.polygon)[:4]
+        while len(poly) < 4:
+            poly.append(poly[-1])
+        codes.append(Code(text, tuple((float(p.x), float(p.y)) for p in poly)))  # type: ignore[arg-type]
+    return codes
+
+
+ENGINES: dict[str, Engine] = {"zxing": zxing_engine, "pyzbar": pyzbar_engine}
+
+
+# --- preprocessing rungs ---------------------------------------------------------------
+
+
+def plain(grey: np.ndarray) -> np.ndarray:
+    return grey
+
+
+_CLAHE = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+
+
+def equalise(grey: np.ndarray) -> np.ndarray:
+    return _CLAHE.apply(grey)
+
+
+def sharpen(grey: np.ndarray) -> np.ndarray:
+    blurred = cv2.GaussianBlur(grey, (0, 0), 2.0)
+    return cv2.addWeighted(grey, 2.0, blurred, -1.0, 0)
+
+
+def threshold(grey: np.ndarray) -> np.ndarray:
+    block = max(15, (min(grey.shape) // 24) | 1)
+    return cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 4)
+
+
+def denoise(grey: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(grey, (0, 0), 1.2)
+
+
+def upscale(grey: np.ndarray) -> np.ndarray | None:
+    if grey.shape[1] > 1400:
+        return None  # already enough pixels per module or too costly
+    return cv2.resize(grey, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+
+
+def invert(grey: np.ndarray) -> np.ndarray:
+    return cv2.bitwise_not(grey)
+
+
+PREPARES: dict[str, tuple[Prepare, float]] = {
+    "plain": (plain, 1.0),
+    "equalise": (equalise, 1.0),
+    "sharpen": (sharpen, 1.0),
+    "threshold": (threshold, 1.0),
+    "denoise": (denoise, 1.0),
+    "upscale": (upscale, 2.0),
+    "invert": (invert, 1.0),
+}
+
+
+def step(engine: str, prepare: str) -> Step:
+    fn, scale = PREPARES[prepare]
+    return Step(f"{engine}:{prepare}", fn, ENGINES[engine], scale)
+
+
+# Chosen by bench/decode.py --study; see the module docstring.
+KIOSK_LADDER: tuple[str, ...] = ("zxing:plain", "zxing:equalise", "zxing:upscale", "zxing:denoise", "pyzbar:plain")
+PYZBAR_LADDER: tuple[str, ...] = ("pyzbar:plain", "pyzbar:equalise", "pyzbar:invert")
+
+
+def ladder(names: Sequence[str]) -> tuple[Step, ...]:
+    steps = []
+    for name in names:
+        engine, _, prepare = name.partition(":")
+        if engine not in ENGINES or prepare not in PREPARES:
+            raise ValueError(f"unknown decode step {name!r}: engines {sorted(ENGINES)}, "
+                             f"preparations {sorted(PREPARES)}")
+        steps.append(step(engine, prepare))
+    return tuple(steps)
+
+
+def _zxing_available() -> bool:
+    try:
+        import zxingcpp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class Decoder:
+    """Runs the ladder on a grey frame; the first rung that reads anything wins."""
+
+    def __init__(self, steps: Sequence[str] | None = None) -> None:
+        if steps is None:
+            steps = KIOSK_LADDER if _zxing_available() else PYZBAR_LADDER
+        self.steps = ladder(steps)
+
+    def decode(self, frame: np.ndarray) -> DecodeResult:
+        start = time.perf_counter()
+        grey = to_grey(frame)
+        for rung in self.steps:
+            image = rung.prepare(grey)
+            if image is None:
+                continue
+            codes = rung.engine(image)
+            if codes:
+                if rung.scale != 1.0:
+                    codes = [_rescale(c, 1 / rung.scale) for c in codes]
+                codes.sort(key=lambda c: c.area, reverse=True)
+                return DecodeResult(tuple(_unique(codes)), rung.name, _ms(start))
+        return DecodeResult((), None, _ms(start))
+
+
+def plain_pyzbar(frame: np.ndarray) -> DecodeResult:
+    """The baseline: pyzbar once on the raw frame, as the original design had it."""
+    start = time.perf_counter()
+    codes = pyzbar_engine(to_grey(frame))
+    return DecodeResult(tuple(codes), "pyzbar:plain" if codes else None, _ms(start))
+
+
+def to_grey(frame: np.ndarray) -> np.ndarray:
+    if frame.ndim == 3:
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame must be 8-bit, got {frame.dtype}")
+    return np.ascontiguousarray(frame)
+
+
+def _rescale(code: Code, factor: float) -> Code:
+    return Code(code.text, tuple((x * factor, y * factor) for x, y in code.corners))  # type: ignore[arg-type]
+
+
+def _unique(codes: list[Code]) -> list[Code]:
+    seen: set[str] = set()
+    out = []
+    for code in codes:
+        if code.text not in seen:
+            seen.add(code.text)
+            out.append(code)
+    return out
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
