@@ -1,0 +1,259 @@
+"""Per-kiosk credentials against the real Mosquitto broker with its real password and ACL
+files: what an enrolled kiosk may do, what the broker refuses, and that revoking cuts a
+connected kiosk off at once."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from firmware import protocol
+from gateway.broker import Broker, free_port
+from provisioning import tls
+from provisioning.broker_files import BrokerControl, verify_password
+from provisioning.enrol import EnrolError, Enrolment, SiteSetup
+from provisioning.registry import Registry, build_venue
+
+SITE = "mall-1"
+VENUE = "41010300000001"
+NOT_AUTHORIZED = 0x87
+BAD_LOGIN = (0x86, 0x87)  # Mosquitto 2.0 answers a wrong password with 0x87
+
+
+def accepted(rc: int) -> bool:
+    """MQTT v5 success codes are below 0x80 (0x10 = accepted, no subscribers yet)."""
+    return rc < 0x80
+
+
+class Probe:
+    """A bare MQTT v5 client that records what the broker answers."""
+
+    def __init__(self, port: int, user: str, password: str, tls_context: ssl.SSLContext | None = None):
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{user}-{time.monotonic_ns()}",
+            protocol=mqtt.MQTTv5,
+        )  # fmt: skip
+        self.client.username_pw_set(user, password)
+        if tls_context is not None:
+            self.client.tls_set_context(tls_context)
+        self.port = port
+        self.connacks: queue.Queue = queue.Queue()
+        self.disconnects: queue.Queue = queue.Queue()
+        self.messages: queue.Queue = queue.Queue()
+        self.acks: queue.Queue = queue.Queue()
+        self.client.on_connect = lambda c, u, f, rc, p: self.connacks.put(rc)
+        self.client.on_disconnect = lambda c, u, f, rc, p: self.disconnects.put(rc)
+        self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload))
+        self.client.on_publish = lambda c, u, mid, rc, p: self.acks.put((mid, rc))
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self.acks.put((mid, rcs))
+
+    def connect(self) -> mqtt.ReasonCode:
+        self.client.connect("127.0.0.1", self.port, keepalive=30)
+        self.client.loop_start()
+        return self.connacks.get(timeout=5)
+
+    def publish(self, topic: str, payload: bytes) -> int:
+        info = self.client.publish(topic, payload, qos=1)
+        mid, rc = self.acks.get(timeout=5)
+        assert mid == info.mid
+        return rc.value
+
+    def subscribe(self, topic: str) -> int:
+        _, mid = self.client.subscribe(topic, qos=1)
+        got_mid, codes = self.acks.get(timeout=5)
+        assert got_mid == mid
+        return codes[0].value
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def scan(kiosk: str, seq: int = 1) -> bytes:
+    msg = protocol.scan(protocol.EventIds().new(), kiosk, f"{VENUE}/E1", seq, protocol.now_ms(), "code", "x")
+    return protocol.encode(protocol.SCAN, msg)
+
+
+@pytest.fixture
+def site(tmp_path: Path):
+    registry = Registry(tmp_path / "register.db")
+    registry.put(build_venue({
+        "code": VENUE, "name": "二七广场购物中心", "category": "supermarket",
+        "credit_code": "914403001922038216", "address": "郑州市二七区大学路1号",
+        "manager_name": "王经理", "manager_phone": "13800138000", "doors": "E1:东门;W1:西门",
+    }))  # fmt: skip
+    tls_port = free_port()
+    setup = SiteSetup(SITE, tmp_path / "site", broker_host="127.0.0.1", broker_port=tls_port)
+    enrolment = Enrolment(registry, setup)
+    gateway_section = enrolment.init_site(["127.0.0.1", "localhost"])
+    gateway_secret = Path(gateway_section).read_text().split('password = "')[1].split('"')[0]
+    kiosk_a = enrolment.enrol(VENUE, "E1")
+    kiosk_b = enrolment.enrol(VENUE, "W1")
+    broker = Broker(tmp_path / "broker", auth_lines=enrolment.auth_lines(tls_port, "127.0.0.1")).start()
+    assert broker.process is not None
+    enrolment.broker = BrokerControl(pid=broker.process.pid)
+    probes: list[Probe] = []
+
+    def probe(user: str, password: str, tls_context: ssl.SSLContext | None = None) -> Probe:
+        p = Probe(tls_port if tls_context else broker.port, user, password, tls_context)
+        probes.append(p)
+        return p
+
+    yield {
+        "enrolment": enrolment, "broker": broker, "a": kiosk_a, "b": kiosk_b, "probe": probe,
+        "gateway": gateway_secret, "tls_port": tls_port, "setup": setup,
+    }  # fmt: skip
+    for p in probes:
+        p.close()
+    broker.stop()
+    registry.close()
+
+
+def test_password_file_is_mosquitto_format_and_holds_no_secret(site) -> None:
+    setup, a = site["setup"], site["a"]
+    lines = dict(line.split(":", 1) for line in setup.passwd.read_text().splitlines())
+    assert set(lines) == {"gateway", a.kiosk, site["b"].kiosk}
+    assert lines[a.kiosk].startswith("$7$101$") and a.secret not in setup.passwd.read_text()
+    assert verify_password(a.secret, lines[a.kiosk])
+    # mosquitto_passwd itself accepts the file: it can add a user to it without complaint.
+    copy = setup.dir / "passwd-copy"
+    copy.write_text(setup.passwd.read_text())
+    subprocess.run(["mosquitto_passwd", "-b", str(copy), "extra", "pw"], check=True, timeout=10)
+    assert len(copy.read_text().splitlines()) == 4
+
+
+def test_enrolled_kiosk_publishes_scans_for_its_own_door(site) -> None:
+    a = site["a"]
+    gateway = site["probe"]("gateway", site["gateway"])
+    assert gateway.connect() == 0
+    assert gateway.subscribe(protocol.site_filter(SITE, protocol.SCAN)) == 1
+    kiosk = site["probe"](a.kiosk, a.secret)
+    assert kiosk.connect() == 0
+    assert kiosk.subscribe(protocol.topic(SITE, a.kiosk, protocol.VERDICT)) == 1
+    payload = scan(a.kiosk)
+    assert kiosk.publish(protocol.topic(SITE, a.kiosk, protocol.SCAN), payload) == 0
+    topic, got = gateway.messages.get(timeout=5)
+    assert (topic, got) == (protocol.topic(SITE, a.kiosk, protocol.SCAN), payload)
+    # ... and receives the verdict the gateway sends back to it.
+    verdict = protocol.encode(protocol.VERDICT, protocol.verdict(
+        protocol.EventIds().new(), a.kiosk, "green", "open", "pass", "platform", protocol.now_ms()))
+    assert gateway.publish(protocol.topic(SITE, a.kiosk, protocol.VERDICT), verdict) == 0
+    assert kiosk.messages.get(timeout=5)[1] == verdict
+
+
+def test_kiosk_cannot_speak_for_or_listen_to_another_kiosk(site) -> None:
+    a, b = site["a"], site["b"]
+    gateway = site["probe"]("gateway", site["gateway"])
+    assert gateway.connect() == 0
+    assert gateway.subscribe(f"placecode/{SITE}/#") == 1
+    kiosk_b = site["probe"](b.kiosk, b.secret)
+    assert kiosk_b.connect() == 0
+    assert kiosk_b.subscribe(protocol.topic(SITE, b.kiosk, protocol.VERDICT)) == 1
+    kiosk_a = site["probe"](a.kiosk, a.secret)
+    assert kiosk_a.connect() == 0
+    # Publishing as kiosk B: the broker answers "not authorised" and nobody receives it.
+    forged = scan(b.kiosk)
+    assert kiosk_a.publish(protocol.topic(SITE, b.kiosk, protocol.SCAN), forged) == NOT_AUTHORIZED
+    assert kiosk_a.publish(protocol.topic(SITE, b.kiosk, protocol.STATUS), b"{}") == NOT_AUTHORIZED
+    # Subscribing to B's verdicts, directly or by wildcard. Mosquitto's ACL file is checked
+    # per message at delivery (2.0 grants the SUBACK), so the proof is that nothing arrives.
+    kiosk_a.subscribe(protocol.topic(SITE, b.kiosk, protocol.VERDICT))
+    kiosk_a.subscribe(f"placecode/{SITE}/#")
+    verdict = protocol.encode(protocol.VERDICT, protocol.verdict(
+        protocol.EventIds().new(), b.kiosk, "green", "open", "pass", "platform", protocol.now_ms()))
+    assert gateway.publish(protocol.topic(SITE, b.kiosk, protocol.VERDICT), verdict) == 0
+    assert kiosk_b.messages.get(timeout=5)[1] == verdict  # delivered to its owner ...
+    # ... the gateway's own copy, then a marker scan from A proves the pipe is flushed.
+    own = scan(a.kiosk)
+    assert kiosk_a.publish(protocol.topic(SITE, a.kiosk, protocol.SCAN), own) == 0
+    seen_by_gateway = [gateway.messages.get(timeout=5)[1] for _ in range(2)]
+    assert forged not in seen_by_gateway and own in seen_by_gateway
+    assert kiosk_a.messages.empty(), "kiosk A received another kiosk's verdict"
+
+
+def test_wrong_or_unknown_credentials_are_refused(site) -> None:
+    a = site["a"]
+    assert site["probe"](a.kiosk, a.secret).connect() == 0
+    assert site["probe"](a.kiosk, "not-the-secret").connect() in BAD_LOGIN
+    assert site["probe"]("k-nobody", a.secret).connect() in BAD_LOGIN
+    assert site["probe"](site["b"].kiosk, a.secret).connect() in BAD_LOGIN
+
+
+def test_revoke_cuts_a_connected_kiosk_and_refuses_it_after(site) -> None:
+    a, b = site["a"], site["b"]
+    kiosk_a = site["probe"](a.kiosk, a.secret)
+    assert kiosk_a.connect() == 0
+    kiosk_b = site["probe"](b.kiosk, b.secret)
+    assert kiosk_b.connect() == 0
+    started = time.monotonic()
+    assert site["enrolment"].revoke(a.kiosk) is True
+    kiosk_a.disconnects.get(timeout=5)  # the broker hung up on it
+    cut_s = time.monotonic() - started
+    assert cut_s < 2
+    # paho reconnects by itself: the broker must now refuse those attempts.
+    assert kiosk_a.connacks.get(timeout=5) in BAD_LOGIN
+    assert site["probe"](a.kiosk, a.secret).connect() in BAD_LOGIN
+    # The other kiosk was not touched by the reload.
+    assert kiosk_b.disconnects.empty()
+    assert accepted(kiosk_b.publish(protocol.topic(SITE, b.kiosk, protocol.SCAN), scan(b.kiosk)))
+    assert a.kiosk not in site["setup"].passwd.read_text()
+    with pytest.raises(EnrolError):
+        site["enrolment"].revoke(a.kiosk)
+
+
+def _context(ca: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(ca))
+    if cert:
+        context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+def test_kiosk_over_tls_connects_with_its_bundle(site) -> None:
+    a = site["a"]
+    context = _context(a.bundle_dir / "ca.pem", a.bundle_dir / "client.pem", a.bundle_dir / "client.key")
+    kiosk = site["probe"](a.kiosk, a.secret, context)
+    assert kiosk.connect() == 0
+    assert accepted(kiosk.publish(protocol.topic(SITE, a.kiosk, protocol.SCAN), scan(a.kiosk)))
+    assert kiosk.publish(protocol.topic(SITE, site["b"].kiosk, protocol.SCAN), b"x") == NOT_AUTHORIZED
+
+
+def _mqtt_connect(port: int, context: ssl.SSLContext, user: str, password: str) -> bytes:
+    """A TLS handshake and an MQTT 3.1.1 CONNECT by hand, so a refusal shows its real cause."""
+
+    def field(text: str) -> bytes:
+        data = text.encode()
+        return len(data).to_bytes(2, "big") + data
+
+    body = field("MQTT") + bytes([4, 0xC2]) + (30).to_bytes(2, "big")
+    body += field(user) + field(user) + field(password)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            conn.sendall(bytes([0x10, len(body)]) + body)
+            return conn.recv(4)
+
+
+def test_tls_with_the_wrong_ca_or_no_client_certificate_cannot_connect(site, tmp_path: Path) -> None:
+    a, port = site["a"], site["tls_port"]
+    bundle = a.bundle_dir
+    right = _context(bundle / "ca.pem", bundle / "client.pem", bundle / "client.key")
+    assert _mqtt_connect(port, right, a.kiosk, a.secret) == bytes([0x20, 2, 0, 0])  # CONNACK ok
+    other = tmp_path / "other-site"
+    tls.create_ca(other, "other")
+    foreign_client = tls.issue_client(other, a.kiosk, other / "client")
+    # The kiosk trusts another CA: it refuses the site broker's certificate.
+    wrong_trust = _context(other / "ca.pem", bundle / "client.pem", bundle / "client.key")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _mqtt_connect(port, wrong_trust, a.kiosk, a.secret)
+    # A client certificate from another CA, or none: the broker ends the handshake.
+    foreign = _context(bundle / "ca.pem", foreign_client.cert, foreign_client.key)
+    with pytest.raises(ssl.SSLError, match="UNKNOWN_CA|unknown ca"):
+        _mqtt_connect(port, foreign, a.kiosk, a.secret)
+    with pytest.raises(ssl.SSLError, match="CERTIFICATE_REQUIRED|certificate required"):
+        _mqtt_connect(port, _context(bundle / "ca.pem"), a.kiosk, a.secret)
