@@ -48,6 +48,7 @@ class KioskConfig(_Strict):
     data_dir: Path
     verdict_timeout_s: float = Field(1.5, gt=0, le=30)
     status_interval_s: float = Field(10.0, gt=0)
+    resend_after_s: float = Field(5.0, gt=0)  # resend scans the gateway has not confirmed
     broker: BrokerConfig = BrokerConfig()
     input: InputConfig = InputConfig()
     signal: SignalConfig = SignalConfig()

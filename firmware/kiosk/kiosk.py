@@ -8,7 +8,6 @@ kiosk's own "manual check". The link runs beside it, so an outage never blocks t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 
@@ -62,6 +61,7 @@ class Kiosk:
             self.health,
             self._on_verdict,
             self.config.status_interval_s,
+            self.config.resend_after_s,
         )
         self.ready.set()
         try:
@@ -69,8 +69,6 @@ class Kiosk:
                 tasks.create_task(self.link.run())
                 tasks.create_task(self._scan_loop())
         finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.link.goodbye())
             await self.outbox.close()
 
     async def _scan_loop(self) -> None:

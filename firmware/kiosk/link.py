@@ -25,6 +25,11 @@ from firmware.kiosk.signal import Verdict
 log = logging.getLogger(__name__)
 
 
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 class KioskLink:
     def __init__(
         self,
@@ -35,6 +40,7 @@ class KioskLink:
         health: Health,
         on_verdict: Callable[[Verdict], Awaitable[None]],
         status_interval_s: float = 10.0,
+        resend_after_s: float = 5.0,
     ) -> None:
         self.site = site
         self.kiosk = kiosk
@@ -43,6 +49,7 @@ class KioskLink:
         self.health = health
         self.on_verdict = on_verdict
         self.status_interval_s = status_interval_s
+        self.resend_after_s = resend_after_s
         self.connected = asyncio.Event()
         self.rejected: Counter[str] = Counter()
         self._topic = {kind: protocol.topic(site, kiosk, kind) for kind in protocol.KINDS}
@@ -61,7 +68,11 @@ class KioskLink:
                 ) as client:
                     self._client = client
                     backoff = 0.2
-                    await self._session(client)
+                    try:
+                        await self._session(client)
+                    except asyncio.CancelledError:
+                        await self._goodbye(client)
+                        raise
             except aiomqtt.MqttError as exc:
                 log.warning("broker connection lost or refused: %s", exc)
             finally:
@@ -75,10 +86,17 @@ class KioskLink:
         await self.publish_status(client)
         self.connected.set()
         log.info("connected to broker %s:%s", self.address.host, self.address.port)
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._send_outbox(client))
-            tasks.create_task(self._report_status(client))
-            tasks.create_task(self._receive(client))
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._send_outbox(client))
+                tasks.create_task(self._report_status(client))
+                tasks.create_task(self._receive(client))
+        except BaseExceptionGroup as group:
+            # A lost connection fails all three tasks; reconnect on the first MqttError.
+            lost, other = group.split(aiomqtt.MqttError)
+            if lost is None or other is not None:
+                raise
+            raise _first_leaf(lost) from None
 
     async def publish_status(self, client: aiomqtt.Client, state: str = "online") -> None:
         backlog, _oldest = await self.outbox.backlog()
@@ -95,7 +113,10 @@ class KioskLink:
         )
 
     async def _send_outbox(self, client: aiomqtt.Client) -> None:
-        sent_upto = 0  # per connection: everything unconfirmed is sent again on reconnect
+        """Publish outbox scans in sequence order. Everything unconfirmed is sent again on
+        each new connection, and again after `resend_after_s` without confirmation (the
+        gateway may have been down when the broker had no session to queue it in)."""
+        sent_upto = 0
         topic = self._topic[protocol.SCAN]
         while True:
             self.outbox.added.clear()
@@ -104,7 +125,10 @@ class KioskLink:
                 await client.publish(topic, pending.payload, qos=1)
                 sent_upto = pending.seq
             if not batch:
-                await self.outbox.added.wait()
+                try:
+                    await asyncio.wait_for(self.outbox.added.wait(), self.resend_after_s)
+                except TimeoutError:
+                    sent_upto = 0
 
     async def _report_status(self, client: aiomqtt.Client) -> None:
         while True:
@@ -126,11 +150,9 @@ class KioskLink:
             if kind == protocol.VERDICT:
                 await self.on_verdict(Verdict.from_message(msg))
 
-    async def goodbye(self) -> None:
+    async def _goodbye(self, client: aiomqtt.Client) -> None:
         """On a clean stop, say offline ourselves: the broker sends no will then."""
-        client = self._client
-        if client is not None:
-            try:
-                await asyncio.wait_for(self.publish_status(client, "offline"), 2)
-            except (aiomqtt.MqttError, TimeoutError):
-                pass
+        try:
+            await asyncio.wait_for(self.publish_status(client, "offline"), 2)
+        except (aiomqtt.MqttError, TimeoutError):
+            pass
