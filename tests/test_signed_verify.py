@@ -237,3 +237,17 @@ def test_reasons_are_all_documented():
     doc = open("docs/signed-codes.md", encoding="utf-8").read()
     for reason in REASONS:
         assert "`%s`" % reason in doc, reason
+
+
+def test_only_a_valid_code_opens_the_door(code, trust):
+    from firmware.kiosk.signal import PROMPT_TEXT
+    from firmware.kiosk.signed.policy import verdict_fields
+    from firmware.kiosk.signed.verify import Result
+
+    assert verdict_fields(verify(code, trust, at=NOW)) == ("green", "open", "pass")
+    for reason in REASONS[1:]:
+        colour, action, prompt = verdict_fields(Result(False, reason))
+        assert action != "open" and colour != "green", reason
+        assert prompt in PROMPT_TEXT
+    assert verdict_fields(Result(False, "red_listed")) == ("red", "refuse", "no_entry")
+    assert verdict_fields(Result(False, "expired"))[1:] == ("hold", "manual_check")
