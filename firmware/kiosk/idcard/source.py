@@ -73,7 +73,7 @@ class IdCardSource:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="idcard-source", daemon=True)
+        self._thread = threading.Thread(target=self._guarded, name="idcard-source", daemon=True)
         self._thread.start()
         try:
             while True:
@@ -129,6 +129,16 @@ class IdCardSource:
             self._report(True)
             return True
         return False
+
+    def _guarded(self) -> None:
+        """A bug in the loop must not silently end the kiosk's card input: log, report, restart."""
+        while not self._stop.is_set():
+            try:
+                self._run()
+            except Exception as exc:  # noqa: BLE001 - the loop must survive its own bugs
+                log.error("reader loop failed (%s); restarting", type(exc).__name__, exc_info=True)
+                self._report(False, f"reader loop error / 读卡程序错误 ({type(exc).__name__})")
+                self._stop.wait(1.0)
 
     def _run(self) -> None:
         s = self.settings
