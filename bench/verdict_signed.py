@@ -22,21 +22,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cryptography.hazmat.primitives import hashes  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from firmware.kiosk.signed import cose, envelope  # noqa: E402
-from firmware.kiosk.signed.trustlist import TrustList  # noqa: E402
-from firmware.kiosk.signed.verify import verify  # noqa: E402
-from provisioning import keys  # noqa: E402
+from firmware.kiosk.signed import cose, envelope
+from firmware.kiosk.signed.trustlist import TrustList
+from firmware.kiosk.signed.verify import verify
+from provisioning import keys
 
 TARGET_MS = 15.0
 
 
 def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> int:
@@ -66,7 +66,7 @@ def main() -> int:
     import zxingcpp
     from PIL import Image
 
-    png = Path("/tmp") / ("bench-verdict-signed-%d.png" % id(args))
+    png = Path("/tmp") / f"bench-verdict-signed-{id(args)}.png"
     segno.make(code_es, error="q").save(str(png), scale=4, border=4)
     image = Image.open(png).convert("L")
     png.unlink()
@@ -101,17 +101,21 @@ def main() -> int:
             "p99_ms": round(percentile(values, 99), 4),
             "n": len(values),
         }
-        print("%-14s p50 %8.3f ms   p99 %8.3f ms   (n=%d)" % (name, *summary[name].values()))
+        s = summary[name]
+        print(f"{name:<14} p50 {s['p50_ms']:8.3f} ms   p99 {s['p99_ms']:8.3f} ms   (n={s['n']})")
     worst_verify = max(summary["verify_es256"]["p99_ms"], summary["verify_ps256"]["p99_ms"])
     overhead = summary["verify_es256"]["p50_ms"] - summary["ecdsa_raw"]["p50_ms"]
-    print("verify() over the raw ECDSA verify: %.3f ms at p50" % overhead)
+    print(f"verify() over the raw ECDSA verify: {overhead:.3f} ms at p50")
     print(
         json.dumps(
             {
                 "bench": "verdict_signed",
                 "trust_list_keys": len(trust.keys),
                 "cases": summary,
-                "baseline": {"decode_only": summary["decode_only"], "ecdsa_raw": summary["ecdsa_raw"]},
+                "baseline": {
+                    "decode_only": summary["decode_only"],
+                    "ecdsa_raw": summary["ecdsa_raw"],
+                },
                 "verify_overhead_over_ecdsa_p50_ms": round(overhead, 4),
                 "target_ms": TARGET_MS,
                 "target_met": worst_verify <= TARGET_MS,

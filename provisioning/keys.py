@@ -71,7 +71,7 @@ def new_issuer(
     """An issuer key and its self-signed DSC-style certificate; usage limits v/t/r."""
     key = new_private_key(alg)
     start = dt.datetime.fromtimestamp(
-        time.time() - 86400 if not_before is None else not_before, dt.timezone.utc
+        time.time() - 86400 if not_before is None else not_before, dt.UTC
     )
     subject = x509.Name(
         [
@@ -132,7 +132,12 @@ def sample_dcc(
     else:
         raise ValueError("cert_type must be v, t or r")
     upper = {"fnt": family.upper(), "gnt": given.upper()}
-    return {"ver": "1.3.0", "nam": {"fn": family, "gn": given, **upper}, "dob": dob, cert_type: [entry]}
+    return {
+        "ver": "1.3.0",
+        "nam": {"fn": family, "gn": given, **upper},
+        "dob": dob,
+        cert_type: [entry],
+    }
 
 
 def sign_code(
@@ -219,23 +224,8 @@ def write_secret(path: Path, data: bytes) -> None:
 def load_private_key(path: Path) -> PrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
-        raise ValueError("%s: not an EC or RSA private key" % path)
+        raise ValueError(f"{path}: not an EC or RSA private key")
     return key
-
-
-def load_public_keys(path: Path) -> list[cose.PublicKey]:
-    """Root public keys from a PEM file (one or more keys)."""
-    keys = []
-    for block in path.read_text().split("-----END PUBLIC KEY-----"):
-        if "-----BEGIN PUBLIC KEY-----" in block:
-            pem = (block.strip() + "\n-----END PUBLIC KEY-----\n").encode()
-            key = serialization.load_pem_public_key(pem)
-            if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
-                raise ValueError("%s: not an EC or RSA public key" % path)
-            keys.append(key)
-    if not keys:
-        raise ValueError("%s: no PEM public key found" % path)
-    return keys
 
 
 def load_issuer(key_path: Path, cert_path: Path) -> Issuer:

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (OSError, ValueError) as exc:
-        print("keys: %s" % exc, file=sys.stderr)
+        print(f"keys: {exc}", file=sys.stderr)
         return 2
 
 

@@ -20,8 +20,14 @@ REPO = Path(__file__).resolve().parents[1]
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, timeout=60, env=env,
-        input=stdin, cwd=REPO,
+        [sys.executable, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        input=stdin,
+        cwd=REPO,
     )
 
 
@@ -42,17 +48,46 @@ def site(tmp_path_factory):
     d = tmp_path_factory.mktemp("site")
     keys_cli("root", "--out", str(d / "root"))
     keys_cli("issuer", "--out", str(d / "vacc"), "--usage", "v")
-    keys_cli("issuer", "--out", str(d / "rsa"), "--alg", "PS256", "--not-before", "2020-01-01",
-             "--days", "7300")
-    keys_cli("trust-list", "--root-key", str(d / "root.key.pem"), "--site", "demo",
-             "--version", "3", "--cert", str(d / "vacc.crt.pem"), "--cert", str(d / "rsa.crt.pem"),
-             "--out", str(d / "trust.cose"))
+    keys_cli(
+        "issuer",
+        "--out",
+        str(d / "rsa"),
+        "--alg",
+        "PS256",
+        "--not-before",
+        "2020-01-01",
+        "--days",
+        "7300",
+    )
+    keys_cli(
+        "trust-list",
+        "--root-key",
+        str(d / "root.key.pem"),
+        "--site",
+        "demo",
+        "--version",
+        "3",
+        "--cert",
+        str(d / "vacc.crt.pem"),
+        "--cert",
+        str(d / "rsa.crt.pem"),
+        "--out",
+        str(d / "trust.cose"),
+    )
     return d
 
 
 def sign(d: Path, issuer: str, *extra: str) -> str:
-    out = run("-m", "provisioning.keys", "code", "--key", str(d / f"{issuer}.key.pem"),
-              "--cert", str(d / f"{issuer}.crt.pem"), *extra)
+    out = run(
+        "-m",
+        "provisioning.keys",
+        "code",
+        "--key",
+        str(d / f"{issuer}.key.pem"),
+        "--cert",
+        str(d / f"{issuer}.crt.pem"),
+        *extra,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -64,14 +99,21 @@ def test_private_keys_are_owner_only_and_kid_is_the_cert_hash(site):
     der = cert.public_bytes(Encoding.DER)
     code = sign(site, "vacc")
     rc, (line,) = check("--cert", str(site / "vacc.crt.pem"), code)
+    assert rc == 0
     assert line["kid"] == hashlib.sha256(der).digest()[:8].hex()
 
 
 def test_qr_image_and_text_checked_against_the_signed_trust_list(site):
     qr = site / "code.png"
     code = sign(site, "vacc", "--qr", str(qr), "--family", "Li", "--given", "Na")
-    rc, lines = check("--trust-list", str(site / "trust.cose"), "--root", str(site / "root.pub.pem"),
-                      str(qr), code)
+    rc, lines = check(
+        "--trust-list",
+        str(site / "trust.cose"),
+        "--root",
+        str(site / "root.pub.pem"),
+        str(qr),
+        code,
+    )
     assert rc == 0
     assert [(ln["input"], ln["valid"], ln["reason"]) for ln in lines] == [
         (str(qr) + "#1", True, "ok"),
@@ -83,11 +125,20 @@ def test_qr_image_and_text_checked_against_the_signed_trust_list(site):
 
 def test_wrong_usage_expired_and_corrupted_in_one_run(site):
     recovery = sign(site, "vacc", "--type", "r")
-    rsa_code = sign(site, "rsa", "--iat", "2027-06-01T00:00:00Z", "--days", "2", "--kid-unprotected")
+    rsa_code = sign(
+        site, "rsa", "--iat", "2027-06-01T00:00:00Z", "--days", "2", "--kid-unprotected"
+    )
     args = ["--trust-list", str(site / "trust.cose"), "--root", str(site / "root.pub.pem")]
-    rc, lines = check(*args, "--at", "2027-06-05", recovery, rsa_code, rsa_code[:-30], "not-a-code")
+    rc, lines = check(
+        *args, "--at", "2027-06-05", recovery, rsa_code, rsa_code[:-30], "not-a-code"
+    )
     assert rc == 1
-    assert [ln["reason"] for ln in lines] == ["wrong_key_usage", "expired", "corrupted", "not_signed_code"]
+    assert [ln["reason"] for ln in lines] == [
+        "wrong_key_usage",
+        "expired",
+        "corrupted",
+        "not_signed_code",
+    ]
     assert not any(ln["valid"] for ln in lines)
     assert lines[1]["at"] == "2027-06-05T00:00:00Z"
     rc, (line,) = check(*args, "--at", "2027-06-02T00:00:00+08:00", rsa_code)
@@ -96,8 +147,15 @@ def test_wrong_usage_expired_and_corrupted_in_one_run(site):
 
 def test_a_trust_list_from_another_root_is_refused_with_a_clear_error(site, tmp_path):
     keys_cli("root", "--out", str(tmp_path / "other"))
-    out = run("-m", "firmware.kiosk.check_code", "--trust-list", str(site / "trust.cose"),
-              "--root", str(tmp_path / "other.pub.pem"), "HC1:x")
+    out = run(
+        "-m",
+        "firmware.kiosk.check_code",
+        "--trust-list",
+        str(site / "trust.cose"),
+        "--root",
+        str(tmp_path / "other.pub.pem"),
+        "HC1:x",
+    )
     assert out.returncode == 2 and "unknown_signer" in out.stderr
     out = run("-m", "firmware.kiosk.check_code", "HC1:x")
     assert out.returncode == 2 and "--cert" in out.stderr
@@ -107,11 +165,29 @@ def test_red_list_from_the_tool_refuses_a_revoked_code(site):
     code = sign(site, "vacc")
     rc, (line,) = check("--cert", str(site / "vacc.crt.pem"), code)
     uvci = line["claims"]["dcc"]["v"][0]["ci"]
-    keys_cli("red-list", "--root-key", str(site / "root.key.pem"), "--site", "demo",
-             "--version", "1", "--uvci", uvci, "--out", str(site / "red.cose"))
+    keys_cli(
+        "red-list",
+        "--root-key",
+        str(site / "root.key.pem"),
+        "--site",
+        "demo",
+        "--version",
+        "1",
+        "--uvci",
+        uvci,
+        "--out",
+        str(site / "red.cose"),
+    )
     assert uvci.encode() not in (site / "red.cose").read_bytes()
-    rc, (line,) = check("--cert", str(site / "vacc.crt.pem"), "--red-list", str(site / "red.cose"),
-                        "--root", str(site / "root.pub.pem"), code)
+    rc, (line,) = check(
+        "--cert",
+        str(site / "vacc.crt.pem"),
+        "--red-list",
+        str(site / "red.cose"),
+        "--root",
+        str(site / "root.pub.pem"),
+        code,
+    )
     assert (rc, line["valid"], line["reason"]) == (1, False, "red_listed")
 
 

@@ -11,7 +11,12 @@ from firmware.kiosk.signed import base45
 
 @pytest.mark.parametrize(
     ("raw", "text"),
-    [(b"AB", "BB8"), (b"Hello!!", "%69 VD92EX0"), (b"base-45", "UJCLQE7W581"), (b"ietf!", "QED8WEX0")],
+    [
+        (b"AB", "BB8"),
+        (b"Hello!!", "%69 VD92EX0"),
+        (b"base-45", "UJCLQE7W581"),
+        (b"ietf!", "QED8WEX0"),
+    ],
 )
 def test_rfc_9285_examples(raw, text):
     assert base45.encode(raw) == text

@@ -51,7 +51,7 @@ def test_gateway_and_kiosk_with_the_same_secret_agree_on_fingerprints():
 def test_memory_is_bounded_and_old_entries_expire():
     guard = ReplayGuard(max_entries=100, keep_s=60)
     for i in range(500):
-        guard.observe("code-%d" % i, "north", at=float(i) / 100)
+        guard.observe(f"code-{i}", "north", at=float(i) / 100)
     assert len(guard) == 100
     assert guard.observe("code-499", "south", at=5.0) is not None  # recent: remembered
     assert guard.observe("code-0", "south", at=5.0) is None  # evicted: forgotten

@@ -4,11 +4,12 @@ is never valid; a good code is valid in well under a millisecond of work."""
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
 import cbor2
 import pytest
 
-from firmware.kiosk.signed import base45, cose, envelope, hcert
+from firmware.kiosk.signed import base45, envelope, hcert
 from firmware.kiosk.signed.redlist import RedList, entry_hash
 from firmware.kiosk.signed.trustlist import TrustedKey, TrustList
 from firmware.kiosk.signed.verify import REASONS, verify
@@ -150,7 +151,9 @@ def test_no_prefix_and_no_trust_list(code):
 
 def test_unsupported_algorithm_and_missing_kid(es, trust):
     payload = cbor2.dumps({hcert.IAT: int(NOW), hcert.EXP: int(NOW + DAY)})
-    es384 = cbor2.dumps(cbor2.CBORTag(18, [cbor2.dumps({1: -35, 4: es.kid}), {}, payload, b"x" * 96]))
+    es384 = cbor2.dumps(
+        cbor2.CBORTag(18, [cbor2.dumps({1: -35, 4: es.kid}), {}, payload, b"x" * 96])
+    )
     assert verify(envelope.wrap(es384), trust).reason == "unsupported_algorithm"
     no_kid = cbor2.dumps(cbor2.CBORTag(18, [cbor2.dumps({1: -7}), {}, payload, b"x" * 64]))
     assert verify(envelope.wrap(no_kid), trust).reason == "no_kid"
@@ -234,9 +237,9 @@ def test_red_listed_by_certificate_id_or_by_signature(es, trust):
 
 
 def test_reasons_are_all_documented():
-    doc = open("docs/signed-codes.md", encoding="utf-8").read()
+    doc = Path("docs/signed-codes.md").read_text(encoding="utf-8")
     for reason in REASONS:
-        assert "`%s`" % reason in doc, reason
+        assert f"`{reason}`" in doc, reason
 
 
 def test_only_a_valid_code_opens_the_door(code, trust):

@@ -108,7 +108,9 @@ def test_a_file_edited_on_disk_is_not_trusted_at_start(tmp_path, roots):
 
 def test_red_list_hashes_identifiers_and_obeys_the_same_rules(tmp_path, roots):
     lists = KioskLists(tmp_path, roots, SITE)
-    doc = keys.sign_red_list(root(), SITE, 2, [("id", "11010519491231002x"), ("uvci", "URN:UVCI:01:CN:ABC")])
+    doc = keys.sign_red_list(
+        root(), SITE, 2, [("id", "11010519491231002x"), ("uvci", "URN:UVCI:01:CN:ABC")]
+    )
     assert b"11010519491231002" not in doc  # never in clear on the wire
     assert lists.handle(redlist_topic(SITE), doc).accepted
     red = lists.red.current
@@ -149,14 +151,18 @@ async def test_lists_arrive_as_retained_mqtt_messages_over_a_real_broker(tmp_pat
     with Broker(tmp_path / "broker") as broker:
         async with aiomqtt.Client("127.0.0.1", broker.port, identifier="gateway-test") as gw:
             await gw.publish(trust_topic(SITE), _list(2, issuer("es")), qos=1, retain=True)
-            await gw.publish(redlist_topic(SITE), keys.sign_red_list(root(), SITE, 1, []), qos=1, retain=True)
+            await gw.publish(
+                redlist_topic(SITE), keys.sign_red_list(root(), SITE, 1, []), qos=1, retain=True
+            )
         kiosk_dir = tmp_path / "kiosk"
         offers = await _receive_retained(broker.port, KioskLists(kiosk_dir, roots, SITE), 2)
         assert sorted(o.reason for o in offers) == ["accepted", "accepted"]
 
         # someone with broker access replaces the retained list with an old one
         async with aiomqtt.Client("127.0.0.1", broker.port, identifier="attacker") as bad:
-            await bad.publish(trust_topic(SITE), _list(1, issuer("ps", "PS256")), qos=1, retain=True)
+            await bad.publish(
+                trust_topic(SITE), _list(1, issuer("ps", "PS256")), qos=1, retain=True
+            )
         restarted = KioskLists(kiosk_dir, roots, SITE)
         offers = await _receive_retained(broker.port, restarted, 2)
         assert sorted(o.reason for o in offers) == ["older_version", "same_version"]

@@ -41,18 +41,18 @@ def parse_time(text: str) -> float:
     except ValueError:
         pass
     try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError("--at %r is neither epoch seconds nor ISO 8601" % text) from None
+        raise UsageError(f"--at {text!r} is neither epoch seconds nor ISO 8601") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.timestamp()
 
 
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _roots(path: str | None) -> list:
@@ -62,7 +62,7 @@ def _roots(path: str | None) -> list:
     try:
         return [serialization.load_pem_public_key(data)]
     except ValueError:
-        raise UsageError("--root %s is not a PEM public key" % path) from None
+        raise UsageError(f"--root {path} is not a PEM public key") from None
 
 
 def load_trust(args: argparse.Namespace) -> TrustList:
@@ -77,7 +77,7 @@ def load_trust(args: argparse.Namespace) -> TrustList:
         try:
             certs = trustlist.load_certificates(Path(cert_path).read_bytes())
         except ValueError as exc:
-            raise UsageError("--cert %s: not a PEM or DER certificate (%s)" % (cert_path, exc))
+            raise UsageError(f"--cert {cert_path}: not a PEM or DER certificate ({exc})")
         keys += [trustlist.key_from_certificate(c) for c in certs]
     if not keys:
         raise UsageError("give --trust-list FILE --root PEM, or --cert FILE (PEM or DER)")
@@ -88,7 +88,7 @@ def _open(path: str, roots: list, doc_type: str):
     try:
         return open_document(Path(path).read_bytes(), roots, doc_type, None)
     except DocumentError as exc:
-        raise UsageError("%s refused as the kiosk would: %s" % (path, exc)) from None
+        raise UsageError(f"{path} refused as the kiosk would: {exc}") from None
 
 
 def load_red(args: argparse.Namespace) -> redlist.RedList | None:
@@ -115,24 +115,24 @@ def inputs(items: list[str]) -> Iterator[tuple[str, str | None, str]]:
         if item == "-":
             for k, line in enumerate(sys.stdin, 1):
                 if line.strip():
-                    yield "stdin:%d" % k, line.strip(), ""
+                    yield f"stdin:{k}", line.strip(), ""
         elif not item.startswith("HC1:") and path.is_file():
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 try:
                     texts = decode_image(path)
                 except OSError as exc:
-                    yield item, None, "unreadable image: %s" % exc
+                    yield item, None, f"unreadable image: {exc}"
                     continue
                 if not texts:
                     yield item, None, "no QR code found in the image"
                 for k, text in enumerate(texts, 1):
-                    yield "%s#%d" % (item, k), text, ""
+                    yield f"{item}#{k}", text, ""
             else:
                 yield item, path.read_text(errors="replace").strip(), ""
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             yield item, None, "file not found"
         else:
-            yield "arg:%d" % n, item, ""
+            yield f"arg:{n}", item, ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         trust = load_trust(args)
         red = load_red(args)
     except (UsageError, OSError) as exc:
-        print("check-code: %s" % exc, file=sys.stderr)
+        print(f"check-code: {exc}", file=sys.stderr)
         return 2
     worst = 0
     for label, text, error in inputs(args.codes):

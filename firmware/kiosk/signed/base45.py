@@ -32,7 +32,7 @@ def encode(data: bytes) -> str:
 
 def decode(text: str) -> bytes:
     if len(text) % 3 == 1:
-        raise Base45Error("length %d leaves a single character" % len(text))
+        raise Base45Error(f"length {len(text)} leaves a single character")
     try:
         values = [_VALUE[ch] for ch in text]
     except KeyError as exc:
@@ -42,7 +42,7 @@ def decode(text: str) -> bytes:
     for i in range(0, full, 3):
         n = values[i] + values[i + 1] * 45 + values[i + 2] * 2025
         if n > 0xFFFF:
-            raise Base45Error("triplet at %d overflows 16 bits" % i)
+            raise Base45Error(f"triplet at {i} overflows 16 bits")
         out += n.to_bytes(2, "big")
     if full != len(values):
         n = values[full] + values[full + 1] * 45

@@ -24,5 +24,5 @@ def loads_exact(data: bytes) -> Any:
     except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise CborError(str(exc)[:120]) from None
     if stream.tell() != len(data):
-        raise CborError("%d bytes after the CBOR item" % (len(data) - stream.tell()))
+        raise CborError(f"{len(data) - stream.tell()} bytes after the CBOR item")
     return item

@@ -58,7 +58,7 @@ class Sign1:
 
 def _header_map(value: Any, what: str) -> Mapping:
     if not isinstance(value, Mapping):
-        raise CoseError("corrupted", "%s header is not a map" % what)
+        raise CoseError("corrupted", f"{what} header is not a map")
     return value
 
 
@@ -67,10 +67,10 @@ def decode_sign1(data: bytes) -> Sign1:
     try:
         item = loads_exact(data)
     except CborError as exc:
-        raise CoseError("corrupted", "cbor: %s" % exc) from None
+        raise CoseError("corrupted", f"cbor: {exc}") from None
     if isinstance(item, cbor2.CBORTag):
         if item.tag != SIGN1_TAG:
-            raise CoseError("corrupted", "CBOR tag %d is not COSE_Sign1" % item.tag)
+            raise CoseError("corrupted", f"CBOR tag {item.tag} is not COSE_Sign1")
         item = item.value
     if not isinstance(item, (list, tuple)) or len(item) != 4:
         raise CoseError("corrupted", "COSE_Sign1 is not a 4-element array")
@@ -80,7 +80,7 @@ def decode_sign1(data: bytes) -> Sign1:
     try:
         protected = loads_exact(protected_bytes) if protected_bytes else {}
     except CborError as exc:
-        raise CoseError("corrupted", "protected header: %s" % exc) from None
+        raise CoseError("corrupted", f"protected header: {exc}") from None
     protected = _header_map(protected, "protected")
     unprotected = _header_map(unprotected, "unprotected")
     alg = protected.get(HDR_ALG)  # alg must be integrity-protected
@@ -127,7 +127,9 @@ def encode_sign1(
     """Assemble a tagged COSE_Sign1 (the key tool signs; see protected_header())."""
     protected_bytes = protected_header(alg, kid if kid_protected else None)
     unprotected = {} if kid_protected else {HDR_KID: kid}
-    return cbor2.dumps(cbor2.CBORTag(SIGN1_TAG, [protected_bytes, unprotected, payload, signature]))
+    return cbor2.dumps(
+        cbor2.CBORTag(SIGN1_TAG, [protected_bytes, unprotected, payload, signature])
+    )
 
 
 def protected_header(alg: int, kid: bytes | None) -> bytes:

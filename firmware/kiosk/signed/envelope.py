@@ -39,16 +39,16 @@ def unwrap(text: str) -> bytes:
     try:
         raw = base45.decode(body)
     except base45.Base45Error as exc:
-        raise EnvelopeError("corrupted", "base45: %s" % exc) from None
+        raise EnvelopeError("corrupted", f"base45: {exc}") from None
     if raw[:1] != b"\x78":  # no zlib header: the spec allows uncompressed COSE
         return raw
     inflater = zlib.decompressobj()
     try:
         cose = inflater.decompress(raw, MAX_COSE + 1)
     except zlib.error as exc:
-        raise EnvelopeError("corrupted", "zlib: %s" % exc) from None
+        raise EnvelopeError("corrupted", f"zlib: {exc}") from None
     if len(cose) > MAX_COSE:
-        raise EnvelopeError("corrupted", "decompresses past %d bytes" % MAX_COSE)
+        raise EnvelopeError("corrupted", f"decompresses past {MAX_COSE} bytes")
     if not inflater.eof:
         raise EnvelopeError("corrupted", "zlib: truncated stream")
     if inflater.unused_data:

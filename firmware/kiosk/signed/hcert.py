@@ -9,6 +9,7 @@ can trip over CBOR tags, byte strings or integer map keys.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,46 +61,46 @@ class Claims:
 def _time(claims: Mapping, key: int, name: str, required: bool) -> int | None:
     if key not in claims:
         if required:
-            raise ClaimsError("%s missing" % name)
+            raise ClaimsError(f"{name} missing")
         return None
     value = claims[key]
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_TIME:
-        raise ClaimsError("%s is not a NumericDate integer" % name)
+        raise ClaimsError(f"{name} is not a NumericDate integer")
     return value
 
 
 def _plain(value: Any, depth: int, where: str) -> Any:
     """Copy CBOR data into plain JSON-ready data, refusing anything odd."""
     if depth > MAX_DEPTH:
-        raise ClaimsError("%s nested too deep" % where)
+        raise ClaimsError(f"{where} nested too deep")
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
         if abs(value) >= 1 << 53:
-            raise ClaimsError("%s integer out of range" % where)
+            raise ClaimsError(f"{where} integer out of range")
         return value
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ClaimsError("%s is not a finite number" % where)
+        if not math.isfinite(value):
+            raise ClaimsError(f"{where} is not a finite number")
         return value
     if isinstance(value, str):
         if len(value) > MAX_STR:
-            raise ClaimsError("%s string longer than %d" % (where, MAX_STR))
+            raise ClaimsError(f"{where} string longer than {MAX_STR}")
         return value
     if isinstance(value, (list, tuple)):
         if len(value) > MAX_ITEMS:
-            raise ClaimsError("%s has more than %d items" % (where, MAX_ITEMS))
+            raise ClaimsError(f"{where} has more than {MAX_ITEMS} items")
         return [_plain(v, depth + 1, where) for v in value]
     if isinstance(value, Mapping):
         if len(value) > MAX_ITEMS:
-            raise ClaimsError("%s has more than %d keys" % (where, MAX_ITEMS))
+            raise ClaimsError(f"{where} has more than {MAX_ITEMS} keys")
         out = {}
         for k, v in value.items():
             if not isinstance(k, str) or not 0 < len(k) <= 32:
-                raise ClaimsError("%s has a non-text key" % where)
+                raise ClaimsError(f"{where} has a non-text key")
             out[k] = _plain(v, depth + 1, where + "." + k)
         return out
-    raise ClaimsError("%s has a value of type %s" % (where, type(value).__name__))
+    raise ClaimsError(f"{where} has a value of type {type(value).__name__}")
 
 
 def _dcc(hcert: Any) -> tuple[str, dict[str, Any]]:
@@ -110,7 +111,7 @@ def _dcc(hcert: Any) -> tuple[str, dict[str, Any]]:
         raise ClaimsError("dcc is not a map")
     for field in ("ver", "dob"):
         if not isinstance(dcc.get(field), str):
-            raise ClaimsError("dcc.%s missing" % field)
+            raise ClaimsError(f"dcc.{field} missing")
     if not isinstance(dcc.get("nam"), dict):
         raise ClaimsError("dcc.nam missing")
     present = [t for t in CERT_TYPES if t in dcc]
@@ -118,7 +119,7 @@ def _dcc(hcert: Any) -> tuple[str, dict[str, Any]]:
         raise ClaimsError("dcc must hold exactly one of v, t, r")
     entries = dcc[present[0]]
     if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
-        raise ClaimsError("dcc.%s must be a list of one entry" % present[0])
+        raise ClaimsError(f"dcc.{present[0]} must be a list of one entry")
     return present[0], dcc
 
 
@@ -127,7 +128,7 @@ def parse(payload: bytes) -> Claims:
     try:
         claims = loads_exact(payload)
     except CborError as exc:
-        raise ClaimsError("payload is not CBOR: %s" % exc) from None
+        raise ClaimsError(f"payload is not CBOR: {exc}") from None
     if not isinstance(claims, Mapping):
         raise ClaimsError("payload is not a CWT claims map")
     iss = claims.get(ISS)

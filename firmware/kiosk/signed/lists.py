@@ -25,11 +25,11 @@ RETAIN = True
 
 
 def trust_topic(site: str) -> str:
-    return "placecode/%s/trust/list" % site
+    return f"placecode/{site}/trust/list"
 
 
 def redlist_topic(site: str) -> str:
-    return "placecode/%s/trust/redlist" % site
+    return f"placecode/{site}/trust/redlist"
 
 
 def load_root_keys(path: Path | str) -> list[cose.PublicKey]:
@@ -40,10 +40,10 @@ def load_root_keys(path: Path | str) -> list[cose.PublicKey]:
         if b"-----BEGIN PUBLIC KEY-----" in block:
             key = serialization.load_pem_public_key(block.strip() + b"\n" + marker + b"\n")
             if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
-                raise ValueError("%s: root key is neither EC nor RSA" % path)
+                raise ValueError(f"{path}: root key is neither EC nor RSA")
             keys.append(key)
     if not keys:
-        raise ValueError("%s: no PEM public key" % path)
+        raise ValueError(f"{path}: no PEM public key")
     return keys
 
 
@@ -57,9 +57,7 @@ class KioskLists:
         self.trust: SignedStore[trustlist.TrustList] = trustlist.store(
             data / "trust-list.cose", roots, site
         )
-        self.red: SignedStore[redlist.RedList] = redlist.store(
-            data / "red-list.cose", roots, site
-        )
+        self.red: SignedStore[redlist.RedList] = redlist.store(data / "red-list.cose", roots, site)
 
     def topics(self) -> list[str]:
         return [trust_topic(self.site), redlist_topic(self.site)]

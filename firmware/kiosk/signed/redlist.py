@@ -31,7 +31,7 @@ MAX_ENTRIES = 1_000_000
 
 def normalise(kind: str, identifier: str) -> str:
     if kind not in KINDS:
-        raise ValueError("unknown red-list kind %r" % kind)
+        raise ValueError(f"unknown red-list kind {kind!r}")
     value = identifier.strip()
     return value.lower() if kind == "sig" else value.upper()
 

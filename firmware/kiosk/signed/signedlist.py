@@ -49,13 +49,13 @@ def key_id(key: cose.PublicKey) -> bytes:
 
 def b64decode(value: Any, what: str, size: int | None = None) -> bytes:
     if not isinstance(value, str) or len(value) > 8192:
-        raise DocumentError("malformed", "%s is not base64 text" % what)
+        raise DocumentError("malformed", f"{what} is not base64 text")
     try:
         raw = base64.b64decode(value, validate=True)
     except ValueError:
-        raise DocumentError("malformed", "%s is not base64" % what) from None
+        raise DocumentError("malformed", f"{what} is not base64") from None
     if size is not None and len(raw) != size:
-        raise DocumentError("malformed", "%s must be %d bytes" % (what, size))
+        raise DocumentError("malformed", f"{what} must be {size} bytes")
     return raw
 
 
@@ -64,7 +64,7 @@ def require_int(doc: Mapping, name: str, required: bool = True) -> int | None:
     if value is None and not required:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise DocumentError("malformed", "%s must be a non-negative integer" % name)
+        raise DocumentError("malformed", f"{name} must be a non-negative integer")
     return value
 
 
@@ -81,7 +81,7 @@ def open_document(
 ) -> tuple[Header, dict[str, Any]]:
     """Verify a signed document and return its header and JSON body, or DocumentError."""
     if not isinstance(payload, (bytes, bytearray)) or len(payload) > MAX_DOCUMENT:
-        raise DocumentError("malformed", "empty or larger than %d bytes" % MAX_DOCUMENT)
+        raise DocumentError("malformed", f"empty or larger than {MAX_DOCUMENT} bytes")
     payload = bytes(payload)
     if payload[:1] in (b"{", b"["):
         raise DocumentError("unsigned", "plain JSON without a COSE signature")
@@ -92,7 +92,7 @@ def open_document(
         raise DocumentError(reason, str(exc)) from None
     signers = [k for k in roots if key_id(k) == msg.kid]
     if not signers:
-        raise DocumentError("unknown_signer", "kid %s is not a root key" % msg.kid.hex())
+        raise DocumentError("unknown_signer", f"kid {msg.kid.hex()} is not a root key")
     if not any(cose.verify_signature(msg, k) for k in signers):
         raise DocumentError("bad_signature")
     try:

@@ -14,7 +14,7 @@ import base64
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +144,7 @@ def _entry(raw: Any) -> TrustedKey:
 def parse(header: Header, body: dict[str, Any]) -> TrustList:
     keys = body.get("keys")
     if not isinstance(keys, list) or len(keys) > MAX_KEYS:
-        raise DocumentError("malformed", "keys must be a list of at most %d" % MAX_KEYS)
+        raise DocumentError("malformed", f"keys must be a list of at most {MAX_KEYS}")
     return TrustList(header.version, tuple(_entry(k) for k in keys), header.site, header.issued)
 
 
@@ -173,7 +173,7 @@ def key_from_certificate(cert: x509.Certificate, label: str = "") -> TrustedKey:
         key=key,
         country=str(countries[0].value) if countries else None,
         usage=usage,
-        not_before=int(cert.not_valid_before_utc.replace(tzinfo=timezone.utc).timestamp()),
+        not_before=int(cert.not_valid_before_utc.replace(tzinfo=UTC).timestamp()),
         not_after=int(cert.not_valid_after_utc.timestamp()),
         label=label or cert.subject.rfc4514_string()[:128],
     )

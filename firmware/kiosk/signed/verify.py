@@ -50,12 +50,7 @@ class Result:
     signature: bytes | None = None  # identifies this exact code (replay, red list)
 
     def __repr__(self) -> str:  # claims hold names and birth dates: keep them out of logs
-        return "Result(valid=%r, reason=%r, issuer=%r, kid=%r)" % (
-            self.valid,
-            self.reason,
-            self.issuer,
-            self.kid,
-        )
+        return f"Result(valid={self.valid!r}, reason={self.reason!r}, issuer={self.issuer!r}, kid={self.kid!r})"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,10 +94,10 @@ def verify(
         return _fail("no_trust_list", kid=kid)
     candidates = trust_list.candidates(msg.kid)
     if not candidates:
-        return _fail("unknown_issuer", "kid not in trust list v%d" % trust_list.version, kid=kid)
+        return _fail("unknown_issuer", f"kid not in trust list v{trust_list.version}", kid=kid)
     key = _signer(msg, candidates)
     if key is None:
-        return _fail("bad_signature", "%d key(s) with this kid tried" % len(candidates), kid=kid)
+        return _fail("bad_signature", f"{len(candidates)} key(s) with this kid tried", kid=kid)
     try:
         claims = hcert.parse(msg.payload)
     except hcert.ClaimsError as exc:
@@ -117,7 +112,7 @@ def verify(
         "signature": msg.signature,
     }
     if claims.cert_type not in key.usage:
-        detail = "key may sign %s, not %s" % ("/".join(sorted(key.usage)), claims.cert_type)
+        detail = f"key may sign {'/'.join(sorted(key.usage))}, not {claims.cert_type}"
         return _fail("wrong_key_usage", detail, **known)
     if not key.may_sign_at(claims.iat):
         return _fail("wrong_key_usage", "signed outside the key's validity", **known)
