@@ -1,0 +1,1 @@
+"""The board firmware's own tests: run under CPython (pytest wrapper) and MicroPython."""
