@@ -6,8 +6,8 @@ Measured in one run, interleaved so that load from other processes hits every ca
   ecdsa_raw        one bare P-256 ECDSA verify from `cryptography`, the crypto floor
   verify_es256     verify() end to end: text -> Result, ES256, trust list of --keys keys
   verify_ps256     the same with an RSA-2048 PSS issuer
-  qr_and_verify    decode a rendered QR image with zxing-cpp, then verify() (informative:
-                   the camera pipeline decodes anyway; this is the whole path from pixels)
+  qr_and_verify    decode a rendered QR image with the kiosk's decoder (decode.py, zxing-cpp
+                   first rung), then verify(): the whole path from pixels (informative)
 Target (issue 10): verification <= 15 ms at p99 on this machine. Last line: JSON summary.
 """
 
@@ -62,17 +62,21 @@ def main() -> int:
     public = es.private_key.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)
 
+    import numpy as np
     import segno
-    import zxingcpp
     from PIL import Image
+
+    from firmware.kiosk.decode import Decoder
 
     png = Path("/tmp") / f"bench-verdict-signed-{id(args)}.png"
     segno.make(code_es, error="q").save(str(png), scale=4, border=4)
-    image = Image.open(png).convert("L")
+    with Image.open(png) as img:
+        frame = np.asarray(img.convert("L"))
     png.unlink()
+    decoder = Decoder()
 
     def qr_and_verify() -> None:
-        text = zxingcpp.read_barcodes(image)[0].text
+        text = decoder.decode(frame).codes[0].text
         assert verify(text, trust).valid
 
     cases = {

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import cbor2
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from firmware.kiosk.signed import base45, envelope, hcert
 from firmware.kiosk.signed.redlist import RedList, entry_hash
@@ -254,3 +256,32 @@ def test_only_a_valid_code_opens_the_door(code, trust):
         assert prompt in PROMPT_TEXT
     assert verdict_fields(Result(False, "red_listed")) == ("red", "refuse", "no_entry")
     assert verdict_fields(Result(False, "expired"))[1:] == ("hold", "manual_check")
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.one_of(st.binary(max_size=400), st.text(max_size=200)))
+def test_no_input_raises_or_passes(trust, data):
+    text = envelope.wrap(data) if isinstance(data, bytes) else "HC1:" + data
+    result = verify(text, trust)
+    assert not result.valid and result.reason in REASONS
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.recursive(
+        st.integers() | st.text(max_size=5) | st.binary(max_size=5),
+        lambda c: (
+            st.lists(c, max_size=4)
+            | st.dictionaries(st.integers(-300, 10) | st.text(max_size=3), c, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
+def test_any_signed_cbor_payload_is_judged_without_crashing(es, trust, payload):
+    text = envelope.wrap(keys.sign_cose(es.private_key, es.kid, cbor2.dumps(payload)))
+    result = verify(text, trust)
+    assert result.reason in REASONS and not result.valid

@@ -99,13 +99,20 @@ def load_red(args: argparse.Namespace) -> redlist.RedList | None:
 
 
 def decode_image(path: Path) -> list[str]:
-    """Every QR code text in an image (zxing-cpp, as the kiosk camera pipeline uses)."""
-    import zxingcpp
+    """Every QR code text in an image, read with the kiosk camera's own decoder ladder
+    (firmware/kiosk/decode.py); plain zxing-cpp if that module cannot be loaded."""
+    import numpy as np
     from PIL import Image
 
     with Image.open(path) as image:
-        found = zxingcpp.read_barcodes(image.convert("L"))
-    return [b.text for b in found if b.text]
+        grey = np.asarray(image.convert("L"))
+    try:
+        from firmware.kiosk.decode import Decoder
+    except ImportError:
+        import zxingcpp
+
+        return [b.text for b in zxingcpp.read_barcodes(grey) if b.text]
+    return [code.text for code in Decoder().decode(grey).codes if code.text]
 
 
 def inputs(items: list[str]) -> Iterator[tuple[str, str | None, str]]:
