@@ -30,11 +30,13 @@ ROOT = "placecode"
 SCAN = "scan"
 VERDICT = "verdict"
 STATUS = "status"
-KINDS = (SCAN, VERDICT, STATUS)
+ACK = "ack"
+KINDS = (SCAN, VERDICT, ACK, STATUS)
 
 # QoS and retain per kind (docs/protocol.md, "Topics").
-QOS = {SCAN: 1, VERDICT: 1, STATUS: 1}
-RETAIN = {SCAN: False, VERDICT: False, STATUS: True}
+QOS = {SCAN: 1, VERDICT: 1, ACK: 1, STATUS: 1}
+RETAIN = {SCAN: False, VERDICT: False, ACK: False, STATUS: True}
+MAX_ACK_IDS = 500
 
 METHODS = ("code", "signed_code", "id_card")
 MEDIA = ("screen", "paper", "card", "unknown")
@@ -110,6 +112,7 @@ _INT = "int"
 _STR = "str"
 _BOOL = "bool"
 _DICT = "dict"
+_IDS = "ids"  # a list of event ids
 
 SCHEMAS = {
     SCAN: {
@@ -123,6 +126,7 @@ SCHEMAS = {
         "medium": (_STR, False, MEDIA),
         "credential": (_STR, True, 2048),
         "name": (_STR, False, 64),
+        "replay": (_BOOL, False, None),
     },
     VERDICT: {
         "v": (_INT, True, None),
@@ -132,6 +136,12 @@ SCHEMAS = {
         "action": (_STR, True, ACTIONS),
         "prompt": (_STR, True, PROMPTS),
         "source": (_STR, True, SOURCES),
+        "ts": (_INT, True, None),
+    },
+    ACK: {
+        "v": (_INT, True, None),
+        "kiosk": (_STR, True, 64),
+        "ids": (_IDS, True, MAX_ACK_IDS),
         "ts": (_INT, True, None),
     },
     STATUS: {
@@ -153,6 +163,8 @@ def _type_ok(value, kind):
         return isinstance(value, str)
     if kind == _BOOL:
         return isinstance(value, bool)
+    if kind == _IDS:
+        return isinstance(value, list)
     return isinstance(value, dict)
 
 
@@ -184,6 +196,11 @@ def validate(kind, msg):
             raise ProtocolError("too_long", field)
     if "id" in schema:
         check_event_id(msg["id"])
+    if "ids" in schema:
+        if not msg["ids"]:
+            raise ProtocolError("bad_value", "ids")
+        for event_id in msg["ids"]:
+            check_event_id(event_id)
     if "seq" in msg and msg["seq"] < 1:
         raise ProtocolError("bad_value", "seq")
     if "ts" in msg and msg["ts"] < 0:
@@ -247,6 +264,11 @@ def verdict(event_id, kiosk, colour, action, prompt, source, ts):
         "source": source,
         "ts": ts,
     }
+
+
+def ack(kiosk, ids, ts):
+    """The gateway has stored these scans durably; the kiosk may drop them."""
+    return {"v": VERSION, "kiosk": kiosk, "ids": list(ids), "ts": ts}
 
 
 def status(kiosk, state, ts=None, sw=None, outbox=None, health=None):

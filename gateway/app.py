@@ -52,6 +52,7 @@ class Gateway:
             self.platform,
             Pseudonymiser(cfg.pseudonym_key),
             self.link.publish_verdict,
+            self.link.acknowledge,
             on_stored=self.forwarder.wake.set,
         )
         return [
@@ -63,7 +64,7 @@ class Gateway:
         await self.checkin.handle(msg)
 
     async def _on_status(self, msg: dict) -> None:
-        await self.store.kiosk_status(msg, protocol.now_ms())
+        self.store.kiosk_status(msg, protocol.now_ms())
 
     async def stop(self) -> None:
         await self.platform.close()

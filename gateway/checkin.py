@@ -1,9 +1,10 @@
 """Check-in: one scan at the gateway — store it, ask the platform, answer the kiosk.
 
-The scan is stored (durably) while the platform lookup runs, and the verdict goes out
-only after both: a verdict is therefore also the kiosk's proof that the gateway has the
-scan and the kiosk may drop it from its outbox. A scan seen before is not looked up
-again; its stored verdict is sent again as the acknowledgement.
+Two answers, for two needs. The verdict goes out the moment the platform's colour is
+known, because a person is waiting at the door. The acknowledgement goes out once the
+scan is committed to disk, because only then may the kiosk drop it from its outbox. A
+replayed scan (the kiosk no longer waits for it) is stored and acknowledged only: no
+platform lookup, no verdict.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class CheckIn:
         platform: PlatformClient,
         pseudonyms: Pseudonymiser,
         publish_verdict: Publish,
+        acknowledge: Callable[[str, str], None],
         on_stored: Callable[[], None] = lambda: None,
     ) -> None:
         self.site = site
@@ -57,6 +59,7 @@ class CheckIn:
         self.platform = platform
         self.pseudonyms = pseudonyms
         self.publish_verdict = publish_verdict
+        self.acknowledge = acknowledge
         self.on_stored = on_stored
         self.counts: Counter[str] = Counter()
         self.listeners: list[Callable[[dict], None]] = []
@@ -65,33 +68,38 @@ class CheckIn:
         received = protocol.now_ms()
         started = time.perf_counter()
         method, credential = msg["method"], msg["credential"]
-        stored = self.store.add_scan(
+        stored = asyncio.ensure_future(self.store.add_scan(
             msg,
             received,
             self.pseudonyms.subject(method, credential),
             mask(method, credential),
             mask_name(msg.get("name")),
             upload_record(self.site, msg),
-        )
-        if method == "signed_code":
-            # Offline-verifiable codes are checked on the kiosk against the trust list;
-            # the gateway has no platform colour for them.
-            seen, colour = await stored, "unknown"
-        else:
-            seen, colour = await asyncio.gather(stored, self.platform.status(method, credential))
-        if seen is not None:
+        ))
+        verdict = None
+        if not msg.get("replay"):
+            # Someone is waiting at the door: the verdict goes out as soon as it is known,
+            # while the scan is still being committed.
+            if method == "signed_code":
+                # Verified on the kiosk against the trust list; no platform colour here.
+                colour = "unknown"
+            else:
+                colour = await self.platform.status(method, credential)
+            verdict = decide(colour)
+            await self._send(msg, verdict)
+        is_new = await stored
+        self.acknowledge(msg["kiosk"], msg["id"])
+        if not is_new:
             self.counts["duplicate"] += 1
-            if seen.colour:  # answered before: acknowledge again with the same verdict
-                await self._send(msg, seen)
-                return
-        else:
-            self.on_stored()
-        verdict = decide(colour)
-        await self._send(msg, verdict)
-        await self.store.set_verdict(msg["id"], verdict, protocol.now_ms())
+            return
+        self.on_stored()
+        if verdict is None:
+            self.counts["replayed"] += 1
+            return
+        self.store.set_verdict(msg["id"], verdict, protocol.now_ms())
         self.counts[verdict.colour] += 1
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        log.info("scan %s from %s -> %s in %.1f ms", msg["id"], msg["kiosk"], verdict.colour, elapsed_ms)
+        log.info("scan %s from %s -> %s in %.1f ms", msg["id"], msg["kiosk"], verdict.colour,
+                 (time.perf_counter() - started) * 1000)
         entry = {"id": msg["id"], "kiosk": msg["kiosk"], "door": msg["door"], "ts": msg["ts"],
                  "method": method, "colour": verdict.colour, "action": verdict.action}
         for listener in self.listeners:

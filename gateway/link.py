@@ -42,6 +42,7 @@ class GatewayLink:
         self._client: aiomqtt.Client | None = None
         self._slots = asyncio.Semaphore(max_concurrent_scans)
         self._tasks: set[asyncio.Task] = set()
+        self._acks: dict[str, list[str]] = {}
 
     async def run(self) -> None:
         backoff = 0.2
@@ -96,6 +97,36 @@ class GatewayLink:
             log.exception("scan %s could not be handled", msg.get("id"))
         finally:
             self._slots.release()
+
+    def acknowledge(self, kiosk: str, event_id: str) -> None:
+        """Queue an ack; all acks queued in one turn of the event loop (a group commit's
+        worth) leave together, one message per kiosk."""
+        if not self._acks:
+            asyncio.get_running_loop().call_soon(self._flush_acks)
+        self._acks.setdefault(kiosk, []).append(event_id)
+
+    def _flush_acks(self) -> None:
+        acks, self._acks = self._acks, {}
+        for kiosk, ids in acks.items():
+            for start in range(0, len(ids), protocol.MAX_ACK_IDS):
+                chunk = ids[start:start + protocol.MAX_ACK_IDS]
+                task = asyncio.create_task(self._publish_ack(kiosk, chunk))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _publish_ack(self, kiosk: str, ids: list[str]) -> None:
+        client = self._client
+        if client is None:
+            return  # the kiosk resends unacknowledged scans; the store answers them again
+        msg = protocol.ack(kiosk, ids, protocol.now_ms())
+        try:
+            await client.publish(
+                protocol.topic(self.site, kiosk, protocol.ACK),
+                protocol.encode(protocol.ACK, msg),
+                qos=1,
+            )
+        except aiomqtt.MqttError as exc:
+            log.warning("ack to %s not sent: %s", kiosk, exc)
 
     async def publish_verdict(self, kiosk: str, msg: dict) -> None:
         client = self._client

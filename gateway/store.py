@@ -8,6 +8,8 @@ confirmed the record; `events` holds only keyed hashes and masked forms.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,9 +68,30 @@ class StoredVerdict:
     source: str
 
 
+@dataclass(slots=True)
+class NewScan:
+    """One scan waiting for the writer; `done` resolves to True if stored now, False if
+    the event id was already stored."""
+
+    row: tuple
+    upload: str
+    done: asyncio.Future[bool]
+
+
 class Store:
+    """All writes go through one writer task that commits whatever is queued in a single
+    transaction (group commit): one fsync for many scans when a backlog drains, and the
+    verdict path never waits for another scan's commit."""
+
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
+        self._scans: list[NewScan] = []
+        self._verdicts: list[tuple] = []
+        self._statuses: dict[str, tuple] = {}
+        self._confirmed: list[tuple[list[int], asyncio.Future[None]]] = []
+        self._work = asyncio.Event()
+        self._writer = asyncio.create_task(self._write_forever(), name="store-writer")
+        self.commits = 0
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -76,42 +99,119 @@ class Store:
         db = await aiosqlite.connect(path, isolation_level=None)
         db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=FULL")  # a verdict means: stored, power cut or not
+        await db.execute("PRAGMA synchronous=FULL")  # an ack means: stored, power cut or not
         await db.executescript(SCHEMA)
         return cls(db)
 
     async def close(self) -> None:
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
         await self.db.close()
 
     async def add_scan(
         self, msg: dict, received_ms: int, subject: str, masked: str, masked_name: str | None,
         upload: dict,
-    ) -> StoredVerdict | None:
-        """Store a scan once. Returns None if new, or the verdict it already had (or a
-        placeholder verdict-less marker `StoredVerdict('', '', '', '')`) if seen before."""
+    ) -> bool:
+        """Store a scan durably, once per event id. True if new, False if seen before."""
+        row = (
+            msg["id"], msg["kiosk"], msg["door"], msg["seq"], msg["ts"], received_ms,
+            msg["method"], msg.get("medium"), subject, masked, masked_name,
+        )
+        item = NewScan(row, json.dumps(upload), asyncio.get_running_loop().create_future())
+        self._scans.append(item)
+        self._work.set()
+        return await item.done
+
+    def set_verdict(self, event_id: str, v: StoredVerdict, at_ms: int) -> None:
+        self._verdicts.append((v.colour, v.action, v.prompt, v.source, at_ms, event_id))
+        self._work.set()
+
+    def kiosk_status(self, msg: dict, now_ms: int) -> None:
+        health = json.dumps(msg["health"]) if "health" in msg else None
+        self._statuses[msg["kiosk"]] = (
+            msg["kiosk"], msg["state"], now_ms, now_ms, msg.get("sw"), msg.get("outbox"), health,
+        )
+        self._work.set()
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._work.wait()
+            self._work.clear()
+            scans, self._scans = self._scans, []
+            verdicts, self._verdicts = self._verdicts, []
+            statuses, self._statuses = list(self._statuses.values()), {}
+            confirmed, self._confirmed = self._confirmed, []
+            deletes = [(n,) for numbers, _done in confirmed for n in numbers]
+            try:
+                fresh = await self._commit(scans, verdicts, statuses, deletes)
+            except Exception as exc:  # noqa: BLE001 - every waiter must hear of it
+                for future in [i.done for i in scans] + [done for _n, done in confirmed]:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for item in scans:
+                if not item.done.done():
+                    item.done.set_result(item.row[0] in fresh)
+            for _numbers, done in confirmed:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _commit(
+        self, scans: list[NewScan], verdicts: list[tuple], statuses: list[tuple],
+        deletes: list[tuple[int]],
+    ) -> set[str]:
+        fresh: set[str] = set()
         await self.db.execute("BEGIN IMMEDIATE")
         try:
-            cur = await self.db.execute(
-                "INSERT INTO events (id, kiosk, door, seq, ts, received_ms, method, medium, "
-                "subject, masked, masked_name) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT DO NOTHING",
-                (
-                    msg["id"], msg["kiosk"], msg["door"], msg["seq"], msg["ts"], received_ms,
-                    msg["method"], msg.get("medium"), subject, masked, masked_name,
-                ),
-            )
-            if cur.rowcount == 0:
-                await self.db.execute("ROLLBACK")
-                return await self.verdict_of(msg["id"]) or StoredVerdict("", "", "", "")
-            await self.db.execute(
-                "INSERT INTO uploads (id, body) VALUES (?, ?)", (msg["id"], json.dumps(upload))
-            )
+            if scans:
+                ids = list({item.row[0] for item in scans})
+                known: set[str] = set()
+                for chunk in range(0, len(ids), 500):
+                    part = ids[chunk:chunk + 500]
+                    async with self.db.execute(
+                        f"SELECT id FROM events WHERE id IN ({','.join('?' * len(part))})", part
+                    ) as cur:
+                        known.update(row[0] for row in await cur.fetchall())
+                rows, uploads = [], []
+                for item in scans:
+                    event_id = item.row[0]
+                    if event_id in known or event_id in fresh:
+                        continue
+                    fresh.add(event_id)
+                    rows.append(item.row)
+                    uploads.append((event_id, item.upload))
+                await self.db.executemany(
+                    "INSERT INTO events (id, kiosk, door, seq, ts, received_ms, method, medium, "
+                    "subject, masked, masked_name) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+                await self.db.executemany("INSERT INTO uploads (id, body) VALUES (?, ?)", uploads)
+            if verdicts:
+                await self.db.executemany(
+                    "UPDATE events SET colour=?, action=?, prompt=?, source=?, verdict_ms=? "
+                    "WHERE id=?",
+                    verdicts,
+                )
+            if statuses:
+                await self.db.executemany(
+                    "INSERT INTO kiosks (kiosk, state, changed_ms, last_seen_ms, sw, outbox, health) "
+                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(kiosk) DO UPDATE SET "
+                    "changed_ms = CASE WHEN state != excluded.state THEN excluded.changed_ms "
+                    "ELSE changed_ms END, state=excluded.state, last_seen_ms=excluded.last_seen_ms, "
+                    "sw=coalesce(excluded.sw, sw), outbox=coalesce(excluded.outbox, outbox), "
+                    "health=coalesce(excluded.health, health)",
+                    statuses,
+                )
+            if deletes:
+                await self.db.executemany("DELETE FROM uploads WHERE n=?", deletes)
             await self.db.execute("COMMIT")
-            return None
+            self.commits += 1
         except BaseException:
             if self.db.in_transaction:
                 await self.db.execute("ROLLBACK")
             raise
+        return fresh
 
     async def verdict_of(self, event_id: str) -> StoredVerdict | None:
         async with self.db.execute(
@@ -121,12 +221,6 @@ class Store:
             row = await cur.fetchone()
         return StoredVerdict(*row) if row else None
 
-    async def set_verdict(self, event_id: str, v: StoredVerdict, at_ms: int) -> None:
-        await self.db.execute(
-            "UPDATE events SET colour=?, action=?, prompt=?, source=?, verdict_ms=? WHERE id=?",
-            (v.colour, v.action, v.prompt, v.source, at_ms, event_id),
-        )
-
     # --- uploads (forwarder) -----------------------------------------------------------
 
     async def pending_uploads(self, limit: int) -> list[tuple[int, dict]]:
@@ -135,28 +229,18 @@ class Store:
         ) as cur:
             return [(row[0], json.loads(row[1])) for row in await cur.fetchall()]
 
-    async def confirm_uploads(self, upto_n: list[int]) -> None:
-        await self.db.executemany("DELETE FROM uploads WHERE n=?", [(n,) for n in upto_n])
+    async def confirm_uploads(self, numbers: list[int]) -> None:
+        """The platform has these records: drop them, and their clear personal data."""
+        done = asyncio.get_running_loop().create_future()
+        self._confirmed.append((numbers, done))
+        self._work.set()
+        await done
 
     async def upload_backlog(self) -> int:
         async with self.db.execute("SELECT count(*) FROM uploads") as cur:
             return (await cur.fetchone())[0]
 
     # --- kiosks -------------------------------------------------------------------------
-
-    async def kiosk_status(self, msg: dict, now_ms: int) -> None:
-        await self.db.execute(
-            "INSERT INTO kiosks (kiosk, state, changed_ms, last_seen_ms, sw, outbox, health) "
-            "VALUES (?,?,?,?,?,?,?) ON CONFLICT(kiosk) DO UPDATE SET "
-            "changed_ms = CASE WHEN state != excluded.state THEN excluded.changed_ms "
-            "ELSE changed_ms END, state=excluded.state, last_seen_ms=excluded.last_seen_ms, "
-            "sw=coalesce(excluded.sw, sw), outbox=coalesce(excluded.outbox, outbox), "
-            "health=coalesce(excluded.health, health)",
-            (
-                msg["kiosk"], msg["state"], now_ms, now_ms, msg.get("sw"), msg.get("outbox"),
-                json.dumps(msg["health"]) if "health" in msg else None,
-            ),
-        )
 
     async def kiosks(self) -> list[dict]:
         async with self.db.execute("SELECT * FROM kiosks ORDER BY kiosk") as cur:

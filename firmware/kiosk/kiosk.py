@@ -59,7 +59,8 @@ class Kiosk:
             broker_address(self.config),
             self.outbox,
             self.health,
-            self._on_verdict,
+            self.waiters.deliver,
+            self.waiters.is_waiting,
             self.config.status_interval_s,
             self.config.resend_after_s,
         )
@@ -87,8 +88,3 @@ class Kiosk:
         )
         await self.signal.show(verdict)
         return verdict
-
-    async def _on_verdict(self, verdict: Verdict) -> None:
-        self.waiters.deliver(verdict)
-        assert self.outbox is not None
-        await self.outbox.confirm(verdict.event_id)

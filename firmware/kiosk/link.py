@@ -9,9 +9,10 @@ a last will, so the console sees a kiosk go offline within seconds of it vanishi
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from collections import Counter
 
 import aiomqtt
@@ -23,6 +24,13 @@ from firmware.kiosk.outbox import Outbox
 from firmware.kiosk.signal import Verdict
 
 log = logging.getLogger(__name__)
+
+
+def mark_replay(payload: bytes) -> bytes:
+    """Nobody waits for this scan's verdict any more: the gateway need only store it."""
+    msg = json.loads(payload)
+    msg["replay"] = True
+    return json.dumps(msg).encode()
 
 
 def _first_leaf(group: BaseExceptionGroup) -> BaseException:
@@ -38,7 +46,8 @@ class KioskLink:
         address: mqtt_client.BrokerAddress,
         outbox: Outbox,
         health: Health,
-        on_verdict: Callable[[Verdict], Awaitable[None]],
+        on_verdict: Callable[[Verdict], None],
+        is_waiting: Callable[[str], bool],
         status_interval_s: float = 10.0,
         resend_after_s: float = 5.0,
     ) -> None:
@@ -48,6 +57,7 @@ class KioskLink:
         self.outbox = outbox
         self.health = health
         self.on_verdict = on_verdict
+        self.is_waiting = is_waiting
         self.status_interval_s = status_interval_s
         self.resend_after_s = resend_after_s
         self.connected = asyncio.Event()
@@ -83,6 +93,7 @@ class KioskLink:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         await client.subscribe(self._topic[protocol.VERDICT], qos=1)
+        await client.subscribe(self._topic[protocol.ACK], qos=1)
         await self.publish_status(client)
         self.connected.set()
         log.info("connected to broker %s:%s", self.address.host, self.address.port)
@@ -122,7 +133,10 @@ class KioskLink:
             self.outbox.added.clear()
             batch = await self.outbox.after(sent_upto)
             for pending in batch:
-                await client.publish(topic, pending.payload, qos=1)
+                payload = pending.payload
+                if not self.is_waiting(pending.id):
+                    payload = mark_replay(payload)
+                await client.publish(topic, payload, qos=1)
                 sent_upto = pending.seq
             if not batch:
                 try:
@@ -148,7 +162,9 @@ class KioskLink:
                 log.warning("rejected message on %s: %s", message.topic, exc.reason)
                 continue
             if kind == protocol.VERDICT:
-                await self.on_verdict(Verdict.from_message(msg))
+                self.on_verdict(Verdict.from_message(msg))
+            elif kind == protocol.ACK:
+                await self.outbox.confirm(msg["ids"])
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:
         """On a clean stop, say offline ourselves: the broker sends no will then."""

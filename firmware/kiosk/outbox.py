@@ -1,8 +1,8 @@
 """The kiosk's outbox: every scan is on disk before anything is sent.
 
 A scan is committed here first, with the kiosk's next sequence number, in one
-transaction; it leaves only when the gateway confirms it has stored the scan (its
-verdict, or an acknowledgement of a replayed scan). Power cuts, broker restarts and
+transaction; it leaves only when the gateway acknowledges that it has stored the scan
+durably (an `ack` message; a verdict alone is not enough). Power cuts, broker restarts and
 network drops therefore lose nothing: whatever is still here is sent again, and the
 gateway, idempotent on event id, stores it once.
 """
@@ -79,11 +79,19 @@ class Outbox:
         self.added.set()
         return Pending(seq, event_id, payload, created_ms)
 
-    async def confirm(self, event_id: str) -> bool:
-        """The gateway has the scan: remove it. True if it was still here."""
+    async def confirm(self, event_ids: list[str]) -> int:
+        """The gateway has stored these scans: remove them, in one transaction."""
         async with self._lock:
-            cur = await self._db.execute("DELETE FROM outbox WHERE id=?", (event_id,))
-            return cur.rowcount > 0
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = await self._db.executemany(
+                    "DELETE FROM outbox WHERE id=?", [(i,) for i in event_ids]
+                )
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            return cur.rowcount
 
     async def after(self, seq: int, limit: int = 200) -> Sequence[Pending]:
         async with self._db.execute(

@@ -1,0 +1,122 @@
+"""bench-roundtrip: scan-to-signal latency through the real broker, gateway and platform
+simulator, next to the bare broker round trip measured in the same run.
+
+Scan-to-signal: a reading presented to an in-process kiosk until its signal is shown
+(outbox commit, QoS 1 publish, gateway store + platform lookup, verdict, signal).
+Baseline: publish → a responder process → reply, QoS 1 both ways, same client options.
+The last line is a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.stats import summarise
+from firmware import mqtt_client
+from firmware.kiosk import config as kiosk_config
+from firmware.kiosk.kiosk import Kiosk
+from firmware.kiosk.reading import Reading
+from gateway.broker import Broker
+from simulators import processes
+from simulators.lights import SimulatedLights
+from simulators.population import population
+from simulators.visitors import QueuedReadings
+
+SITE = "bench"
+
+
+async def bare_round_trips(port: int, n: int) -> list[float]:
+    echo = subprocess.Popen(
+        [sys.executable, "-m", "bench.echo", "--port", str(port)],
+        stdout=subprocess.PIPE, cwd=processes.ROOT,
+    )
+    try:
+        assert echo.stdout.readline().strip() == b"ready"
+        address = mqtt_client.BrokerAddress(port=port)
+        samples = []
+        async with mqtt_client.client(address, "bench-caller", persistent=False) as client:
+            await client.subscribe("bench/rep/#", qos=1)
+            messages = aiter(client.messages)
+            for i in range(n + 50):
+                started = time.perf_counter()
+                await client.publish(f"bench/req/{i}", b'{"v":1,"payload":"x"}', qos=1)
+                await anext(messages)
+                if i >= 50:  # warm-up
+                    samples.append((time.perf_counter() - started) * 1000)
+        return samples
+    finally:
+        echo.terminate()
+        echo.wait()
+
+
+async def scan_to_signal(work: Path, port: int, n: int) -> list[float]:
+    raw = processes.kiosk_config(work, SITE, "kiosk-1", "door-1", port)
+    raw["verdict_timeout_s"] = 5.0
+    cfg = kiosk_config.KioskConfig.model_validate(raw)
+    readings, lights = QueuedReadings(), SimulatedLights()
+    kiosk = Kiosk(cfg, readings, lights)
+    task = asyncio.create_task(kiosk.run())
+    await kiosk.ready.wait()
+    await asyncio.wait_for(kiosk.link.connected.wait(), 10)
+    people = population(7)
+    samples = []
+    try:
+        for i in range(n + 50):
+            person = people[i % len(people)]
+            started = time.perf_counter()
+            readings.present(Reading("code", person.code_url, medium="screen"))
+            await lights.wait_for(i + 1, timeout=10)
+            if i >= 50:
+                samples.append((time.perf_counter() - started) * 1000)
+        sources = {v.source for v, _ in lights.shown}
+        assert sources == {"platform"}, f"every scan answered by the gateway, got {sources}"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return samples
+
+
+async def run(n: int) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-roundtrip-"))
+    broker = Broker(work / "broker").start()
+    platform, url = processes.start_platform(work)
+    gateway, _ = processes.start_gateway(work, processes.gateway_config(work, SITE, broker.port, url))
+    logging_quiet()
+    try:
+        bare = await bare_round_trips(broker.port, n)
+        scan = await scan_to_signal(work, broker.port, n)
+    finally:
+        gateway.stop()
+        platform.stop()
+        broker.stop()
+    return {"bench": "roundtrip", "scans": n, "scan_to_signal_ms": summarise(scan),
+            "bare_broker_round_trip_ms": summarise(bare)}
+
+
+def logging_quiet() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="just bench-roundtrip")
+    parser.add_argument("-n", type=int, default=1000)
+    result = asyncio.run(run(parser.parse_args().n))
+    s, b = result["scan_to_signal_ms"], result["bare_broker_round_trip_ms"]
+    result["overhead_p50_ms"] = round(s["p50"] - b["p50"], 3)
+    print(f"{'':28s}{'p50':>9s}{'p99':>9s}{'mean':>9s}  (ms, n={result['scans']})")
+    print(f"{'scan → signal':28s}{s['p50']:9.3f}{s['p99']:9.3f}{s['mean']:9.3f}")
+    print(f"{'bare broker round trip':28s}{b['p50']:9.3f}{b['p99']:9.3f}{b['mean']:9.3f}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
