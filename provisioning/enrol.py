@@ -296,8 +296,9 @@ class Enrolment:
         return f"{raw[:4]}-{raw[4:]}"
 
     def redeem(self, code: str) -> KioskIdentity:
-        """The identity for a fresh kiosk presenting a code; the code is spent either way
-        only if it was valid. Same error for unknown, used and expired codes."""
+        """The identity for a fresh kiosk presenting a code. A valid code is spent in the
+        same transaction that creates the kiosk; unknown, used and expired codes all get
+        the same error, so a guesser learns nothing."""
         now = int(self.clock())
         self.db.execute("BEGIN IMMEDIATE")
         try:
