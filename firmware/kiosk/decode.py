@@ -134,6 +134,11 @@ def upscale(grey: np.ndarray) -> np.ndarray | None:
     return cv2.resize(grey, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
 
 
+def upscale_sharpen(grey: np.ndarray) -> np.ndarray | None:
+    big = upscale(grey)
+    return None if big is None else sharpen(big)
+
+
 def invert(grey: np.ndarray) -> np.ndarray:
     return cv2.bitwise_not(grey)
 
@@ -145,6 +150,7 @@ PREPARES: dict[str, tuple[Prepare, float]] = {
     "threshold": (threshold, 1.0),
     "denoise": (denoise, 1.0),
     "upscale": (upscale, 2.0),
+    "upscale_sharpen": (upscale_sharpen, 2.0),
     "invert": (invert, 1.0),
 }
 
@@ -155,8 +161,9 @@ def step(engine: str, prepare: str) -> Step:
 
 
 # Chosen by bench/decode.py --study; see the module docstring.
-KIOSK_LADDER: tuple[str, ...] = ("zxing:plain", "zxing:equalise", "zxing:upscale", "zxing:denoise", "pyzbar:plain")
-PYZBAR_LADDER: tuple[str, ...] = ("pyzbar:plain", "pyzbar:equalise", "pyzbar:invert")
+KIOSK_LADDER: tuple[str, ...] = ("zxing:plain", "zxing:sharpen", "zxing:upscale", "zxing:upscale_sharpen")
+# Without zxing-cpp: pyzbar, with the inverted frame for dark-mode screens it cannot read.
+PYZBAR_LADDER: tuple[str, ...] = ("pyzbar:plain", "pyzbar:threshold", "pyzbar:invert")
 
 
 def ladder(names: Sequence[str]) -> tuple[Step, ...]:
