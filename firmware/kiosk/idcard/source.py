@@ -146,11 +146,15 @@ class IdCardSource:
         absent = errors = attempts = 0
         pending_failure = ""
         last_credential, last_time = "", 0.0
+        lying = ""  # credential of a card that lay on the reader when the line went down
         try:
             while not self._stop.is_set():
-                if not self.reader.is_open and not self._open():
-                    self._stop.wait(s.reopen_interval)
-                    continue
+                if not self.reader.is_open:
+                    if present:  # after a reconnect, check the card instead of trusting it
+                        present, lying = False, last_credential
+                    if not self._open():
+                        self._stop.wait(s.reopen_interval)
+                        continue
                 try:
                     found = self.reader.find_card()
                     errors = 0
@@ -171,7 +175,7 @@ class IdCardSource:
                     if absent >= s.absent_polls:
                         if pending_failure:
                             self._failed(pending_failure)  # pulled away before a good read
-                        present, attempts, pending_failure = False, 0, ""
+                        present, attempts, pending_failure, lying = False, 0, "", ""
                     self._stop.wait(s.poll_interval)
                     continue
                 absent = 0
@@ -181,6 +185,11 @@ class IdCardSource:
                 outcome = self._read_once()
                 if isinstance(outcome, Reading):
                     present, attempts, pending_failure = True, 0, ""
+                    if lying and outcome.credential == lying:
+                        lying = ""
+                        log.info("the card left on the reader during the outage: not a new visit")
+                        continue
+                    lying = ""
                     now = time.monotonic()
                     if outcome.credential == last_credential and now - last_time < s.repeat_quiet:
                         log.info("same card again within %.1f s: ignored", s.repeat_quiet)
