@@ -25,7 +25,7 @@ DEFAULT_SITE = Path("var/provisioning/site")
 def _site(args: argparse.Namespace) -> enrol.SiteSetup:
     path = args.site_dir / "site.json"
     if not path.exists():
-        raise SystemExit(f"{path} missing: run `python -m provisioning site-init` first")
+        raise enrol.EnrolError(f"{path} missing: run `python -m provisioning site-init` first")
     raw = json.loads(path.read_text())
     return enrol.SiteSetup(**{**raw, "dir": Path(raw["dir"])})
 
