@@ -11,6 +11,8 @@ import? 'just/idcard.just'
 import? 'just/board.just'
 import? 'just/provisioning.just'
 import? 'just/codes.just'
+import? 'just/console.just'
+import? 'just/deploy.just'
 
 # list recipes
 default:
