@@ -240,3 +240,37 @@ def _unique(codes: list[Code]) -> list[Code]:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`just decode <image files>`: one JSON line per image, for installers on site."""
+    import argparse
+    import json
+
+    from firmware.kiosk.camera.simulated import load_grey
+    from firmware.kiosk.classify import Classifier
+
+    parser = argparse.ArgumentParser(description="Decode image files as the kiosk camera would.")
+    parser.add_argument("files", nargs="+", help="image files captured on site")
+    args = parser.parse_args(argv)
+    decoder, classifier = Decoder(), Classifier()
+    failed = 0
+    for path in args.files:
+        line: dict = {"file": path}
+        try:
+            result = decoder.decode(load_grey(path))
+        except ValueError as exc:
+            line.update(payload=None, kind=None, step=None, ms=None, error=str(exc))
+            failed += 1
+        else:
+            payload = result.codes[0].text if result.codes else None
+            line.update(payload=payload, kind=classifier.classify(payload).kind if payload else None,
+                        step=result.step, ms=round(result.ms, 2))
+            if len(result.codes) > 1:
+                line["others"] = [c.text for c in result.codes[1:]]
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

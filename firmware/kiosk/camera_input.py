@@ -1,0 +1,158 @@
+"""The camera as a kiosk input: frames in, one Reading per person presenting a code out.
+
+Three loops meet here. The capture loop pulls frames from the FrameSource and notices
+silence: a camera that delivers nothing for `stall_after` seconds is a fault the console
+must see, reported through Health and cleared when frames return. The decode loop takes
+only the newest frame (LatestFrame drops the rest), decodes it off the event loop, and
+feeds the presentation tracker. What the tracker answers becomes a Reading for a health
+code, or a "not a health code" prompt through `on_prompt` for anything else, so the
+person at the door hears why nothing happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import numpy as np
+
+from firmware.kiosk.camera.source import Frame, FrameSource
+from firmware.kiosk.classify import Classifier
+from firmware.kiosk.decode import Code, Decoder
+from firmware.kiosk.health import Health
+from firmware.kiosk.presentation import LatestFrame, PresentationTracker, Sighting
+from firmware.kiosk.reading import Medium, Reading
+from firmware.kiosk.signal import PROMPT_TEXT
+
+log = logging.getLogger(__name__)
+
+NOT_HEALTH_CODE = "not_health_code"
+assert NOT_HEALTH_CODE in PROMPT_TEXT
+
+
+def guess_medium(grey: np.ndarray, code: Code) -> Medium:
+    """'screen' when the code is light-on-dark (dark mode) or its light modules clip
+    (emissive); otherwise 'unknown'. Paper is not claimed: no cue measured here tells
+    matte paper from a dim screen reliably."""
+    pts = np.array(code.corners, np.float32)
+    centre = pts.mean(axis=0)
+    inner = centre + (pts - centre) * 0.8
+    quiet = centre + (pts - centre) * 1.12  # in the quiet zone, just outside the finders
+    inside = _sample(grey, inner)
+    margin = _sample(grey, quiet)
+    if inside.size == 0 or margin.size == 0:
+        return "unknown"
+    if np.median(margin) + 20 < np.median(inside):
+        return "screen"  # quiet zone darker than the code: inverted (dark-mode) display
+    if np.percentile(margin, 50) >= 250:
+        return "screen"  # the light background is clipped: it emits light
+    return "unknown"
+
+
+def _sample(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    h, w = grey.shape
+    out = []
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        for t in np.linspace(0.2, 0.8, 12):
+            x, y = a + (b - a) * t
+            if 0 <= x < w and 0 <= y < h:
+                out.append(grey[int(y), int(x)])
+    return np.array(out, np.uint8)
+
+
+class CameraInput:
+    """A ReadingSource: `async for reading in CameraInput(source, health, on_prompt)`."""
+
+    def __init__(
+        self,
+        source: FrameSource,
+        health: Health,
+        on_prompt: Callable[[str], None] | None = None,
+        *,
+        decoder: Decoder | None = None,
+        classifier: Classifier | None = None,
+        tracker: PresentationTracker | None = None,
+        stall_after: float = 2.0,
+        read_timeout: float = 0.25,
+    ) -> None:
+        self.source = source
+        self.health = health
+        self.on_prompt = on_prompt or (lambda key: None)
+        self.decoder = decoder or Decoder()
+        self.classifier = classifier or Classifier()
+        self.tracker = tracker or PresentationTracker()
+        self.stall_after = stall_after
+        self.read_timeout = read_timeout
+        self.mailbox: LatestFrame[Frame] = LatestFrame()
+        self.frames_read = 0
+        self.frames_decoded = 0
+        self._readings: asyncio.Queue[Reading] = asyncio.Queue()
+
+    def __aiter__(self) -> AsyncIterator[Reading]:
+        return self._run()
+
+    async def _run(self) -> AsyncIterator[Reading]:
+        tasks = [asyncio.create_task(self._capture(), name="camera-capture"),
+                 asyncio.create_task(self._decode(), name="camera-decode")]
+        try:
+            while True:
+                getter = asyncio.ensure_future(self._readings.get())
+                done, _ = await asyncio.wait([getter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    yield getter.result()
+                    continue
+                getter.cancel()
+                for task in tasks:  # a loop died: surface its error instead of hanging
+                    if task.done() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(self.source.close)
+
+    async def _capture(self) -> None:
+        await asyncio.to_thread(self.source.start)
+        last_frame = time.monotonic()
+        healthy: bool | None = None
+        while True:
+            try:
+                frame = await asyncio.to_thread(self.source.read, self.read_timeout)
+                error = ""
+            except Exception as exc:  # a driver error is a fault, not the end of the kiosk
+                frame, error = None, f"camera error: {type(exc).__name__}"
+                await asyncio.sleep(self.read_timeout)
+            now = time.monotonic()
+            if frame is not None:
+                last_frame = now
+                self.frames_read += 1
+                self.mailbox.put(frame)
+                if healthy is not True:
+                    self.health.report("camera", True)
+                    healthy = True
+            elif error or now - last_frame >= self.stall_after:
+                detail = error or f"no frames for {now - last_frame:.1f} s"
+                if healthy is not False:
+                    log.warning("camera fault: %s", detail)
+                self.health.report("camera", False, error or "no frames")
+                healthy = False
+
+    async def _decode(self) -> None:
+        while True:
+            frame = await self.mailbox.get()
+            result = await asyncio.to_thread(self.decoder.decode, frame.image)
+            self.frames_decoded += 1
+            kinds = {code.text: self.classifier.classify(code.text) for code in result.codes}
+            sightings = [Sighting(c.text, c.area, kinds[c.text].is_health_code) for c in result.codes]
+            for answer in self.tracker.observe(sightings, frame.timestamp):
+                kind = kinds[answer.text]
+                if kind.kind == "not_health_code":
+                    self.on_prompt(NOT_HEALTH_CODE)
+                    continue
+                code = next(c for c in result.codes if c.text == answer.text)
+                medium = guess_medium(frame.image, code)
+                method = "signed_code" if kind.kind == "signed_code" else "code"
+                await self._readings.put(Reading(method, answer.text, medium))
