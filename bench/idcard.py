@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from firmware.kiosk.health import Health  # noqa: E402
-from firmware.kiosk.idcard.driver import SamReader  # noqa: E402
-from firmware.kiosk.idcard.source import IdCardSource, SourceSettings  # noqa: E402
+from firmware.kiosk.health import Health
+from firmware.kiosk.idcard.driver import SamReader
+from firmware.kiosk.idcard.source import IdCardSource, SourceSettings
 
 
 def pct(values: list[float], q: float) -> float:
@@ -38,10 +38,23 @@ def pct(values: list[float], q: float) -> float:
 class SimProcess:
     def __init__(self, link: Path, baud: int) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "simulators.idcard_reader", "--link", str(link),
-             "--baud", str(baud), "--rf-scale", "0"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-            cwd=Path(__file__).resolve().parent.parent)
+            [
+                sys.executable,
+                "-m",
+                "simulators.idcard_reader",
+                "--link",
+                str(link),
+                "--baud",
+                str(baud),
+                "--rf-scale",
+                "0",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
         assert self.proc.stdout is not None
         self.port = json.loads(self.proc.stdout.readline())["port"]
 
@@ -81,8 +94,9 @@ def driver_floor(port: str, baud: int, sim: SimProcess, reads: int) -> tuple[flo
     return wire_bytes, times
 
 
-async def source_latencies(port: str, baud: int, sim: SimProcess, reads: int,
-                           settings: SourceSettings) -> list[float]:
+async def source_latencies(
+    port: str, baud: int, sim: SimProcess, reads: int, settings: SourceSettings
+) -> list[float]:
     source = IdCardSource(port, Health(), settings)
     arrived: asyncio.Queue[float] = asyncio.Queue()
 
@@ -121,28 +135,53 @@ def main() -> int:
         sim = SimProcess(Path(tmp) / "idcard", args.baud)
         try:
             wire_bytes, bare = driver_floor(sim.port, args.baud, sim, 50)
-            latencies = asyncio.run(source_latencies(sim.port, args.baud, sim, args.reads, settings))
+            latencies = asyncio.run(
+                source_latencies(sim.port, args.baud, sim, args.reads, settings)
+            )
         finally:
             sim.close()
     floor_ms = wire_bytes * 10 / args.baud * 1000
     median, p95 = statistics.median(latencies), pct(latencies, 0.95)
     bare_median = statistics.median(bare)
     overhead = (median - floor_ms) / floor_ms
-    print(f"wire-time floor (find+select+read, {wire_bytes} B at {args.baud} baud): {floor_ms:7.2f} ms")
-    print(f"driver read_card alone, 50 reads:       median {bare_median:7.2f} ms  "
-          f"p95 {pct(bare, 0.95):7.2f} ms  (+{(bare_median - floor_ms) / floor_ms:.1%})")
-    print(f"card placed -> Reading queued, {len(latencies)} reads: median {median:7.2f} ms  "
-          f"p95 {p95:7.2f} ms  (+{overhead:.1%} median, +{(p95 - floor_ms) / floor_ms:.1%} p95; "
-          f"poll gap {settings.poll_interval * 1000:.0f} ms)")
+    print(
+        f"wire-time floor (find+select+read, {wire_bytes} B at {args.baud} baud): {floor_ms:7.2f} ms"
+    )
+    print(
+        f"driver read_card alone, 50 reads:       median {bare_median:7.2f} ms  "
+        f"p95 {pct(bare, 0.95):7.2f} ms  (+{(bare_median - floor_ms) / floor_ms:.1%})"
+    )
+    print(
+        f"card placed -> Reading queued, {len(latencies)} reads: median {median:7.2f} ms  "
+        f"p95 {p95:7.2f} ms  (+{overhead:.1%} median, +{(p95 - floor_ms) / floor_ms:.1%} p95; "
+        f"poll gap {settings.poll_interval * 1000:.0f} ms)"
+    )
     ok = overhead <= 0.15
-    print("PASS" if ok else "FAIL", "median overhead above wire time", f"{overhead:.1%}", "(limit 15%)")
-    print(json.dumps({
-        "bench": "idcard", "reads": len(latencies), "baud": args.baud, "wire_bytes": wire_bytes,
-        "wire_floor_ms": round(floor_ms, 2), "median_ms": round(median, 2), "p95_ms": round(p95, 2),
-        "driver_read_median_ms": round(bare_median, 2), "overhead_median": round(overhead, 4),
-        "overhead_p95": round((p95 - floor_ms) / floor_ms, 4),
-        "poll_interval_ms": settings.poll_interval * 1000, "limit": 0.15, "pass": ok,
-    }))
+    print(
+        "PASS" if ok else "FAIL",
+        "median overhead above wire time",
+        f"{overhead:.1%}",
+        "(limit 15%)",
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "idcard",
+                "reads": len(latencies),
+                "baud": args.baud,
+                "wire_bytes": wire_bytes,
+                "wire_floor_ms": round(floor_ms, 2),
+                "median_ms": round(median, 2),
+                "p95_ms": round(p95, 2),
+                "driver_read_median_ms": round(bare_median, 2),
+                "overhead_median": round(overhead, 4),
+                "overhead_p95": round((p95 - floor_ms) / floor_ms, 4),
+                "poll_interval_ms": settings.poll_interval * 1000,
+                "limit": 0.15,
+                "pass": ok,
+            }
+        )
+    )
     return 0 if ok else 1
 
 

@@ -19,7 +19,7 @@ def mask_middle(text: str, keep_start: int, keep_end: int) -> str:
     length = len(text)
     if length <= keep_start + keep_end:
         return _stars(length)
-    return text[:keep_start] + _stars(length - keep_start - keep_end) + text[length - keep_end:]
+    return text[:keep_start] + _stars(length - keep_start - keep_end) + text[length - keep_end :]
 
 
 def _is_latin(text):
@@ -74,7 +74,9 @@ def mask_address(address: str) -> str:
     """Keep the first 6 characters (province and city), star the rest."""
     if not address:
         return ""
-    return mask_middle(address, 6, 0) if len(address) > 6 else address[:2] + _stars(len(address) - 2)
+    return (
+        mask_middle(address, 6, 0) if len(address) > 6 else address[:2] + _stars(len(address) - 2)
+    )
 
 
 def mask_phone(phone: str) -> str:

@@ -18,8 +18,16 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
 KINDS = ("resident", "hmt", "foreigner2017", "foreigner2023")
 # index % 8 -> kind: mostly residents, as at a real door
-_KIND_CYCLE = ("resident", "resident", "hmt", "resident", "foreigner2017", "resident",
-               "foreigner2023", "resident")
+_KIND_CYCLE = (
+    "resident",
+    "resident",
+    "hmt",
+    "resident",
+    "foreigner2017",
+    "resident",
+    "foreigner2023",
+    "resident",
+)
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国红梅玉珍凤琴云芝春燕德福生志成"
@@ -84,7 +92,9 @@ class Cardholder:
         return _text_block(self)
 
     def photo(self) -> bytes:
-        return _opaque(self.index, b"WL" + (102).to_bytes(2, "little") + (126).to_bytes(2, "little"), 1024)
+        return _opaque(
+            self.index, b"WL" + (102).to_bytes(2, "little") + (126).to_bytes(2, "little"), 1024
+        )
 
     def fingerprint(self) -> bytes:
         return _opaque(self.index + 100_000, b"", self.fingerprint_len)
@@ -176,27 +186,43 @@ def _cardholder(index: int, seed: int) -> Cardholder:
     sex_code = rng.choice("12")
     seq = rng.randint(0, 99) * 10 + int(rng.choice("13579" if sex_code == "1" else "02468"))
     valid_from, valid_until = _validity(rng, year)
-    common = dict(index=index, kind=kind, sex_code=sex_code, birth=birth,
-                  valid_from=valid_from, valid_until=valid_until)
+    common = {
+        "index": index,
+        "kind": kind,
+        "sex_code": sex_code,
+        "birth": birth,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+    }
     if kind in ("resident", "hmt"):
         region, place, authority = rng.choice(REGIONS)
         if kind == "hmt":
             region = rng.choice(("810000", "820000", "830000"))
-            authority = {"81": "深圳市公安局", "82": "珠海市公安局", "83": "厦门市公安局"}[region[:2]]
+            authority = {"81": "深圳市公安局", "82": "珠海市公安局", "83": "厦门市公安局"}[
+                region[:2]
+            ]
         first17 = f"{region}{birth}{seq:03d}"
         address = f"{place}{rng.choice(STREETS)}{rng.randint(1, 300)}号{rng.randint(1, 30)}号楼"
         extra: dict = {}
         if kind == "hmt":
             prefix = {"81": "H", "82": "M", "83": ""}[region[:2]]
-            extra = dict(permit_number=prefix + f"{rng.randint(0, 10**8 - 1):08d}",
-                         issue_count=f"{rng.randint(1, 5):02d}")
+            extra = {
+                "permit_number": prefix + f"{rng.randint(0, 10**8 - 1):08d}",
+                "issue_count": f"{rng.randint(1, 5):02d}",
+            }
         elif rng.random() < 0.25:
-            extra = dict(appended_address=f"{place}{rng.choice(STREETS)}{rng.randint(1, 300)}号")
-        return Cardholder(name=_chinese_name(rng), english_name="",
-                          nation_code=rng.choice(NATION_CODES) if kind == "resident" else "",
-                          address=address, id_number=first17 + check_character(first17),
-                          authority=authority, fingerprint_len=rng.choice((0, 0, 512, 1024)),
-                          **common, **extra)
+            extra = {"appended_address": f"{place}{rng.choice(STREETS)}{rng.randint(1, 300)}号"}
+        return Cardholder(
+            name=_chinese_name(rng),
+            english_name="",
+            nation_code=rng.choice(NATION_CODES) if kind == "resident" else "",
+            address=address,
+            id_number=first17 + check_character(first17),
+            authority=authority,
+            fingerprint_len=rng.choice((0, 0, 512, 1024)),
+            **common,
+            **extra,
+        )
     alpha3, numeric, surnames, given = rng.choice(COUNTRIES)
     english = f"{rng.choice(surnames)}, {rng.choice(given)}"
     if index % 3 == 0:  # some names need the 2023 card's second name field (chars 36-46)
@@ -205,14 +231,31 @@ def _cardholder(index: int, seed: int) -> Cardholder:
     chinese = _chinese_name(rng) if rng.random() < 0.7 else ""
     if kind == "foreigner2017":
         number = f"{alpha3}{province}{birth[2:]}{rng.randint(0, 9999):04d}"
-        return Cardholder(name=chinese, english_name=english[:60], nation_code="", address="",
-                          id_number=number, authority="", nationality=alpha3,
-                          card_version="17", authority_code=f"{province}00", **common)
+        return Cardholder(
+            name=chinese,
+            english_name=english[:60],
+            nation_code="",
+            address="",
+            id_number=number,
+            authority="",
+            nationality=alpha3,
+            card_version="17",
+            authority_code=f"{province}00",
+            **common,
+        )
     first17 = f"9{province}{numeric}{birth}{seq:03d}"
-    return Cardholder(name=chinese, english_name=english[:46], nation_code="", address="",
-                      id_number=first17 + check_character(first17), authority="",
-                      nationality=alpha3, renewal_count="00",
-                      old_number=f"{rng.randint(0, 999):03d}", **common)
+    return Cardholder(
+        name=chinese,
+        english_name=english[:46],
+        nation_code="",
+        address="",
+        id_number=first17 + check_character(first17),
+        authority="",
+        nationality=alpha3,
+        renewal_count="00",
+        old_number=f"{rng.randint(0, 999):03d}",
+        **common,
+    )
 
 
 @lru_cache(maxsize=8)

@@ -30,6 +30,7 @@ import tty
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from simulators.cardholders import Cardholder, cardholders
 
@@ -41,17 +42,36 @@ INTERBYTE_TIMEOUT = 0.1  # a half-received request is dropped after this much si
 FAULTS = ("noise", "truncate", "bad_checksum", "silence", "remove_mid_read")
 # (CMD, PARA) -> command name; PARA None = any
 COMMANDS = {
-    (0x10, 0xFF): "reset", (0x11, 0xFF): "status", (0x12, 0xFF): "sam_id",
-    (0x20, 0x01): "find", (0x20, 0x02): "select", (0x30, 0x01): "read",
-    (0x30, 0x10): "read_fp", (0x30, 0x03): "read_address", (0x61, 0xFF): "set_rf",
+    (0x10, 0xFF): "reset",
+    (0x11, 0xFF): "status",
+    (0x12, 0xFF): "sam_id",
+    (0x20, 0x01): "find",
+    (0x20, 0x02): "select",
+    (0x30, 0x01): "read",
+    (0x30, 0x10): "read_fp",
+    (0x30, 0x03): "read_address",
+    (0x61, 0xFF): "set_rf",
 }
 DATA_LEN = {"set_rf": 1}  # data bytes each command takes (others: none)
 # Modelled RF/processing time per command in seconds. Our assumption (reference §7), kept
 # below the client waits of public SDKs; scale it with `rf_scale` (0 = pure wire time).
-RF_DELAY = {"find": 0.06, "select": 0.06, "read": 0.6, "read_fp": 0.8, "read_address": 0.1,
-            "reset": 0.01, "status": 0.002, "sam_id": 0.002, "set_rf": 0.002}
-SAM_ID = bytes.fromhex("05000100") + (20220101).to_bytes(4, "little") + \
-    (123456789).to_bytes(4, "little") + (987654321).to_bytes(4, "little")
+RF_DELAY = {
+    "find": 0.06,
+    "select": 0.06,
+    "read": 0.6,
+    "read_fp": 0.8,
+    "read_address": 0.1,
+    "reset": 0.01,
+    "status": 0.002,
+    "sam_id": 0.002,
+    "set_rf": 0.002,
+}
+SAM_ID = (
+    bytes.fromhex("05000100")
+    + (20220101).to_bytes(4, "little")
+    + (123456789).to_bytes(4, "little")
+    + (987654321).to_bytes(4, "little")
+)
 
 
 def xor(data: bytes) -> int:
@@ -90,9 +110,16 @@ class SimStats:
 class ReaderSimulator:
     """One reader behind a pty whose slave is reachable at `path` (a symlink if `link`)."""
 
-    def __init__(self, link: str | os.PathLike[str] | None = None, *, baudrate: int = 115200,
-                 rf_scale: float = 1.0, refind: str = "always",
-                 cards: Sequence[Cardholder] | None = None, seed: int = 1) -> None:
+    def __init__(
+        self,
+        link: str | os.PathLike[str] | None = None,
+        *,
+        baudrate: int = 115200,
+        rf_scale: float = 1.0,
+        refind: str = "always",
+        cards: Sequence[Cardholder] | None = None,
+        seed: int = 1,
+    ) -> None:
         if refind not in ("always", "once"):
             raise ValueError("refind must be 'always' or 'once'")
         self.link = Path(link) if link else None
@@ -137,7 +164,7 @@ class ReaderSimulator:
         for fd in (self._wake_r, self._wake_w):
             os.close(fd)
 
-    def __enter__(self) -> ReaderSimulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -395,19 +422,33 @@ def _control(sim: ReaderSimulator, line: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--link", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "idcard-reader"),
-                        help="symlink path the driver opens (stays the same across unplug/plug)")
+    parser.add_argument(
+        "--link",
+        default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "idcard-reader"),
+        help="symlink path the driver opens (stays the same across unplug/plug)",
+    )
     parser.add_argument("--baud", type=int, default=115200)
-    parser.add_argument("--rf-scale", type=float, default=1.0,
-                        help="multiply the modelled RF delays (0 = wire time only)")
+    parser.add_argument(
+        "--rf-scale",
+        type=float,
+        default=1.0,
+        help="multiply the modelled RF delays (0 = wire time only)",
+    )
     parser.add_argument("--refind", choices=("always", "once"), default="always")
     parser.add_argument("--seed", type=int, default=2022, help="cardholder seed")
     parser.add_argument("--card", type=int, help="start with this cardholder on the reader")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
-    sim = ReaderSimulator(args.link, baudrate=args.baud, rf_scale=args.rf_scale,
-                          refind=args.refind, cards=cardholders(args.seed, 64)).start()
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr
+    )
+    sim = ReaderSimulator(
+        args.link,
+        baudrate=args.baud,
+        rf_scale=args.rf_scale,
+        refind=args.refind,
+        cards=cardholders(args.seed, 64),
+    ).start()
     if args.card is not None:
         sim.place(args.card)
     print(json.dumps({"port": sim.path, "tty": sim._slave_name, "baud": args.baud}), flush=True)

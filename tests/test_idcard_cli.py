@@ -34,7 +34,9 @@ def test_masked_by_default(sim: ReaderSimulator, capsys: pytest.CaptureFixture[s
     code, out = run([sim.path, "--wait", "1"], capsys)
     assert code == 0 and out["ok"] is True
     card = out["card"]
-    assert card["id_number"] != holder.id_number and card["id_number"].endswith(holder.id_number[-4:])
+    assert card["id_number"] != holder.id_number and card["id_number"].endswith(
+        holder.id_number[-4:]
+    )
     assert card["name"] != holder.name and "*" in card["name"]
     assert holder.address not in json.dumps(out, ensure_ascii=False)
     assert out["reader"]["sam_id"] and out["photo_bytes"] == 1024
@@ -60,19 +62,36 @@ def test_missing_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 3 and out["error"] == "cannot open the reader's serial port"
 
 
-def test_rejected_card_is_explained(sim: ReaderSimulator, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rejected_card_is_explained(
+    sim: ReaderSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     sim.place(1)
     sim.force_status("read", 0x33)
     code, out = run([sim.path], capsys)
     assert code == 3 and out["错误"] == "信息验证失败" and "0x33" in out["detail"]
 
 
-def test_simulator_process_driven_on_stdin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_simulator_process_driven_on_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     link = tmp_path / "proc"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulators.idcard_reader", "--link", str(link), "--rf-scale", "0",
-         "--seed", "7"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "simulators.idcard_reader",
+            "--link",
+            str(link),
+            "--rf-scale",
+            "0",
+            "--seed",
+            "7",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.stdin is not None and proc.stdout is not None
     try:
         assert json.loads(proc.stdout.readline())["port"] == str(link)

@@ -93,12 +93,24 @@ def test_no_card(reader: SamReader) -> None:
 
 # What each wire status means for the kiosk: the specification of status.py.
 EXPECTED_OUTCOME = {
-    0x91: Outcome.NO_ITEM, 0x10: Outcome.COMMAND_REJECTED, 0x11: Outcome.COMMAND_REJECTED,
-    0x21: Outcome.COMMAND_REJECTED, 0x23: Outcome.COMMAND_REJECTED, 0x24: Outcome.RETRY_CARD,
-    0x31: Outcome.CARD_REJECTED, 0x32: Outcome.CARD_REJECTED, 0x33: Outcome.CARD_REJECTED,
-    0x37: Outcome.CARD_REJECTED, 0x3F: Outcome.RETRY_CARD, 0x40: Outcome.CARD_REJECTED,
-    0x41: Outcome.RETRY_CARD, 0x47: Outcome.RETRY_CARD, 0x60: Outcome.SAM_FAULT,
-    0x66: Outcome.SAM_FAULT, 0x80: Outcome.NO_CARD, 0x81: Outcome.NO_CARD,
+    0x91: Outcome.NO_ITEM,
+    0x10: Outcome.COMMAND_REJECTED,
+    0x11: Outcome.COMMAND_REJECTED,
+    0x21: Outcome.COMMAND_REJECTED,
+    0x23: Outcome.COMMAND_REJECTED,
+    0x24: Outcome.RETRY_CARD,
+    0x31: Outcome.CARD_REJECTED,
+    0x32: Outcome.CARD_REJECTED,
+    0x33: Outcome.CARD_REJECTED,
+    0x37: Outcome.CARD_REJECTED,
+    0x3F: Outcome.RETRY_CARD,
+    0x40: Outcome.CARD_REJECTED,
+    0x41: Outcome.RETRY_CARD,
+    0x47: Outcome.RETRY_CARD,
+    0x60: Outcome.SAM_FAULT,
+    0x66: Outcome.SAM_FAULT,
+    0x80: Outcome.NO_CARD,
+    0x81: Outcome.NO_CARD,
 }
 
 
@@ -111,9 +123,12 @@ def test_status_table_covers_every_published_code() -> None:
 ANSWERS = {0x80, 0x91}  # statuses the driver turns into a plain answer: False / None
 
 
-@pytest.mark.parametrize("code", sorted(set(EXPECTED_OUTCOME) - ANSWERS), ids=lambda c: f"0x{c:02X}")
-def test_every_error_status_becomes_a_clear_outcome(sim: ReaderSimulator, reader: SamReader,
-                                                    code: int) -> None:
+@pytest.mark.parametrize(
+    "code", sorted(set(EXPECTED_OUTCOME) - ANSWERS), ids=lambda c: f"0x{c:02X}"
+)
+def test_every_error_status_becomes_a_clear_outcome(
+    sim: ReaderSimulator, reader: SamReader, code: int
+) -> None:
     sim.place(0)
     command = {0x81: "select", 0x37: "read_fp"}.get(code, "read")
     sim.force_status(command, code)
@@ -136,7 +151,9 @@ def test_statuses_that_are_answers(sim: ReaderSimulator, reader: SamReader) -> N
     assert reader.read_appended_address() is None
 
 
-def test_unknown_status_code_is_reported_as_unknown(sim: ReaderSimulator, reader: SamReader) -> None:
+def test_unknown_status_code_is_reported_as_unknown(
+    sim: ReaderSimulator, reader: SamReader
+) -> None:
     sim.place(0)
     sim.force_status("select", 0x55)
     reader.find_card()
@@ -185,8 +202,9 @@ def bounded(call, timeout: float) -> float:  # type: ignore[no-untyped-def]
     return elapsed
 
 
-def test_bad_checksum_is_an_error_and_the_next_command_works(sim: ReaderSimulator,
-                                                             reader: SamReader) -> None:
+def test_bad_checksum_is_an_error_and_the_next_command_works(
+    sim: ReaderSimulator, reader: SamReader
+) -> None:
     sim.place(1)
     reader.find_card()
     reader.select_card()
@@ -252,8 +270,10 @@ def test_unplug_during_an_answer(sim: ReaderSimulator, reader: SamReader) -> Non
 
 
 def test_answers_take_real_wire_time_at_low_baud(tmp_path: Path) -> None:
-    with ReaderSimulator(tmp_path / "slow", baudrate=9600, rf_scale=0) as sim, \
-            SamReader(sim.path, baudrate=9600) as reader:
+    with (
+        ReaderSimulator(tmp_path / "slow", baudrate=9600, rf_scale=0) as sim,
+        SamReader(sim.path, baudrate=9600) as reader,
+    ):
         sim.place(0)
         started = time.monotonic()
         assert reader.read_card() is not None  # default timeouts include the wire time

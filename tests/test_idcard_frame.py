@@ -143,7 +143,9 @@ def test_arbitrary_bytes_never_raise_anything_but_our_errors(chunks: list[bytes]
     sw3=st.integers(0, 255),
     split=st.integers(1, 64),
 )
-def test_a_frame_after_any_noise_is_recovered(noise: bytes, data: bytes, sw3: int, split: int) -> None:
+def test_a_frame_after_any_noise_is_recovered(
+    noise: bytes, data: bytes, sw3: int, split: int
+) -> None:
     frame = build_frame(bytes([0, 0, sw3]) + data)
     reader = FrameReader()
     stream = noise + frame
@@ -158,7 +160,9 @@ def test_a_frame_after_any_noise_is_recovered(noise: bytes, data: bytes, sw3: in
 
 @settings(max_examples=400, deadline=None)
 @given(prefix=st.binary(max_size=400), data=st.binary(max_size=64))
-def test_a_frame_after_arbitrary_bytes_is_delivered_or_still_awaited(prefix: bytes, data: bytes) -> None:
+def test_a_frame_after_arbitrary_bytes_is_delivered_or_still_awaited(
+    prefix: bytes, data: bytes
+) -> None:
     """Never lost silently: after any bytes, a valid frame is delivered, or the reader is
     still waiting for a longer frame that began earlier (the driver's deadline ends that)."""
     frame = build_frame(bytes([0, 0, 0x90]) + data)

@@ -26,13 +26,16 @@ def test_reference_self_check_numbers_pass() -> None:
     assert (info.province, info.sex_code) == ("广东", "1")
 
 
-@pytest.mark.parametrize("bad", [
-    "110105194912310021",  # wrong check character
-    "11010519491331002X"[:17] + check_character("11010519491331002X"[:17]),  # month 13
-    "990105194912310020"[:17] + check_character("99010519491231002"),  # no province 99
-    "11010519491231002",  # 17 characters
-    "1101051949123100２X",  # full-width digit
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "110105194912310021",  # wrong check character
+        "11010519491331002X"[:17] + check_character("11010519491331002X"[:17]),  # month 13
+        "990105194912310020"[:17] + check_character("99010519491231002"),  # no province 99
+        "11010519491231002",  # 17 characters
+        "1101051949123100２X",  # full-width digit
+    ],
+)
 def test_invalid_id_numbers_are_refused_without_echoing_them(bad: str) -> None:
     with pytest.raises(idnumber.InvalidIdNumber) as err:
         idnumber.validate(bad)
@@ -80,7 +83,10 @@ def test_hmt_permit_fields() -> None:
 
 
 def test_foreigner_cards_both_editions() -> None:
-    old, new = parse_text(one_of("foreigner2017").text_block()), parse_text(one_of("foreigner2023").text_block())
+    old, new = (
+        parse_text(one_of("foreigner2017").text_block()),
+        parse_text(one_of("foreigner2023").text_block()),
+    )
     assert isinstance(old, ForeignerCard) and old.edition == 2017 and len(old.id_number) == 15
     assert isinstance(new, ForeignerCard) and new.edition == 2023 and new.id_number[0] == "9"
     long_name = next(c for c in CARDS if c.kind == "foreigner2023" and len(c.english_name) > 35)
@@ -140,10 +146,17 @@ def test_records_print_masked() -> None:
     assert record.to_dict(masked=False)["id_number"] == card.id_number
 
 
-@pytest.mark.parametrize(("name", "masked"), [
-    ("张三明", "张*明"), ("张三", "张*"), ("欧阳小明", "欧**明"), ("王", "*"),
-    ("ZHANG, SAN", "Z****, S**"), ("", ""),
-])
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [
+        ("张三明", "张*明"),
+        ("张三", "张*"),
+        ("欧阳小明", "欧**明"),
+        ("王", "*"),
+        ("ZHANG, SAN", "Z****, S**"),
+        ("", ""),
+    ],
+)
 def test_mask_name(name: str, masked: str) -> None:
     assert privacy.mask_name(name) == masked
 

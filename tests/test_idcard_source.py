@@ -20,7 +20,9 @@ from simulators.cardholders import KINDS
 from simulators.idcard_reader import ReaderSimulator
 
 FAST = SourceSettings(
-    poll_interval=0.005, reopen_interval=0.05, repeat_quiet=0.0,
+    poll_interval=0.005,
+    reopen_interval=0.05,
+    repeat_quiet=0.0,
     timeouts=Timeouts(status=0.2, find=0.2, select=0.2, read=0.4, read_address=0.2),
 )
 
@@ -82,7 +84,9 @@ async def swap(sim: ReaderSimulator, index: int) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_each_card_type_becomes_one_reading(sim: ReaderSimulator, kiosk: Kiosk, kind: str) -> None:
+async def test_each_card_type_becomes_one_reading(
+    sim: ReaderSimulator, kiosk: Kiosk, kind: str
+) -> None:
     holder = next(c for c in sim.cards if c.kind == kind)
     sim.place(holder)
     reading = await kiosk.next()
@@ -93,7 +97,8 @@ async def test_each_card_type_becomes_one_reading(sim: ReaderSimulator, kiosk: K
 
 @pytest.mark.parametrize("refind", ["always", "once"])
 async def test_card_left_lying_is_not_reread_and_next_card_is_read_at_once(
-        tmp_path: Path, refind: str) -> None:
+    tmp_path: Path, refind: str
+) -> None:
     with ReaderSimulator(tmp_path / "r", rf_scale=0, refind=refind) as sim:
         kiosk = Kiosk(IdCardSource(sim.path, Health(), FAST))
         task = asyncio.create_task(kiosk._consume())
@@ -113,8 +118,13 @@ async def test_card_left_lying_is_not_reread_and_next_card_is_read_at_once(
 
 async def test_same_card_within_the_quiet_time_is_ignored(tmp_path: Path) -> None:
     with ReaderSimulator(tmp_path / "r", rf_scale=0) as sim:
-        kiosk = Kiosk(IdCardSource(sim.path, Health(), SourceSettings(
-            poll_interval=0.005, repeat_quiet=1.0, timeouts=FAST.timeouts)))
+        kiosk = Kiosk(
+            IdCardSource(
+                sim.path,
+                Health(),
+                SourceSettings(poll_interval=0.005, repeat_quiet=1.0, timeouts=FAST.timeouts),
+            )
+        )
         task = asyncio.create_task(kiosk._consume())
         try:
             sim.place(0)
@@ -127,7 +137,8 @@ async def test_same_card_within_the_quiet_time_is_ignored(tmp_path: Path) -> Non
 
 
 async def test_card_pulled_away_mid_read_is_reported_and_read_when_laid_again(
-        sim: ReaderSimulator, kiosk: Kiosk) -> None:
+    sim: ReaderSimulator, kiosk: Kiosk
+) -> None:
     sim.inject("remove_mid_read", "read")
     sim.place(2)
     await until(lambda: kiosk.failures == ["retry_card"])
@@ -138,21 +149,27 @@ async def test_card_pulled_away_mid_read_is_reported_and_read_when_laid_again(
 
 
 @pytest.mark.parametrize("fault", ["noise", "bad_checksum", "truncate", "silence"])
-async def test_line_faults_during_a_read_are_retried(sim: ReaderSimulator, kiosk: Kiosk, fault: str) -> None:
+async def test_line_faults_during_a_read_are_retried(
+    sim: ReaderSimulator, kiosk: Kiosk, fault: str
+) -> None:
     sim.inject(fault, "read")
     sim.place(4)
     assert (await kiosk.next()).credential == sim.cards[4].id_number
     assert kiosk.failures == []
 
 
-async def test_transient_read_failure_is_retried_silently(sim: ReaderSimulator, kiosk: Kiosk) -> None:
+async def test_transient_read_failure_is_retried_silently(
+    sim: ReaderSimulator, kiosk: Kiosk
+) -> None:
     sim.force_status("read", 0x41)
     sim.place(3)
     assert (await kiosk.next()).credential == sim.cards[3].id_number
     assert kiosk.failures == []
 
 
-async def test_rejected_card_is_given_up_after_three_tries(sim: ReaderSimulator, kiosk: Kiosk) -> None:
+async def test_rejected_card_is_given_up_after_three_tries(
+    sim: ReaderSimulator, kiosk: Kiosk
+) -> None:
     sim.force_status("read", 0x33, count=100)  # information verification failed: forged?
     sim.place(5)
     await until(lambda: kiosk.failures == ["card_rejected"])
@@ -160,7 +177,9 @@ async def test_rejected_card_is_given_up_after_three_tries(sim: ReaderSimulator,
     assert sim.stats.answers["read"] == FAST.max_attempts  # not hammered while it lies there
 
 
-async def test_unplug_and_replug_show_in_health(sim: ReaderSimulator, kiosk: Kiosk, health: Health) -> None:
+async def test_unplug_and_replug_show_in_health(
+    sim: ReaderSimulator, kiosk: Kiosk, health: Health
+) -> None:
     sim.place(0)
     await kiosk.next()
     sim.unplug()
@@ -175,7 +194,8 @@ async def test_unplug_and_replug_show_in_health(sim: ReaderSimulator, kiosk: Kio
 
 
 async def test_card_swapped_while_unplugged_is_read_after_replug(
-        sim: ReaderSimulator, kiosk: Kiosk, health: Health) -> None:
+    sim: ReaderSimulator, kiosk: Kiosk, health: Health
+) -> None:
     sim.place(0)
     await kiosk.next()
     sim.unplug()
@@ -185,7 +205,9 @@ async def test_card_swapped_while_unplugged_is_read_after_replug(
     assert (await kiosk.next()).credential == sim.cards[1].id_number
 
 
-async def test_sam_fault_shows_in_health_and_recovers(sim: ReaderSimulator, kiosk: Kiosk, health: Health) -> None:
+async def test_sam_fault_shows_in_health_and_recovers(
+    sim: ReaderSimulator, kiosk: Kiosk, health: Health
+) -> None:
     sim.set_sam("selftest_failed")
     await until(lambda: "sam_selftest_failed" in health.snapshot()["reader"])
     sim.set_sam("ok")
@@ -212,8 +234,12 @@ async def test_reader_missing_at_start_is_a_fault_until_it_appears(tmp_path: Pat
 
 
 async def test_no_name_or_id_number_in_any_log_line(
-        sim: ReaderSimulator, kiosk: Kiosk, health: Health, caplog: pytest.LogCaptureFixture,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    sim: ReaderSimulator,
+    kiosk: Kiosk,
+    health: Health,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     caplog.set_level(logging.DEBUG)
     used = []
     for index in range(12):  # every card type, with faults and an unplug on the way
@@ -243,8 +269,13 @@ async def test_no_name_or_id_number_in_any_log_line(
     text = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     assert len(caplog.records) > 20 and any(r.levelno == logging.DEBUG for r in caplog.records)
     for holder in used:
-        secrets = [holder.id_number, holder.id_number[:14], holder.name, holder.english_name,
-                   holder.address]
+        secrets = [
+            holder.id_number,
+            holder.id_number[:14],
+            holder.name,
+            holder.english_name,
+            holder.address,
+        ]
         secrets += [s.encode("utf-16-le").hex() for s in (holder.id_number, holder.name) if s]
         for secret in filter(None, secrets):
             assert secret not in text, f"{holder!r}: personal data in the log"

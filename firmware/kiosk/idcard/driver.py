@@ -15,6 +15,7 @@ import select
 import termios
 import time
 from dataclasses import dataclass
+from typing import Self
 
 import serial
 
@@ -80,10 +81,12 @@ def wire_seconds(nbytes: int, baudrate: int) -> float:
 
 
 class SamReader:
-    def __init__(self, port: str, baudrate: int = 115200, timeouts: Timeouts = Timeouts()) -> None:
+    def __init__(
+        self, port: str, baudrate: int = 115200, timeouts: Timeouts | None = None
+    ) -> None:
         self.port = port
         self.baudrate = baudrate
-        self.timeouts = timeouts
+        self.timeouts = timeouts or Timeouts()
         self._ser: serial.Serial | None = None
         self._frames = FrameReader()
         self.bytes_out = 0
@@ -98,9 +101,19 @@ class SamReader:
         """Open (or reopen, after an unplug) the port by its path; 8N1, no flow control."""
         self.close()
         try:
-            self._ser = serial.Serial(self.port, self.baudrate, bytesize=8, parity="N",
-                                      stopbits=1, timeout=0, write_timeout=1.0,
-                                      xonxoff=False, rtscts=False, dsrdtr=False, exclusive=True)
+            self._ser = serial.Serial(
+                self.port,
+                self.baudrate,
+                bytesize=8,
+                parity="N",
+                stopbits=1,
+                timeout=0,
+                write_timeout=1.0,
+                xonxoff=False,
+                rtscts=False,
+                dsrdtr=False,
+                exclusive=True,
+            )
         except (serial.SerialException, OSError, ValueError, termios.error) as exc:
             raise ReaderDisconnected(f"cannot open {self.port}: {exc}") from None
         self._frames.clear()
@@ -115,8 +128,10 @@ class SamReader:
             except (serial.SerialException, OSError, termios.error):
                 pass
 
-    def __enter__(self) -> SamReader:
-        return self.open() if not self.is_open else self
+    def __enter__(self) -> Self:
+        if not self.is_open:
+            self.open()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -131,7 +146,9 @@ class SamReader:
         """Send one command and return its answer; errors for silence, noise, bad frames."""
         cmd, para, answer_size, timeout_kind = COMMANDS[name]
         if timeout is None:
-            timeout = getattr(self.timeouts, timeout_kind) + wire_seconds(answer_size, self.baudrate)
+            timeout = getattr(self.timeouts, timeout_kind) + wire_seconds(
+                answer_size, self.baudrate
+            )
         return self.transact_raw(build_request(cmd, para, data), timeout, name)
 
     def transact_raw(self, request: bytes, timeout: float, name: str = "raw") -> Response:
@@ -157,8 +174,13 @@ class SamReader:
                     continue
                 response = parse_response(body)
                 self.bytes_in += len(body) + 8
-                log.debug("%s -> SW3 0x%02X, %d data bytes, %.1f ms", name, response.sw3,
-                          len(response.data), (time.monotonic() - started) * 1000)
+                log.debug(
+                    "%s -> SW3 0x%02X, %d data bytes, %.1f ms",
+                    name,
+                    response.sw3,
+                    len(response.data),
+                    (time.monotonic() - started) * 1000,
+                )
                 return response
             if frames.bad_checksums > bad_before and not frames.has_candidate:
                 break  # the one answer this command gets was corrupted: say so now
@@ -175,7 +197,9 @@ class SamReader:
         if frames.bad_checksums > bad_before:
             raise ChecksumError(f"{name}: answer failed its checksum (line noise?)")
         if frames.pending or frames.truncated > truncated_before:
-            raise TruncatedFrame(f"{name}: answer cut short ({frames.pending} bytes) within {timeout:.2f} s")
+            raise TruncatedFrame(
+                f"{name}: answer cut short ({frames.pending} bytes) within {timeout:.2f} s"
+            )
         raise ReaderTimeout(f"{name}: no answer within {timeout:.2f} s")
 
     def _expect(self, name: str, response: Response, ok: int = 0x90) -> Response:
@@ -195,7 +219,10 @@ class SamReader:
         data = self._expect("sam_id", self.transact("sam_id")).data
         if len(data) < 16:
             raise MalformedFrame(f"SAM id answer has {len(data)} data bytes, need 16")
-        le = lambda a, b: int.from_bytes(data[a:b], "little")  # noqa: E731
+
+        def le(a: int, b: int) -> int:
+            return int.from_bytes(data[a:b], "little")
+
         return f"{le(0, 2):02d}.{le(2, 4):02d}-{le(4, 8)}-{le(8, 12):09d}-{le(12, 16):09d}"
 
     def set_max_rf_bytes(self, count: int = 0x50) -> None:
@@ -222,7 +249,9 @@ class SamReader:
             raise MalformedFrame(f"{name}: answer too short for its length fields")
         sizes = [int.from_bytes(data[2 * i : 2 * i + 2], "big") for i in range(fields)]
         if sizes[0] != 256 or 2 * fields + sum(sizes) != len(data):
-            raise MalformedFrame(f"{name}: length fields {sizes} do not match {len(data)} data bytes")
+            raise MalformedFrame(
+                f"{name}: length fields {sizes} do not match {len(data)} data bytes"
+            )
         pos = 2 * fields
         text, photo = data[pos : pos + 256], data[pos + 256 : pos + 256 + sizes[1]]
         return CardData(text, photo, data[pos + 256 + sizes[1] :] if fingerprint else b"")

@@ -71,7 +71,9 @@ def validate_permanent_residence_2023(number: str, today: dt.date | None = None)
     """2023 foreigner card numbers: '9' + province(2) + nationality(3) + YYYYMMDD + seq + check,
     with the GB 11643 check character (reference §4.5 is single-source: treat as best knowledge)."""
     if len(number) != 18 or number[0] != "9":
-        raise InvalidIdNumber("2023 permanent-residence number must be 18 characters starting with 9")
+        raise InvalidIdNumber(
+            "2023 permanent-residence number must be 18 characters starting with 9"
+        )
     body, check = number[:17], number[17]
     if not body.isascii() or not body.isdigit() or check not in "0123456789X":
         raise InvalidIdNumber("permanent-residence number must be 17 digits and a digit or X")
@@ -83,13 +85,19 @@ def validate_permanent_residence_2023(number: str, today: dt.date | None = None)
         raise InvalidIdNumber("permanent-residence number birth date is not a real date") from None
     if birth.year < 1880 or birth > (today or dt.date.today()):
         raise InvalidIdNumber("permanent-residence number birth date is out of range")
-    return IdNumberInfo(body[1:3], PROVINCE.get(body[1:3], ""), birth, "1" if int(body[16]) % 2 else "2")
+    return IdNumberInfo(
+        body[1:3], PROVINCE.get(body[1:3], ""), birth, "1" if int(body[16]) % 2 else "2"
+    )
 
 
 def validate_permanent_residence_2017(number: str) -> None:
     """2017 foreigner card numbers: 3 letters (nationality) + 12 digits. The check scheme
     is not in our reference, so only the structure is checked."""
     if len(number) != 15 or not number[:3].isalpha() or not number[:3].isupper():
-        raise InvalidIdNumber("2017 permanent-residence number must be 3 capital letters + 12 digits")
+        raise InvalidIdNumber(
+            "2017 permanent-residence number must be 3 capital letters + 12 digits"
+        )
     if not number[3:].isascii() or not number[3:].isdigit():
-        raise InvalidIdNumber("2017 permanent-residence number must be 3 capital letters + 12 digits")
+        raise InvalidIdNumber(
+            "2017 permanent-residence number must be 3 capital letters + 12 digits"
+        )

@@ -36,8 +36,12 @@ def read_one(reader: SamReader, wait: float, fingerprint: bool, unmasked: bool) 
             raise TimeoutError
         time.sleep(0.05)
     card = data.record()
-    out: dict = {"ok": True, "card": card.to_dict(masked=not unmasked),
-                 "photo_bytes": len(data.photo), "fingerprint_bytes": len(data.fingerprint)}
+    out: dict = {
+        "ok": True,
+        "card": card.to_dict(masked=not unmasked),
+        "photo_bytes": len(data.photo),
+        "fingerprint_bytes": len(data.fingerprint),
+    }
     if card.kind == "resident":
         try:
             address = reader.read_appended_address()
@@ -54,9 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("port", help="serial port of the reader, e.g. /dev/ttyUSB0")
     parser.add_argument("--baud", type=int, default=115200, choices=BAUD_RATES)
     parser.add_argument("--wait", type=float, default=10.0, help="seconds to wait for a card")
-    parser.add_argument("--fingerprint", action="store_true", help="read with fingerprints (0x30 0x10)")
-    parser.add_argument("--unmasked", action="store_true",
-                        help="print name, ID number and address in full (personal data!)")
+    parser.add_argument(
+        "--fingerprint", action="store_true", help="read with fingerprints (0x30 0x10)"
+    )
+    parser.add_argument(
+        "--unmasked",
+        action="store_true",
+        help="print name, ID number and address in full (personal data!)",
+    )
     args = parser.parse_args(argv)
     try:
         with SamReader(args.port, args.baud) as reader:

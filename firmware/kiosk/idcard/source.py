@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from firmware.kiosk.health import Health
 from firmware.kiosk.idcard.driver import SamReader, Timeouts
@@ -45,18 +45,22 @@ class SourceSettings:
     reopen_interval: float = 0.5  # how often to look for an unplugged reader
     repeat_quiet: float = 2.0  # the same card again within this many seconds is ignored
     errors_before_fault: int = 3  # failed polls in a row before the reader is reported faulty
-    timeouts: Timeouts = Timeouts()
+    timeouts: Timeouts = field(default_factory=Timeouts)
 
 
 class IdCardSource:
     """`async for reading in IdCardSource(port, health): ...`"""
 
-    def __init__(self, port: str, health: Health | None = None,
-                 settings: SourceSettings = SourceSettings(),
-                 on_read_failed: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        port: str,
+        health: Health | None = None,
+        settings: SourceSettings | None = None,
+        on_read_failed: Callable[[str], None] | None = None,
+    ) -> None:
         self.port = port
         self.health = health
-        self.settings = settings
+        self.settings = settings = settings or SourceSettings()
         self.on_read_failed = on_read_failed  # e.g. show PROMPT_TEXT["read_failed"]
         self.reader = SamReader(port, settings.baudrate, settings.timeouts)
         self._stop = threading.Event()
@@ -135,8 +139,8 @@ class IdCardSource:
         while not self._stop.is_set():
             try:
                 self._run()
-            except Exception as exc:  # noqa: BLE001 - the loop must survive its own bugs
-                log.error("reader loop failed (%s); restarting", type(exc).__name__, exc_info=True)
+            except Exception as exc:  # the loop must survive its own bugs
+                log.exception("reader loop failed (%s); restarting", type(exc).__name__)
                 self._report(False, f"reader loop error / 读卡程序错误 ({type(exc).__name__})")
                 self._stop.wait(1.0)
 
@@ -232,5 +236,9 @@ class IdCardSource:
             log.warning("card read: invalid card record: %s", exc)
             return "invalid_record"
         log.info("card read: %s", card.kind)
-        return Reading(method="id_card", credential=card.credential, medium="card",
-                       name=card.display_name or None)
+        return Reading(
+            method="id_card",
+            credential=card.credential,
+            medium="card",
+            name=card.display_name or None,
+        )

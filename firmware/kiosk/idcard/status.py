@@ -41,29 +41,74 @@ _TABLE = (
     (0x90, "success", "操作成功", "success", Outcome.OK),
     (0x91, "no_such_item", "证/卡中此项无内容", "the card holds no such item", Outcome.NO_ITEM),
     (0x9F, "card_found", "寻找证/卡成功", "card found", Outcome.CARD_FOUND),
-    (0x10, "checksum_error", "接收业务终端数据的校验和错", "checksum error in our frame",
-     Outcome.COMMAND_REJECTED),
-    (0x11, "length_error", "接收业务终端数据的长度错", "length error in our frame",
-     Outcome.COMMAND_REJECTED),
-    (0x21, "command_error", "接收业务终端的命令错误", "command not understood",
-     Outcome.COMMAND_REJECTED),
+    (
+        0x10,
+        "checksum_error",
+        "接收业务终端数据的校验和错",
+        "checksum error in our frame",
+        Outcome.COMMAND_REJECTED,
+    ),
+    (
+        0x11,
+        "length_error",
+        "接收业务终端数据的长度错",
+        "length error in our frame",
+        Outcome.COMMAND_REJECTED,
+    ),
+    (
+        0x21,
+        "command_error",
+        "接收业务终端的命令错误",
+        "command not understood",
+        Outcome.COMMAND_REJECTED,
+    ),
     (0x23, "not_permitted", "越权操作", "operation not permitted", Outcome.COMMAND_REJECTED),
     (0x24, "unrecognised_error", "无法识别的错误", "unrecognised error", Outcome.RETRY_CARD),
-    (0x31, "card_auth_sam_failed", "证/卡认证SAM失败", "card failed to authenticate the SAM",
-     Outcome.CARD_REJECTED),
-    (0x32, "sam_auth_card_failed", "SAM认证证/卡失败", "SAM failed to authenticate the card",
-     Outcome.CARD_REJECTED),
-    (0x33, "verification_failed", "信息验证失败", "information verification failed",
-     Outcome.CARD_REJECTED),
-    (0x37, "fingerprint_error", "指纹信息验证错误", "fingerprint verification error",
-     Outcome.CARD_REJECTED),
+    (
+        0x31,
+        "card_auth_sam_failed",
+        "证/卡认证SAM失败",
+        "card failed to authenticate the SAM",
+        Outcome.CARD_REJECTED,
+    ),
+    (
+        0x32,
+        "sam_auth_card_failed",
+        "SAM认证证/卡失败",
+        "SAM failed to authenticate the card",
+        Outcome.CARD_REJECTED,
+    ),
+    (
+        0x33,
+        "verification_failed",
+        "信息验证失败",
+        "information verification failed",
+        Outcome.CARD_REJECTED,
+    ),
+    (
+        0x37,
+        "fingerprint_error",
+        "指纹信息验证错误",
+        "fingerprint verification error",
+        Outcome.CARD_REJECTED,
+    ),
     (0x3F, "length_mismatch", "信息长度错误", "information length error", Outcome.RETRY_CARD),
-    (0x40, "unknown_card_type", "无法识别的证/卡类型", "card type not recognised",
-     Outcome.CARD_REJECTED),
+    (
+        0x40,
+        "unknown_card_type",
+        "无法识别的证/卡类型",
+        "card type not recognised",
+        Outcome.CARD_REJECTED,
+    ),
     (0x41, "read_failed", "读证/卡操作失败", "reading the card failed", Outcome.RETRY_CARD),
     (0x47, "random_failed", "取随机数失败", "could not get a random number", Outcome.RETRY_CARD),
-    (0x60, "sam_selftest_failed", "SAM自检失败，不能接收命令", "SAM self-test failed",
-     Outcome.SAM_FAULT),
+    (
+        0x60,
+        "sam_selftest_failed",
+        "SAM自检失败，不能接收命令",
+        "SAM self-test failed",
+        Outcome.SAM_FAULT,
+    ),
     (0x66, "sam_unauthorised", "SAM未经授权，无法使用", "SAM not authorised", Outcome.SAM_FAULT),
     (0x80, "no_card", "寻找证/卡失败", "no card found", Outcome.NO_CARD),
     (0x81, "select_failed", "选取证/卡失败", "selecting the card failed", Outcome.NO_CARD),
@@ -77,7 +122,9 @@ def status_for(code: int) -> Status:
     known = STATUSES.get(code)
     if known is not None:
         return known
-    return Status(code, "unknown", "未知状态", "status not in the published table", Outcome.UNKNOWN)
+    return Status(
+        code, "unknown", "未知状态", "status not in the published table", Outcome.UNKNOWN
+    )
 
 
 class StatusError(IdCardError):
