@@ -18,7 +18,7 @@ from simulators.processes import ROOT
 
 def children_of_work_dir(work: str) -> list[str]:
     out = subprocess.run(["ps", "-eo", "pid,args", "-ww"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if work in line and "pytest" not in line]
+    return [line for line in out.splitlines() if work in line and "-m pytest" not in line]
 
 
 def test_demo_runs_the_site_and_ctrl_c_stops_everything(tmp_path):
