@@ -152,6 +152,7 @@ PREPARES: dict[str, tuple[Prepare, float]] = {
     "upscale": (upscale, 2.0),
     "upscale_sharpen": (upscale_sharpen, 2.0),
     "invert": (invert, 1.0),
+    "invert_threshold": (lambda grey: threshold(invert(grey)), 1.0),
 }
 
 
@@ -163,7 +164,7 @@ def step(engine: str, prepare: str) -> Step:
 # Chosen by bench/decode.py --study; see the module docstring.
 KIOSK_LADDER: tuple[str, ...] = ("zxing:plain", "zxing:sharpen", "zxing:upscale", "zxing:upscale_sharpen")
 # Without zxing-cpp: pyzbar, with the inverted frame for dark-mode screens it cannot read.
-PYZBAR_LADDER: tuple[str, ...] = ("pyzbar:plain", "pyzbar:threshold", "pyzbar:invert")
+PYZBAR_LADDER: tuple[str, ...] = ("pyzbar:plain", "pyzbar:threshold", "pyzbar:invert", "pyzbar:invert_threshold")
 
 
 def ladder(names: Sequence[str]) -> tuple[Step, ...]:
