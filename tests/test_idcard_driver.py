@@ -4,20 +4,26 @@ the command's timeout, and the next command works again."""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+import tty
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from firmware.kiosk.idcard.driver import SamReader, Timeouts
+from firmware.kiosk.idcard.driver import SamReader, Timeouts, card_data
 from firmware.kiosk.idcard.errors import (
+    IdCardError,
     ChecksumError,
     ReaderDisconnected,
     ReaderTimeout,
     TruncatedFrame,
 )
-from firmware.kiosk.idcard.frame import build_request
+from firmware.kiosk.idcard.frame import build_frame, build_request
 from firmware.kiosk.idcard.record import ForeignerCard, HmtPermit, ResidentCard
 from firmware.kiosk.idcard.status import STATUSES, Outcome, StatusError
 from simulators.cardholders import KINDS
@@ -262,8 +268,6 @@ def test_unplug_during_an_answer(sim: ReaderSimulator, reader: SamReader) -> Non
     sim.place(0)
     reader.find_card()
     reader.select_card()
-    import threading
-
     threading.Timer(0.05, sim.unplug).start()
     with pytest.raises((ReaderDisconnected, TruncatedFrame)):
         bounded(reader.read_base, FAST.read)
@@ -279,3 +283,53 @@ def test_answers_take_real_wire_time_at_low_baud(tmp_path: Path) -> None:
         assert reader.read_card() is not None  # default timeouts include the wire time
         wire = (10 + 15 + 10 + 19 + 10 + 1295) * 10 / 9600
         assert time.monotonic() - started >= wire  # never faster than the line allows
+
+
+@pytest.fixture(scope="module")
+def raw_line() -> Iterator[tuple[int, SamReader]]:
+    """A bare pty: the test plays a reader that answers anything at all."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    with SamReader(os.ttyname(slave), timeouts=FAST) as sam:
+        yield master, sam
+    os.close(master)
+    os.close(slave)
+
+
+def _answer_once(master: int, line: bytes) -> None:
+    os.read(master, 64)  # wait for the driver's request, then say anything
+    os.write(master, line)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    line=st.one_of(
+        st.binary(max_size=400),
+        st.builds(
+            lambda noise, data: noise + build_frame(bytes([0, 0, 0x90]) + data),
+            st.binary(max_size=40),
+            st.binary(max_size=1400),
+        ),
+        st.builds(  # a well-formed read answer around an arbitrary text block
+            lambda text: build_frame(bytes.fromhex("000090 01000400") + text + bytes(1024)),
+            st.binary(min_size=256, max_size=256),
+        ),
+    )
+)
+def test_whatever_the_line_says_the_driver_answers_or_raises_its_own_error(
+    raw_line: tuple[int, SamReader], line: bytes
+) -> None:
+    master, reader = raw_line
+    responder = threading.Thread(target=_answer_once, args=(master, line))
+    responder.start()
+    started = time.monotonic()
+    try:
+        response = reader.transact("read", timeout=0.03)
+        if response.sw3 == 0x90:
+            card_data(response.data).record()
+    except IdCardError:
+        pass
+    assert time.monotonic() - started < 0.03 + HANG_MARGIN
+    responder.join(2)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware import privacy
 from firmware.kiosk.idcard import codes, idnumber
@@ -170,3 +172,26 @@ def test_mask_numbers_and_others() -> None:
     assert privacy.mask_date("1990-01-02") == "1990-**-**"
     assert privacy.mask_token("abcdefghijklmnop") == "abcd***(16)"
     assert privacy.mask_document_number("H12345678") == "*******78"
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(min_size=256, max_size=256))
+def test_arbitrary_text_blocks_give_a_record_or_our_error(raw: bytes) -> None:
+    try:
+        parse_text(raw)
+    except RecordError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(index=st.integers(0, 63), pos=st.integers(0, 255), value=st.integers(0, 255))
+def test_one_flipped_byte_in_a_real_block_gives_a_record_or_our_error(
+    index: int, pos: int, value: int
+) -> None:
+    raw = bytearray(CARDS[index].text_block())
+    raw[pos] = value
+    try:
+        record = parse_text(bytes(raw))
+    except RecordError:
+        return
+    assert record.to_dict(masked=True)["type"] in ("resident", "hmt", "foreigner")

@@ -76,6 +76,19 @@ class CardData:
         return f"CardData(text={len(self.text)} B, photo={len(self.photo)} B, fingerprint={len(self.fingerprint)} B)"
 
 
+def card_data(data: bytes, fingerprint: bool = False) -> CardData:
+    """Split a read answer's data: BE lengths (text, photo[, fingerprint]), then the parts."""
+    fields = 3 if fingerprint else 2
+    if len(data) < 2 * fields:
+        raise MalformedFrame("read answer too short for its length fields")
+    sizes = [int.from_bytes(data[2 * i : 2 * i + 2], "big") for i in range(fields)]
+    if sizes[0] != 256 or 2 * fields + sum(sizes) != len(data):
+        raise MalformedFrame(f"read answer: length fields {sizes} do not match {len(data)} bytes")
+    pos = 2 * fields
+    text, photo = data[pos : pos + 256], data[pos + 256 : pos + 256 + sizes[1]]
+    return CardData(text, photo, data[pos + 256 + sizes[1] :] if fingerprint else b"")
+
+
 def wire_seconds(nbytes: int, baudrate: int) -> float:
     return nbytes * 10 / baudrate
 
@@ -243,18 +256,7 @@ class SamReader:
 
     def read_base(self, fingerprint: bool = False) -> CardData:
         name = "read_fp" if fingerprint else "read"
-        data = self._expect(name, self.transact(name)).data
-        fields = 3 if fingerprint else 2
-        if len(data) < 2 * fields:
-            raise MalformedFrame(f"{name}: answer too short for its length fields")
-        sizes = [int.from_bytes(data[2 * i : 2 * i + 2], "big") for i in range(fields)]
-        if sizes[0] != 256 or 2 * fields + sum(sizes) != len(data):
-            raise MalformedFrame(
-                f"{name}: length fields {sizes} do not match {len(data)} data bytes"
-            )
-        pos = 2 * fields
-        text, photo = data[pos : pos + 256], data[pos + 256 : pos + 256 + sizes[1]]
-        return CardData(text, photo, data[pos + 256 + sizes[1] :] if fingerprint else b"")
+        return card_data(self._expect(name, self.transact(name)).data, fingerprint)
 
     def read_appended_address(self) -> str | None:
         """The latest address endorsement, or None if the card holds none (SW3 0x91)."""
