@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from firmware.kiosk.idcard.driver import SamReader, Timeouts, card_data
 from firmware.kiosk.idcard.errors import (
-    IdCardError,
     ChecksumError,
+    IdCardError,
     ReaderDisconnected,
     ReaderTimeout,
     TruncatedFrame,
