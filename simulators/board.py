@@ -69,6 +69,8 @@ class BoardSimulator:
         self.restarts = 0
         self._lock = threading.RLock()
         self._running = False
+        self._awake = threading.Event()
+        self._awake.set()
         self._thread: threading.Thread | None = None
         master, slave = os.openpty()
         tty.setraw(slave)  # raw before anyone opens it: no echo, no line editing
@@ -112,6 +114,8 @@ class BoardSimulator:
     def _run(self) -> None:
         while self._running:
             select.select([self._master], [], [], TICK_S)
+            if not self._awake.wait(TICK_S):
+                continue
             with self._lock:
                 self.pins.now = _now_ms()
                 self.board.tick(self.pins.now)
@@ -127,6 +131,13 @@ class BoardSimulator:
                 if self.pins.state[name] != off:
                     self.pins._record(name, off)
             self.board = Board(self.pins, self.pins.now, self.config, reset_cause=cause)
+
+    def hang(self) -> None:
+        """The firmware stops ticking (bytes pile up unread) until `wake()`."""
+        self._awake.clear()
+
+    def wake(self) -> None:
+        self._awake.set()
 
     def set_beams(self, a: bool, b: bool) -> None:
         with self._lock:
