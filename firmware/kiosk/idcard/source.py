@@ -69,6 +69,7 @@ class IdCardSource:
         self._queue: asyncio.Queue[Reading] | None = None
         self._health_state: tuple[bool, str] | None = None
         self.reads = 0  # cards read and queued
+        self.card_present = False  # a card lies on the reader and has been dealt with
 
     def __aiter__(self) -> AsyncIterator[Reading]:
         return self._readings()
@@ -153,6 +154,7 @@ class IdCardSource:
         lying = ""  # credential of a card that lay on the reader when the line went down
         try:
             while not self._stop.is_set():
+                self.card_present = present
                 if not self.reader.is_open:
                     if present:  # after a reconnect, check the card instead of trusting it
                         present, lying = False, last_credential
@@ -189,6 +191,7 @@ class IdCardSource:
                 outcome = self._read_once()
                 if isinstance(outcome, Reading):
                     present, attempts, pending_failure = True, 0, ""
+                    self.card_present = True  # before anyone hears of the reading
                     if lying and outcome.credential == lying:
                         lying = ""
                         log.info("the card left on the reader during the outage: not a new visit")
