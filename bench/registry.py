@@ -49,7 +49,7 @@ def run_import(text: str, folder: Path, i: int) -> int:
         return report.loaded
 
 
-def timed(fn, *args) -> tuple[float, object]:  # noqa: ANN001
+def timed(fn, *args) -> tuple[float, object]:
     start = time.perf_counter()
     result = fn(*args)
     return time.perf_counter() - start, result
@@ -72,7 +72,10 @@ def main() -> None:
             results["validate_only"].append(args.rows / seconds)
             seconds, loaded = timed(run_import, text, Path(tmp), i)
             results["import"].append(args.rows / seconds)
-            print(f"run {i + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} rows/s" for k, v in results.items()))
+            print(
+                f"run {i + 1}: "
+                + ", ".join(f"{k} {v[-1]:,.0f} rows/s" for k, v in results.items())
+            )
     medians = {k: round(statistics.median(v)) for k, v in results.items()}
     summary = {
         "bench": "registry_csv_import",

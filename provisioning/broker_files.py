@@ -50,7 +50,9 @@ def verify_password(secret: str, encoded: str) -> bool:
     _, kind, iterations, salt, digest = encoded.split("$")
     if kind != "7":
         return False
-    got = hashlib.pbkdf2_hmac("sha512", secret.encode(), base64.b64decode(salt), int(iterations), 64)
+    got = hashlib.pbkdf2_hmac(
+        "sha512", secret.encode(), base64.b64decode(salt), int(iterations), 64
+    )
     return secrets.compare_digest(got, base64.b64decode(digest))
 
 
@@ -103,5 +105,7 @@ class BrokerControl:
         if pid is None and self.pid_file is not None:
             pid = int(Path(self.pid_file).read_text().split()[0])
         if pid is None:
-            raise RuntimeError("no broker to reload: give --broker-pid, --broker-pid-file or --reload-command")
+            raise RuntimeError(
+                "no broker to reload: give --broker-pid, --broker-pid-file or --reload-command"
+            )
         os.kill(pid, signal.SIGHUP)

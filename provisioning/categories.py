@@ -104,5 +104,7 @@ def lookup(value: str) -> Category:
     text = value.strip()
     found = CATEGORIES.get(text.lower()) or _BY_ZH.get(text)
     if found is None:
-        raise UnknownCategory(f"unknown category {text!r} (see `python -m provisioning categories`)")
+        raise UnknownCategory(
+            f"unknown category {text!r} (see `python -m provisioning categories`)"
+        )
     return found

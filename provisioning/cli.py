@@ -120,7 +120,11 @@ def cmd_broker_lines(args: argparse.Namespace, registry: Registry) -> None:
 def cmd_enrol(args: argparse.Namespace, registry: Registry) -> None:
     e = _enrolment(args, registry)
     identity = e.enrol(args.venue.upper(), args.door.upper())
-    told = "broker reloaded" if e.broker else "broker NOT reloaded (give --broker-pid or --reload-command)"
+    told = (
+        "broker reloaded"
+        if e.broker
+        else "broker NOT reloaded (give --broker-pid or --reload-command)"
+    )
     print(f"kiosk {identity.kiosk} for door {identity.venue}/{identity.door}; {told}")
     print(f"SD card bundle: {identity.bundle_dir}  ({identity.tarball})")
 
@@ -130,7 +134,9 @@ def cmd_revoke(args: argparse.Namespace, registry: Registry) -> None:
     if told:
         print(f"kiosk {args.kiosk} revoked; the broker dropped it")
     else:
-        print(f"kiosk {args.kiosk} revoked in the files; RELOAD THE BROKER NOW (systemctl reload mosquitto)")
+        print(
+            f"kiosk {args.kiosk} revoked in the files; RELOAD THE BROKER NOW (systemctl reload mosquitto)"
+        )
 
 
 def cmd_kiosks(args: argparse.Namespace, registry: Registry) -> None:
@@ -140,7 +146,9 @@ def cmd_kiosks(args: argparse.Namespace, registry: Registry) -> None:
 
 def cmd_enrol_code(args: argparse.Namespace, registry: Registry) -> None:
     code = _enrolment(args, registry).issue_code(args.venue.upper(), args.door.upper(), args.ttl)
-    print(f"enrolment code {code} (door {args.venue}/{args.door}, valid {args.ttl // 60} min, once)")
+    print(
+        f"enrolment code {code} (door {args.venue}/{args.door}, valid {args.ttl // 60} min, once)"
+    )
 
 
 def cmd_redeem(args: argparse.Namespace, registry: Registry) -> None:
@@ -171,13 +179,18 @@ def cmd_check_code(args: argparse.Namespace, _registry: Registry) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m provisioning", description=__doc__.split("\n")[0])
     p.add_argument("--db", type=Path, default=DEFAULT_DB, help="register file (SQLite)")
-    p.add_argument("--site-dir", type=Path, default=DEFAULT_SITE, help="site folder (broker files, TLS, bundles)")
+    p.add_argument(
+        "--site-dir",
+        type=Path,
+        default=DEFAULT_SITE,
+        help="site folder (broker files, TLS, bundles)",
+    )
     p.add_argument("--broker-pid", type=int, help="pid of the running mosquitto, to reload it")
     p.add_argument("--broker-pid-file", type=Path)
     p.add_argument("--reload-command", help='e.g. "systemctl reload mosquitto"')
     sub = p.add_subparsers(dest="command", required=True)
 
-    def add(name: str, fn, help: str) -> argparse.ArgumentParser:  # noqa: A002, ANN001
+    def add(name: str, fn, help: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help)
         sp.set_defaults(fn=fn)
         return sp
@@ -198,7 +211,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--base", default=venue_code.DEFAULT_BASE)
     sp = add("site-init", cmd_site_init, "site CA, server certificate, gateway broker user")
     sp.add_argument("--site", required=True, help="site name as in the MQTT topics")
-    sp.add_argument("--hosts", nargs="+", default=["127.0.0.1"], help="names/IPs kiosks use for the gateway")
+    sp.add_argument(
+        "--hosts", nargs="+", default=["127.0.0.1"], help="names/IPs kiosks use for the gateway"
+    )
     sp.add_argument("--port", type=int, default=8883, help="TLS port kiosks connect to")
     sp.add_argument("--no-tls", action="store_true", help="kiosks on loopback only (demo)")
     sp.add_argument("--install-dir", default="/etc/placecode")
@@ -222,7 +237,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch", type=int, default=500)
     sp.add_argument("--all", action="store_true", help="resend venues already uploaded")
     sp.add_argument("--base", default=venue_code.DEFAULT_BASE)
-    add("check-code", cmd_check_code, "read a door code (QR content or short form)").add_argument("content")
+    add("check-code", cmd_check_code, "read a door code (QR content or short form)").add_argument(
+        "content"
+    )
     return p
 
 
@@ -231,7 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Registry(args.db) as registry:
             return args.fn(args, registry) or 0
-    except (InvalidVenue, RegistryError, enrol.EnrolError, csv_io.CsvFileError, upload.UploadError) as exc:
+    except (
+        InvalidVenue,
+        RegistryError,
+        enrol.EnrolError,
+        csv_io.CsvFileError,
+        upload.UploadError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except FileExistsError as exc:

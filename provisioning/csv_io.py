@@ -69,7 +69,9 @@ def header(names: list[str]) -> list[str]:
     mapped = [ALIASES.get(n.strip(), n.strip().lower()) for n in names]
     unknown = [n for n in mapped if n not in COLUMNS]
     if unknown:
-        raise CsvFileError(f"line 1: unknown column {unknown[0]!r}; columns are {', '.join(COLUMNS)}")
+        raise CsvFileError(
+            f"line 1: unknown column {unknown[0]!r}; columns are {', '.join(COLUMNS)}"
+        )
     missing = [c for c in REQUIRED if c not in mapped]
     if missing:
         raise CsvFileError(f"line 1: missing column {missing[0]!r}")

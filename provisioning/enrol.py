@@ -222,7 +222,9 @@ class Enrolment:
              int(self.clock())),
         )  # fmt: skip
         broker_files.write_atomic(bundle / "kiosk.toml", self._config(kiosk, venue, door, secret))
-        (bundle / "README.txt").write_text(_README.format(kiosk=kiosk, install=self.site.install_dir))
+        (bundle / "README.txt").write_text(
+            _README.format(kiosk=kiosk, install=self.site.install_dir)
+        )
         tarball = self.site.bundles / f"{kiosk}.tar.gz"
         broker_files.write_atomic(tarball, "")
         with tarfile.open(tarball, "w:gz") as tar:

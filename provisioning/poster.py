@@ -36,8 +36,14 @@ FONT_CANDIDATES = (
 )
 
 INSTRUCTIONS: tuple[tuple[str, str], ...] = (
-    ("请用手机扫描上方二维码登记，登记后方可进入", "Scan the code with your phone to check in before entering"),
-    ("没有智能手机：请向值守人员出示纸质健康码或身份证", "No smartphone: show a paper health code or ID card to the staff"),
+    (
+        "请用手机扫描上方二维码登记，登记后方可进入",
+        "Scan the code with your phone to check in before entering",
+    ),
+    (
+        "没有智能手机：请向值守人员出示纸质健康码或身份证",
+        "No smartphone: show a paper health code or ID card to the staff",
+    ),
     ("一门一码，请勿移动、遮挡或覆盖本码", "One code per door: do not move or cover this code"),
 )
 
@@ -52,11 +58,17 @@ def cjk_font_path() -> str:
             return path
     if shutil.which("fc-match"):
         found = subprocess.run(
-            ["fc-match", "-f", "%{file}", "sans-serif:lang=zh-cn"], capture_output=True, text=True, timeout=10
+            ["fc-match", "-f", "%{file}", "sans-serif:lang=zh-cn"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         ).stdout.strip()
         if found and not found.endswith(("DejaVuSans.ttf",)) and Path(found).exists():
             return found
-    raise FontMissing("no Chinese font: install the Debian package fonts-wqy-zenhei (or fonts-noto-cjk)")
+    raise FontMissing(
+        "no Chinese font: install the Debian package fonts-wqy-zenhei (or fonts-noto-cjk)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +92,9 @@ def qr_image(content: str, size: int) -> Image.Image:
     return image.resize((modules * scale, modules * scale), Image.NEAREST)
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+def _wrap(
+    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int
+) -> list[str]:
     """Wrap by measured width: Chinese has no spaces, English does."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
@@ -117,7 +131,9 @@ def render(venue: Venue, door: Door, base: str = DEFAULT_BASE) -> tuple[Image.Im
         y += 100
     door_line = f"出入口：{door.name}（{door.code}）"
     draw.text((PAGE[0] // 2, y + 10), door_line, font=font(64), fill=GREEN, anchor="mt")
-    draw.text((PAGE[0] // 2, y + 90), f"Entrance: {door.code}", font=font(40), fill=GREY, anchor="mt")
+    draw.text(
+        (PAGE[0] // 2, y + 90), f"Entrance: {door.code}", font=font(40), fill=GREY, anchor="mt"
+    )
     qr = qr_image(content, 1000)
     qr_top = y + 160
     page.paste(qr, ((PAGE[0] - qr.width) // 2, qr_top))
@@ -138,7 +154,9 @@ def render(venue: Venue, door: Door, base: str = DEFAULT_BASE) -> tuple[Image.Im
     if venue.zone:
         footer += f" · {venue.zone}"
     for i, line in enumerate(reversed(_wrap(draw, footer, font(32), width))):
-        draw.text((PAGE[0] // 2, PAGE[1] - 80 - 42 * i), line, font=font(32), fill=GREY, anchor="mb")
+        draw.text(
+            (PAGE[0] // 2, PAGE[1] - 80 - 42 * i), line, font=font(32), fill=GREY, anchor="mb"
+        )
     return page, content
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from provisioning import categories, validators
 from provisioning.validators import FieldError
@@ -115,7 +116,7 @@ def build_venue(raw: Mapping[str, object]) -> Venue:
         value = raw.get(name)
         return "" if value is None else str(value)
 
-    def check(fn, *args):  # noqa: ANN001, ANN202 - tiny local helper
+    def check(fn, *args):
         try:
             return fn(*args)
         except FieldError as exc:
@@ -148,7 +149,9 @@ def build_venue(raw: Mapping[str, object]) -> Venue:
         if category.moving and not plate_text:
             errors.append(f"plate: a {category.key} is registered by its vehicle plate")
         if not category.moving and plate_text:
-            errors.append(f"plate: only buses, taxis and ride-hailing cars have a plate, not {category.key}")
+            errors.append(
+                f"plate: only buses, taxis and ride-hailing cars have a plate, not {category.key}"
+            )
         if not category.moving and not credit_text and not parent_text:
             errors.append("credit_code: required (a venue inside another may use its parent's)")
     doors = _doors(raw.get("doors"), errors)
@@ -174,7 +177,9 @@ def _doors(value: object, errors: list[str]) -> tuple[Door, ...]:
         if value is None or isinstance(value, str):
             doors = parse_doors(value or "")
         else:
-            doors = tuple(d if isinstance(d, Door) else Door(str(d[0]).upper(), str(d[1])) for d in value)
+            doors = tuple(
+                d if isinstance(d, Door) else Door(str(d[0]).upper(), str(d[1])) for d in value
+            )
     except FieldError as exc:
         errors.append(str(exc))
         return ()
@@ -214,7 +219,7 @@ class Registry:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> Registry:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -229,7 +234,9 @@ class Registry:
         return self._venue(row, self.doors(code)) if row else None
 
     def doors(self, venue: str) -> tuple[Door, ...]:
-        rows = self.db.execute("SELECT code, name FROM doors WHERE venue = ? ORDER BY code", (venue,))
+        rows = self.db.execute(
+            "SELECT code, name FROM doors WHERE venue = ? ORDER BY code", (venue,)
+        )
         return tuple(Door(*r) for r in rows)
 
     def door(self, venue: str, door: str) -> Door | None:
@@ -239,7 +246,12 @@ class Registry:
         return Door(*row) if row else None
 
     def children(self, code: str) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT code FROM venues WHERE parent = ? ORDER BY code", (code,))]
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT code FROM venues WHERE parent = ? ORDER BY code", (code,)
+            )
+        ]
 
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM venues").fetchone()[0]
@@ -249,7 +261,9 @@ class Registry:
 
     def all(self) -> Iterator[Venue]:
         doors: dict[str, list[Door]] = {}
-        for venue, code, name in self.db.execute("SELECT venue, code, name FROM doors ORDER BY venue, code"):
+        for venue, code, name in self.db.execute(
+            "SELECT venue, code, name FROM doors ORDER BY venue, code"
+        ):
             doors.setdefault(venue, []).append(Door(code, name))
         rows = self.db.execute(f"SELECT {', '.join(VENUE_FIELDS)} FROM venues ORDER BY code")
         for row in rows:
@@ -326,7 +340,7 @@ class Registry:
             names = list(stored.values())
             dup = {n for n in names if names.count(n) > 1}
             if dup:
-                problems[v.code] = f"door name {sorted(dup)[0]} would be used by two doors"
+                problems[v.code] = f"door name {min(dup)} would be used by two doors"
         return problems
 
 

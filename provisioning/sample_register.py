@@ -15,7 +15,15 @@ from provisioning.csv_io import COLUMNS
 from provisioning.validators import CREDIT_ALPHABET, credit_check_char
 
 DIVISION = "410103"  # Erqi district, Zhengzhou
-_SMALL = ("small_shop", "restaurant", "hostel", "karaoke", "bath_house", "chess_room", "internet_cafe")
+_SMALL = (
+    "small_shop",
+    "restaurant",
+    "hostel",
+    "karaoke",
+    "bath_house",
+    "chess_room",
+    "internet_cafe",
+)
 _STREETS = ("大学路", "航海路", "嵩山路", "兴华街", "长江路", "京广路")
 
 
@@ -39,19 +47,69 @@ def rows(n: int, seed: int = 1) -> list[list[str]]:
         phone = f"13{rng.randrange(10**9):09d}"
         if i % 50 == 0:
             mall = code
-            fields = [code, "", f"{street}购物中心{i}", "supermarket", credit_code(rng), "",
-                      f"郑州市二七区{street}{i}号", "", "王经理", phone, "", "",
-                      "E1:东门;W1:西门;N1:北门;S1:南门;P1:停车场入口"]
+            fields = [
+                code,
+                "",
+                f"{street}购物中心{i}",
+                "supermarket",
+                credit_code(rng),
+                "",
+                f"郑州市二七区{street}{i}号",
+                "",
+                "王经理",
+                phone,
+                "",
+                "",
+                "E1:东门;W1:西门;N1:北门;S1:南门;P1:停车场入口",
+            ]
         elif i % 50 <= 10:
-            fields = [code, mall, f"{street}商铺{i}", rng.choice(_SMALL), "", "",
-                      f"郑州市二七区{street}购物中心", f"{i % 50}F-{i:05d}", "李店长", phone, "", "",
-                      "01:店门"]
+            fields = [
+                code,
+                mall,
+                f"{street}商铺{i}",
+                rng.choice(_SMALL),
+                "",
+                "",
+                f"郑州市二七区{street}购物中心",
+                f"{i % 50}F-{i:05d}",
+                "李店长",
+                phone,
+                "",
+                "",
+                "01:店门",
+            ]
         elif i % 97 == 0:
-            fields = [code, "", f"{i}路公交车", "bus", "", f"豫A{rng.randrange(10**5):05d}",
-                      "郑州市公交总公司", "", "赵队长", phone, "", "", "01:前门;02:后门"]
+            fields = [
+                code,
+                "",
+                f"{i}路公交车",
+                "bus",
+                "",
+                f"豫A{rng.randrange(10**5):05d}",
+                "郑州市公交总公司",
+                "",
+                "赵队长",
+                phone,
+                "",
+                "",
+                "01:前门;02:后门",
+            ]
         else:
-            fields = [code, "", f"{street}小店{i}", rng.choice(_SMALL), credit_code(rng), "",
-                      f"郑州市二七区{street}{i}号", "", "张老板", phone, "", "", ""]
+            fields = [
+                code,
+                "",
+                f"{street}小店{i}",
+                rng.choice(_SMALL),
+                credit_code(rng),
+                "",
+                f"郑州市二七区{street}{i}号",
+                "",
+                "张老板",
+                phone,
+                "",
+                "",
+                "",
+            ]
         out.append(fields)  # fmt: skip
     return out
 

@@ -55,7 +55,7 @@ def _name(common: str, site: str) -> x509.Name:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)  # kiosk clocks drift
+    return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)  # kiosk clocks drift
 
 
 def create_ca(tls_dir: Path, site: str) -> CertFiles:
@@ -77,7 +77,8 @@ def create_ca(tls_dir: Path, site: str) -> CertFiles:
         .not_valid_after(now + dt.timedelta(days=365 * CA_YEARS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
@@ -95,7 +96,11 @@ def load_ca(tls_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
 
 
 def _leaf(
-    tls_dir: Path, common: str, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName], out: CertFiles
+    tls_dir: Path,
+    common: str,
+    usage: x509.ObjectIdentifier,
+    sans: list[x509.GeneralName],
+    out: CertFiles,
 ) -> CertFiles:
     ca_cert, ca_key = load_ca(tls_dir)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -111,7 +116,8 @@ def _leaf(
         .not_valid_after(now + dt.timedelta(days=365 * LEAF_YEARS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(True, False, False, False, True, False, False, False, False), critical=True
+            x509.KeyUsage(True, False, False, False, True, False, False, False, False),
+            critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(

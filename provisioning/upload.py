@@ -119,10 +119,14 @@ def _send(
             if response.status_code == 200:
                 break
             if response.status_code < 500:
-                raise UploadError(f"platform refused the batch: {response.status_code} {response.text[:300]}")
+                raise UploadError(
+                    f"platform refused the batch: {response.status_code} {response.text[:300]}"
+                )
             problem = f"platform answered {response.status_code}"
         if attempt == attempts:
-            raise UploadError(f"{problem}; gave up after {attempts} attempts ({summary.sent} venues sent)")
+            raise UploadError(
+                f"{problem}; gave up after {attempts} attempts ({summary.sent} venues sent)"
+            )
         time.sleep(delay)
         delay *= 2
     answer = response.json()

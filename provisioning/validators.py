@@ -18,7 +18,9 @@ _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 2
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 # Province character, issuing-office letter, then 5 (ordinary) or 6 (new-energy) characters;
 # I and O are never used on plates.
-_PLATE = re.compile(rf"^[{_PROVINCES}][A-HJ-NP-Z][A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂学警]([A-HJ-NP-Z0-9])?$")
+_PLATE = re.compile(
+    rf"^[{_PROVINCES}][A-HJ-NP-Z][A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂学警]([A-HJ-NP-Z0-9])?$"
+)
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 # Area codes 010 and 02x have three digits, all others four; local numbers 7-8 digits.
 _LANDLINE = re.compile(r"^(010|02\d|0[3-9]\d{2})([2-9]\d{6,7})$")
@@ -44,7 +46,9 @@ def credit_check_char(first17: str) -> str:
 def credit_code(value: str, field: str = "credit_code") -> str:
     code = value.strip().upper()
     if len(code) != 18:
-        raise FieldError(field, f"unified social credit code must be 18 characters, got {len(code)}")
+        raise FieldError(
+            field, f"unified social credit code must be 18 characters, got {len(code)}"
+        )
     bad = [ch for ch in code if ch not in _CREDIT_VALUE]
     if bad:
         raise FieldError(field, f"character {bad[0]!r} is not allowed in a credit code (GB 32100)")
@@ -57,9 +61,13 @@ def credit_code(value: str, field: str = "credit_code") -> str:
 
 
 def plate(value: str, field: str = "plate") -> str:
-    text = value.strip().upper().replace("·", "").replace("•", "").replace(" ", "").replace("-", "")
+    text = (
+        value.strip().upper().replace("·", "").replace("•", "").replace(" ", "").replace("-", "")
+    )
     if not _PLATE.match(text):
-        raise FieldError(field, f"{value.strip()!r} is not a Chinese vehicle plate (e.g. 豫A12345, 豫AD12345)")
+        raise FieldError(
+            field, f"{value.strip()!r} is not a Chinese vehicle plate (e.g. 豫A12345, 豫AD12345)"
+        )
     return text
 
 
@@ -78,7 +86,9 @@ def phone(value: str, field: str = "manager_phone") -> str:
     if land:
         area, number = land.groups()
         return f"{area}-{number}"
-    raise FieldError(field, f"{mask(value.strip())!r} is neither a mobile number nor a landline with area code")
+    raise FieldError(
+        field, f"{mask(value.strip())!r} is neither a mobile number nor a landline with area code"
+    )
 
 
 def mask(value: str) -> str:

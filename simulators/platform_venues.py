@@ -38,7 +38,9 @@ class DoorRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=8)
     name: str = Field(min_length=1, max_length=50)
-    qr: str = Field(min_length=1, max_length=200, description="the door's QR content (docs/venue-code.md)")
+    qr: str = Field(
+        min_length=1, max_length=200, description="the door's QR content (docs/venue-code.md)"
+    )
 
 
 class VenueRecord(BaseModel):
@@ -46,11 +48,15 @@ class VenueRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     code: str = Field(description="venue code: 6-digit division + serial")
-    parent_code: str | None = Field(None, description="the venue this one is inside (shop in a mall)")
+    parent_code: str | None = Field(
+        None, description="the venue this one is inside (shop in a mall)"
+    )
     name: str
     category: str = Field(description="category key (provisioning/categories.py)")
     credit_code: str | None = Field(None, description="unified social credit code (GB 32100)")
-    plate: str | None = Field(None, description="vehicle plate, for buses, taxis, ride-hailing cars")
+    plate: str | None = Field(
+        None, description="vehicle plate, for buses, taxis, ride-hailing cars"
+    )
     division: str = Field(pattern=r"^\d{6}$", description="administrative division code")
     address: str
     zone: str = Field("", description="functional zone / shop number")

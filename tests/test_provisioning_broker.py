@@ -35,7 +35,9 @@ def accepted(rc: int) -> bool:
 class Probe:
     """A bare MQTT v5 client that records what the broker answers."""
 
-    def __init__(self, port: int, user: str, password: str, tls_context: ssl.SSLContext | None = None):
+    def __init__(
+        self, port: int, user: str, password: str, tls_context: ssl.SSLContext | None = None
+    ):
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{user}-{time.monotonic_ns()}",
             protocol=mqtt.MQTTv5,
@@ -77,7 +79,9 @@ class Probe:
 
 
 def scan(kiosk: str, seq: int = 1) -> bytes:
-    msg = protocol.scan(protocol.EventIds().new(), kiosk, f"{VENUE}/E1", seq, protocol.now_ms(), "code", "x")
+    msg = protocol.scan(
+        protocol.EventIds().new(), kiosk, f"{VENUE}/E1", seq, protocol.now_ms(), "code", "x"
+    )
     return protocol.encode(protocol.SCAN, msg)
 
 
@@ -96,7 +100,9 @@ def site(tmp_path: Path):
     gateway_secret = Path(gateway_section).read_text().split('password = "')[1].split('"')[0]
     kiosk_a = enrolment.enrol(VENUE, "E1")
     kiosk_b = enrolment.enrol(VENUE, "W1")
-    broker = Broker(tmp_path / "broker", auth_lines=enrolment.auth_lines(tls_port, "127.0.0.1")).start()
+    broker = Broker(
+        tmp_path / "broker", auth_lines=enrolment.auth_lines(tls_port, "127.0.0.1")
+    ).start()
     assert broker.process is not None
     enrolment.broker = BrokerControl(pid=broker.process.pid)
     probes: list[Probe] = []
@@ -142,8 +148,18 @@ def test_enrolled_kiosk_publishes_scans_for_its_own_door(site) -> None:
     topic, got = gateway.messages.get(timeout=5)
     assert (topic, got) == (protocol.topic(SITE, a.kiosk, protocol.SCAN), payload)
     # ... and receives the verdict the gateway sends back to it.
-    verdict = protocol.encode(protocol.VERDICT, protocol.verdict(
-        protocol.EventIds().new(), a.kiosk, "green", "open", "pass", "platform", protocol.now_ms()))
+    verdict = protocol.encode(
+        protocol.VERDICT,
+        protocol.verdict(
+            protocol.EventIds().new(),
+            a.kiosk,
+            "green",
+            "open",
+            "pass",
+            "platform",
+            protocol.now_ms(),
+        ),
+    )
     assert gateway.publish(protocol.topic(SITE, a.kiosk, protocol.VERDICT), verdict) == 0
     assert kiosk.messages.get(timeout=5)[1] == verdict
 
@@ -166,8 +182,18 @@ def test_kiosk_cannot_speak_for_or_listen_to_another_kiosk(site) -> None:
     # per message at delivery (2.0 grants the SUBACK), so the proof is that nothing arrives.
     kiosk_a.subscribe(protocol.topic(SITE, b.kiosk, protocol.VERDICT))
     kiosk_a.subscribe(f"placecode/{SITE}/#")
-    verdict = protocol.encode(protocol.VERDICT, protocol.verdict(
-        protocol.EventIds().new(), b.kiosk, "green", "open", "pass", "platform", protocol.now_ms()))
+    verdict = protocol.encode(
+        protocol.VERDICT,
+        protocol.verdict(
+            protocol.EventIds().new(),
+            b.kiosk,
+            "green",
+            "open",
+            "pass",
+            "platform",
+            protocol.now_ms(),
+        ),
+    )
     assert gateway.publish(protocol.topic(SITE, b.kiosk, protocol.VERDICT), verdict) == 0
     assert kiosk_b.messages.get(timeout=5)[1] == verdict  # delivered to its owner ...
     # ... the gateway's own copy, then a marker scan from A proves the pipe is flushed.
@@ -217,11 +243,15 @@ def _context(ca: Path, cert: Path | None = None, key: Path | None = None) -> ssl
 
 def test_kiosk_over_tls_connects_with_its_bundle(site) -> None:
     a = site["a"]
-    context = _context(a.bundle_dir / "ca.pem", a.bundle_dir / "client.pem", a.bundle_dir / "client.key")
+    context = _context(
+        a.bundle_dir / "ca.pem", a.bundle_dir / "client.pem", a.bundle_dir / "client.key"
+    )
     kiosk = site["probe"](a.kiosk, a.secret, context)
     assert kiosk.connect() == 0
     assert accepted(kiosk.publish(protocol.topic(SITE, a.kiosk, protocol.SCAN), scan(a.kiosk)))
-    assert kiosk.publish(protocol.topic(SITE, site["b"].kiosk, protocol.SCAN), b"x") == NOT_AUTHORIZED
+    assert (
+        kiosk.publish(protocol.topic(SITE, site["b"].kiosk, protocol.SCAN), b"x") == NOT_AUTHORIZED
+    )
 
 
 def _mqtt_connect(port: int, context: ssl.SSLContext, user: str, password: str) -> bytes:
@@ -233,13 +263,17 @@ def _mqtt_connect(port: int, context: ssl.SSLContext, user: str, password: str) 
 
     body = field("MQTT") + bytes([4, 0xC2]) + (30).to_bytes(2, "big")
     body += field(user) + field(user) + field(password)
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
-            conn.sendall(bytes([0x10, len(body)]) + body)
-            return conn.recv(4)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as conn,
+    ):
+        conn.sendall(bytes([0x10, len(body)]) + body)
+        return conn.recv(4)
 
 
-def test_tls_with_the_wrong_ca_or_no_client_certificate_cannot_connect(site, tmp_path: Path) -> None:
+def test_tls_with_the_wrong_ca_or_no_client_certificate_cannot_connect(
+    site, tmp_path: Path
+) -> None:
     a, port = site["a"], site["tls_port"]
     bundle = a.bundle_dir
     right = _context(bundle / "ca.pem", bundle / "client.pem", bundle / "client.key")
@@ -251,9 +285,12 @@ def test_tls_with_the_wrong_ca_or_no_client_certificate_cannot_connect(site, tmp
     wrong_trust = _context(other / "ca.pem", bundle / "client.pem", bundle / "client.key")
     with pytest.raises(ssl.SSLCertVerificationError):
         _mqtt_connect(port, wrong_trust, a.kiosk, a.secret)
-    # A client certificate from another CA, or none: the broker ends the handshake.
+    # A client certificate from another CA, or none: the broker ends the handshake (the
+    # client sees the alert, or just the connection closing) and logs why.
     foreign = _context(bundle / "ca.pem", foreign_client.cert, foreign_client.key)
-    with pytest.raises(ssl.SSLError, match="UNKNOWN_CA|unknown ca"):
-        _mqtt_connect(port, foreign, a.kiosk, a.secret)
-    with pytest.raises(ssl.SSLError, match="CERTIFICATE_REQUIRED|certificate required"):
-        _mqtt_connect(port, _context(bundle / "ca.pem"), a.kiosk, a.secret)
+    for context in (foreign, _context(bundle / "ca.pem")):
+        with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+            _mqtt_connect(port, context, a.kiosk, a.secret)
+    log = site["broker"].log_file.read_text()
+    assert "certificate verify failed" in log
+    assert "peer did not return a certificate" in log

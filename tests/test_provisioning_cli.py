@@ -4,6 +4,7 @@ import the register, print posters, set up the site, enrol a kiosk, revoke it.""
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -37,23 +38,54 @@ def can_connect(port: int, user: str, password: str) -> bool:
     return codes == [0]
 
 
+def eventually(check, seconds: float = 3.0) -> bool:
+    """Mosquitto applies a reload on its next loop tick; give it that moment."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_installer_procedure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["--db", str(tmp_path / "register.db"), "--site-dir", str(tmp_path / "site")]
     text, planted = sample_register.csv_text(200)
     (tmp_path / "register.csv").write_text(text)
-    code, out = run(capsys, base, "import-csv", str(tmp_path / "register.csv"), "--report", str(tmp_path / "bad.csv"))
+    code, out = run(
+        capsys,
+        base,
+        "import-csv",
+        str(tmp_path / "register.csv"),
+        "--report",
+        str(tmp_path / "bad.csv"),
+    )
     assert code == 1 and "200 rows: 198 loaded, 2 refused" in out and "line 9:" in out
     with open(tmp_path / "bad.csv", encoding="utf-8-sig") as f:
         assert [int(r["line"]) for r in csv.DictReader(f)] == sorted(planted)
 
     venue = sample_register.venue_code(1)
-    code, out = run(capsys, base, "poster", venue, "--door", "E1", "--out", str(tmp_path / "posters"))
+    code, out = run(
+        capsys, base, "poster", venue, "--door", "E1", "--out", str(tmp_path / "posters")
+    )
     assert code == 0 and (tmp_path / "posters" / f"{venue}-E1.pdf").exists()
 
     tls_port = free_port()
-    code, out = run(capsys, base, "site-init", "--site", "cli-site", "--hosts", "127.0.0.1", "--port", str(tls_port))
+    code, out = run(
+        capsys,
+        base,
+        "site-init",
+        "--site",
+        "cli-site",
+        "--hosts",
+        "127.0.0.1",
+        "--port",
+        str(tls_port),
+    )
     assert code == 0, out
-    code, lines = run(capsys, base, "broker-lines", "--tls-port", str(tls_port), "--bind", "127.0.0.1")
+    code, lines = run(
+        capsys, base, "broker-lines", "--tls-port", str(tls_port), "--bind", "127.0.0.1"
+    )
     with Broker(tmp_path / "broker", auth_lines=lines) as broker:
         assert broker.process is not None
         pid = ["--broker-pid", str(broker.process.pid)]
@@ -62,9 +94,10 @@ def test_installer_procedure(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         kiosk = out.split()[1]
         toml = (tmp_path / "site" / "bundles" / kiosk / "kiosk.toml").read_text()
         secret = toml.split('password = "')[1].split('"')[0]
-        assert can_connect(broker.port, kiosk, secret)
+        assert eventually(lambda: can_connect(broker.port, kiosk, secret))
         code, out = run(capsys, base + pid, "revoke", kiosk)
         assert code == 0 and "the broker dropped it" in out
+        assert eventually(lambda: not can_connect(broker.port, kiosk, secret))
         assert not can_connect(broker.port, kiosk, secret)
         code, out = run(capsys, base, "revoke", kiosk)
         assert code == 2 and f"no active kiosk {kiosk}" in out

@@ -44,11 +44,15 @@ def test_png_poster_qr_decodes_to_the_door_code(posters: list[poster.PosterFiles
         assert (parsed.venue, parsed.door) == (VENUE.code, door.code)
 
 
-def test_pdf_poster_renders_to_a4_and_its_qr_decodes(posters: list[poster.PosterFiles], tmp_path: Path) -> None:
+def test_pdf_poster_renders_to_a4_and_its_qr_decodes(
+    posters: list[poster.PosterFiles], tmp_path: Path
+) -> None:
     if not shutil.which("pdftoppm"):
         pytest.fail("pdftoppm missing: install the Debian package poppler-utils")
     files = posters[1]
-    info = subprocess.run(["pdfinfo", str(files.pdf)], capture_output=True, text=True, check=True).stdout
+    info = subprocess.run(
+        ["pdfinfo", str(files.pdf)], capture_output=True, text=True, check=True
+    ).stdout
     assert "(A4)" in info, info
     subprocess.run(["pdftoppm", "-r", "100", "-png", "-singlefile", str(files.pdf), str(tmp_path / "page")],
                    check=True, timeout=60)  # fmt: skip
@@ -62,11 +66,14 @@ def test_qr_survives_a_covered_corner(posters: list[poster.PosterFiles]) -> None
     qr = poster.qr_image(posters[0].content, 1000)
     left, top = (poster.PAGE[0] - qr.width) // 2, None
     array = np.asarray(image).copy()
-    rows = np.where((array[:, left + qr.width // 2] < 128))[0]
+    rows = np.where(array[:, left + qr.width // 2] < 128)[0]
     top = int(rows[rows > 600][0])  # first dark module of the QR below the header text
     # White out a block in the lower right data area (not a finder pattern): ~8% of the code.
     size = qr.width // 4
-    array[top + qr.width // 2 : top + qr.width // 2 + size, left + qr.width // 2 : left + qr.width // 2 + size] = 255
+    array[
+        top + qr.width // 2 : top + qr.width // 2 + size,
+        left + qr.width // 2 : left + qr.width // 2 + size,
+    ] = 255
     assert decode(Image.fromarray(array)) == [posters[0].content]
 
 

@@ -31,7 +31,9 @@ def errors_of(**changes: str) -> str:
     return str(caught.value)
 
 
-@pytest.mark.parametrize("code", ["9144030071526726XG", "91330100799655058B", "914403001922038216"])
+@pytest.mark.parametrize(
+    "code", ["9144030071526726XG", "91330100799655058B", "914403001922038216"]
+)
 def test_real_credit_codes_pass_gb32100(code: str) -> None:
     assert validators.credit_code(code.lower()) == code
 
@@ -52,8 +54,12 @@ def test_every_single_character_typo_in_a_credit_code_is_caught() -> None:
 
 
 def test_phones_are_normalised_and_bad_ones_masked_in_the_error() -> None:
-    assert build_venue({**MALL, "manager_phone": "+86 138-0013-8000"}).manager_phone == "13800138000"
-    assert build_venue({**MALL, "manager_phone": "(0371) 6688 1234"}).manager_phone == "0371-66881234"
+    assert (
+        build_venue({**MALL, "manager_phone": "+86 138-0013-8000"}).manager_phone == "13800138000"
+    )
+    assert (
+        build_venue({**MALL, "manager_phone": "(0371) 6688 1234"}).manager_phone == "0371-66881234"
+    )
     message = errors_of(manager_phone="1380013800")
     assert "manager_phone" in message and "1380013800" not in message and "138*****00" in message
 
@@ -83,8 +89,18 @@ def test_venue_without_doors_gets_one_main_entrance() -> None:
 
 def test_nested_venues_shop_inside_mall(registry: Registry) -> None:
     registry.put(build_venue(MALL))
-    shop = build_venue({**MALL, "code": "41010300000002", "parent": MALL["code"], "credit_code": "",
-                        "name": "一楼奶茶店", "category": "small_shop", "zone": "1F-012", "doors": "01:店门"})
+    shop = build_venue(
+        {
+            **MALL,
+            "code": "41010300000002",
+            "parent": MALL["code"],
+            "credit_code": "",
+            "name": "一楼奶茶店",
+            "category": "small_shop",
+            "zone": "1F-012",
+            "doors": "01:店门",
+        }
+    )
     registry.put(shop)
     assert registry.children(MALL["code"]) == ["41010300000002"]
     orphan = build_venue({**MALL, "code": "41010300000003", "parent": "41010399999999"})
@@ -96,7 +112,9 @@ def test_nested_venues_shop_inside_mall(registry: Registry) -> None:
     assert registry.get(MALL["code"]).parent is None
 
 
-def test_updating_a_venue_keeps_its_doors_and_refuses_a_clashing_door_name(registry: Registry) -> None:
+def test_updating_a_venue_keeps_its_doors_and_refuses_a_clashing_door_name(
+    registry: Registry,
+) -> None:
     registry.put(build_venue(MALL))
     registry.put(build_venue({**MALL, "doors": "N1:北门"}))
     assert [d.code for d in registry.doors(MALL["code"])] == ["E1", "N1", "W1"]
@@ -104,12 +122,18 @@ def test_updating_a_venue_keeps_its_doors_and_refuses_a_clashing_door_name(regis
         registry.put(build_venue({**MALL, "doors": "S1:东门"}))
 
 
-def test_import_100k_register_loads_good_rows_and_reports_each_bad_one(tmp_path: Path, registry: Registry) -> None:
+def test_import_100k_register_loads_good_rows_and_reports_each_bad_one(
+    tmp_path: Path, registry: Registry
+) -> None:
     text, planted = sample_register.csv_text(100_000)
     path = tmp_path / "register.csv"
     path.write_text(text, encoding="utf-8-sig")
     report = csv_io.import_csv(registry, path)
-    assert (report.rows, report.loaded, len(report.bad)) == (100_000, 100_000 - len(planted), len(planted))
+    assert (report.rows, report.loaded, len(report.bad)) == (
+        100_000,
+        100_000 - len(planted),
+        len(planted),
+    )
     assert [b.line for b in report.bad] == sorted(planted)
     by_line = {b.line: b.reason for b in report.bad}
     assert "check character" in by_line[9]
@@ -122,7 +146,9 @@ def test_import_100k_register_loads_good_rows_and_reports_each_bad_one(tmp_path:
     assert len(registry.doors(sample_register.venue_code(1))) == 5
     # The clerk fixes the refused rows and imports them (and a loaded one again): no duplicates.
     fixed_lines = sample_register.csv_text(100_000, bad=False)[0].splitlines()
-    fixes = [fixed_lines[0]] + [fixed_lines[line - 1] for line in sorted(planted)] + [fixed_lines[2]]
+    fixes = (
+        [fixed_lines[0]] + [fixed_lines[line - 1] for line in sorted(planted)] + [fixed_lines[2]]
+    )
     path.write_text("\n".join(fixes) + "\n")
     again = csv_io.import_csv(registry, path)
     assert (again.loaded, again.bad, registry.count()) == (len(planted) + 1, [], 100_000)
@@ -151,7 +177,10 @@ def test_import_is_all_or_nothing_when_the_write_fails(tmp_path: Path, registry:
         csv_io.import_text(registry, text)
     other.execute("ROLLBACK")
     other.close()
-    assert registry.count() == 0 and registry.db.execute("SELECT count(*) FROM doors").fetchone()[0] == 0
+    assert (
+        registry.count() == 0
+        and registry.db.execute("SELECT count(*) FROM doors").fetchone()[0] == 0
+    )
 
 
 def test_file_level_problems_are_refused_whole(registry: Registry) -> None:
@@ -164,7 +193,7 @@ def test_file_level_problems_are_refused_whole(registry: Registry) -> None:
 def test_chinese_headers_gb18030_and_ragged_rows(tmp_path: Path, registry: Registry) -> None:
     text = (
         "场所编码,场所名称,场所类别,统一社会信用代码,详细地址,负责人,负责人电话,出入口\n"
-        "41010300000001,二七商场,大型商超,914403001922038216,\"郑州市二七区\n大学路1号\",王经理,13800138000,E1:东门\n"
+        '41010300000001,二七商场,大型商超,914403001922038216,"郑州市二七区\n大学路1号",王经理,13800138000,E1:东门\n'
         "41010300000002,缺列的行\n"
     )
     path = tmp_path / "gbk.csv"

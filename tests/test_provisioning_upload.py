@@ -44,19 +44,27 @@ def registry(tmp_path: Path):
     reg.close()
 
 
-def test_upload_registers_every_venue_once_and_resends_only_changes(platform: str, registry: Registry) -> None:
+def test_upload_registers_every_venue_once_and_resends_only_changes(
+    platform: str, registry: Registry
+) -> None:
     first = upload.upload(registry, platform, batch=500)
     assert (first.sent, first.created, first.rejected) == (1200, 1200, [])
     assert httpx.get(f"{platform}/sim/venues").json()["venues"] == 1200
     shop = httpx.get(f"{platform}/api/v1/venues/{sample_register.venue_code(2)}").json()
     assert shop["parent_code"] == sample_register.venue_code(1)
-    assert shop["doors"][0]["qr"].endswith(f"/V/{sample_register.venue_code(2)}/01/" + shop["doors"][0]["qr"][-1])
+    assert shop["doors"][0]["qr"].endswith(
+        f"/V/{sample_register.venue_code(2)}/01/" + shop["doors"][0]["qr"][-1]
+    )
 
     again = upload.upload(registry, platform)
     assert (again.sent, again.skipped) == (0, 1200)
 
     venue = registry.get(sample_register.venue_code(3))
-    registry.put(venue.__class__(**{**{f: getattr(venue, f) for f in venue.__slots__}, "name": "改名后的商铺"}))
+    registry.put(
+        venue.__class__(
+            **{**{f: getattr(venue, f) for f in venue.__slots__}, "name": "改名后的商铺"}
+        )
+    )
     changed = upload.upload(registry, platform)
     assert (changed.sent, changed.updated, changed.skipped) == (1, 1, 1199)
     assert httpx.get(f"{platform}/api/v1/venues/{venue.code}").json()["versions"] == 2
@@ -68,17 +76,28 @@ def test_upload_registers_every_venue_once_and_resends_only_changes(platform: st
 
 def test_platform_rejects_bad_records_one_by_one(platform: str, registry: Registry) -> None:
     good = upload.record(registry.get(sample_register.venue_code(5)))
-    bad_check = {**good, "code": sample_register.venue_code(9999), "credit_code": "914403001922038217"}
+    bad_check = {
+        **good,
+        "code": sample_register.venue_code(9999),
+        "credit_code": "914403001922038217",
+    }
     bad_qr = {**good, "code": sample_register.venue_code(9998)}  # its door QR names venue 5
-    answer = httpx.post(f"{platform}/api/v1/venues", json={"venues": [good, bad_check, bad_qr]}).json()
+    answer = httpx.post(
+        f"{platform}/api/v1/venues", json={"venues": [good, bad_check, bad_qr]}
+    ).json()
     assert answer["created"] == 1
     reasons = {r["code"]: r["reason"] for r in answer["rejected"]}
     assert "check character" in reasons[bad_check["code"]]
     assert "QR content names" in reasons[bad_qr["code"]]
-    assert httpx.post(f"{platform}/api/v1/venues", json={"venues": [{"code": "x"}]}).status_code == 422
+    assert (
+        httpx.post(f"{platform}/api/v1/venues", json={"venues": [{"code": "x"}]}).status_code
+        == 422
+    )
 
 
-def test_upload_retries_while_the_platform_fails_then_gives_up(platform: str, registry: Registry) -> None:
+def test_upload_retries_while_the_platform_fails_then_gives_up(
+    platform: str, registry: Registry
+) -> None:
     httpx.put(f"{platform}/sim/faults", json={"fail_uploads": True})
     with pytest.raises(upload.UploadError, match="503"):
         upload.upload(registry, platform, attempts=2)
