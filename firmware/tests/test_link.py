@@ -18,6 +18,7 @@ class Framing(TestCase):
         self.assertEqual(data[:2], b"\xa5\x5a")
         self.assertEqual(data[2:12], b"\x04\x11\x04\x03\x02\x01\x07\x00\x00\x00")
         self.assertEqual(data[12:16], b"\xc4\x09\x00\x00")
+        self.assertEqual(data[16:], b"\x43\x67")
         self.assertEqual(len(data), link.OVERHEAD + 4)
 
     def test_frames_split_across_reads_and_noise_between(self):
