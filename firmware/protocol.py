@@ -143,6 +143,7 @@ SCHEMAS = {
         "kiosk": (_STR, True, 64),
         "ids": (_IDS, True, MAX_ACK_IDS),
         "ts": (_INT, True, None),
+        "high_seq": (_INT, False, None),
     },
     STATUS: {
         "v": (_INT, True, None),
@@ -151,6 +152,8 @@ SCHEMAS = {
         "ts": (_INT, False, None),
         "sw": (_STR, False, 64),
         "outbox": (_INT, False, None),
+        "oldest_ms": (_INT, False, None),
+        "last_seq": (_INT, False, None),
         "health": (_DICT, False, None),
     },
 }
@@ -197,7 +200,7 @@ def validate(kind, msg):
     if "id" in schema:
         check_event_id(msg["id"])
     if "ids" in schema:
-        if not msg["ids"]:
+        if not msg["ids"] and "high_seq" not in msg:
             raise ProtocolError("bad_value", "ids")
         for event_id in msg["ids"]:
             check_event_id(event_id)
@@ -266,21 +269,24 @@ def verdict(event_id, kiosk, colour, action, prompt, source, ts):
     }
 
 
-def ack(kiosk, ids, ts):
-    """The gateway has stored these scans durably; the kiosk may drop them."""
-    return {"v": VERSION, "kiosk": kiosk, "ids": list(ids), "ts": ts}
+def ack(kiosk, ids, ts, high_seq=None):
+    """The gateway has stored these scans durably; the kiosk may drop them.
+    `high_seq`, when present, is the highest sequence number the gateway holds from
+    this kiosk, so a kiosk whose data was wiped continues its numbering, never reuses it."""
+    msg = {"v": VERSION, "kiosk": kiosk, "ids": list(ids), "ts": ts}
+    if high_seq is not None:
+        msg["high_seq"] = high_seq
+    return msg
 
 
-def status(kiosk, state, ts=None, sw=None, outbox=None, health=None):
+def status(kiosk, state, ts=None, **fields):
+    """Optional fields: sw, outbox, oldest_ms, last_seq, health."""
     msg = {"v": VERSION, "kiosk": kiosk, "state": state}
     if ts is not None:
         msg["ts"] = ts
-    if sw is not None:
-        msg["sw"] = sw
-    if outbox is not None:
-        msg["outbox"] = outbox
-    if health is not None:
-        msg["health"] = health
+    for name in fields:
+        if fields[name] is not None:
+            msg[name] = fields[name]
     return msg
 
 

@@ -44,7 +44,9 @@ class Gateway:
         address = mqtt_client.BrokerAddress(
             b.host, b.port, b.username, b.password, b.keepalive, b.ca_file, b.cert_file, b.key_file
         )
-        self.forwarder = Forwarder(self.store, self.platform, cfg.platform.upload_batch)
+        self.forwarder = Forwarder(
+            self.store, self.platform, cfg.platform.upload_batch, cfg.platform.upload_hold_s
+        )
         self.link = GatewayLink(cfg.site, address, self._on_scan, self._on_status)
         self.checkin = CheckIn(
             cfg.site,
@@ -65,6 +67,10 @@ class Gateway:
 
     async def _on_status(self, msg: dict) -> None:
         self.store.kiosk_status(msg, protocol.now_ms())
+        if msg["state"] == "online":
+            # Tell the kiosk the highest sequence we hold, so a kiosk whose data was
+            # wiped continues its numbering instead of reusing it.
+            await self.link.publish_ack(msg["kiosk"], [], await self.store.high_seq(msg["kiosk"]))
 
     async def stop(self) -> None:
         await self.platform.close()

@@ -20,6 +20,8 @@ class PlatformConfig(_Strict):
     lookup_deadline_s: float = Field(0.8, gt=0, le=10)
     upload_batch: int = Field(500, ge=1, le=5000)
     upload_timeout_s: float = Field(10.0, gt=0)
+    # a record behind a gap in its kiosk's sequence waits this long for the gap to fill
+    upload_hold_s: float = Field(600.0, ge=0)
 
 
 class HttpConfig(_Strict):

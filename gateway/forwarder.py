@@ -22,8 +22,11 @@ log = logging.getLogger(__name__)
 
 
 class Forwarder:
-    def __init__(self, store: Store, platform: PlatformClient, batch: int = 500) -> None:
+    def __init__(
+        self, store: Store, platform: PlatformClient, batch: int = 500, hold_s: float = 600.0
+    ) -> None:
         self.store = store
+        self.hold_s = hold_s
         self.platform = platform
         self.batch = batch
         self.wake = asyncio.Event()
@@ -35,10 +38,11 @@ class Forwarder:
         backoff = 0.5
         while True:
             self.wake.clear()
-            pending = await self.store.pending_uploads(self.batch)
+            hold_before = int((time.time() - self.hold_s) * 1000)
+            pending = await self.store.pending_uploads(self.batch, hold_before)
             if not pending:
                 try:
-                    await asyncio.wait_for(self.wake.wait(), 5)
+                    await asyncio.wait_for(self.wake.wait(), 1)
                 except TimeoutError:
                     pass
                 continue

@@ -110,15 +110,15 @@ class GatewayLink:
         for kiosk, ids in acks.items():
             for start in range(0, len(ids), protocol.MAX_ACK_IDS):
                 chunk = ids[start:start + protocol.MAX_ACK_IDS]
-                task = asyncio.create_task(self._publish_ack(kiosk, chunk))
+                task = asyncio.create_task(self.publish_ack(kiosk, chunk))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    async def _publish_ack(self, kiosk: str, ids: list[str]) -> None:
+    async def publish_ack(self, kiosk: str, ids: list[str], high_seq: int | None = None) -> None:
         client = self._client
         if client is None:
             return  # the kiosk resends unacknowledged scans; the store answers them again
-        msg = protocol.ack(kiosk, ids, protocol.now_ms())
+        msg = protocol.ack(kiosk, ids, protocol.now_ms(), high_seq)
         try:
             await client.publish(
                 protocol.topic(self.site, kiosk, protocol.ACK),

@@ -42,7 +42,17 @@ CREATE INDEX IF NOT EXISTS events_kiosk_seq ON events (kiosk, seq);
 CREATE TABLE IF NOT EXISTS uploads (
     n INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
+    kiosk TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    queued_ms INTEGER NOT NULL,
     body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_kiosk_seq ON uploads (kiosk, seq);
+-- Per kiosk: every seq up to `contiguous` is stored; `high` is the highest seen.
+CREATE TABLE IF NOT EXISTS sequences (
+    kiosk TEXT PRIMARY KEY,
+    contiguous INTEGER NOT NULL,
+    high INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS kiosks (
     kiosk TEXT PRIMARY KEY,
@@ -180,13 +190,17 @@ class Store:
                         continue
                     fresh.add(event_id)
                     rows.append(item.row)
-                    uploads.append((event_id, item.upload))
+                    uploads.append((event_id, item.row[1], item.row[3], item.row[5], item.upload))
                 await self.db.executemany(
                     "INSERT INTO events (id, kiosk, door, seq, ts, received_ms, method, medium, "
                     "subject, masked, masked_name) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     rows,
                 )
-                await self.db.executemany("INSERT INTO uploads (id, body) VALUES (?, ?)", uploads)
+                await self.db.executemany(
+                    "INSERT INTO uploads (id, kiosk, seq, queued_ms, body) VALUES (?,?,?,?,?)",
+                    uploads,
+                )
+                await self._advance_sequences(rows)
             if verdicts:
                 await self.db.executemany(
                     "UPDATE events SET colour=?, action=?, prompt=?, source=?, verdict_ms=? "
@@ -213,6 +227,44 @@ class Store:
             raise
         return fresh
 
+    async def _advance_sequences(self, rows: list[tuple]) -> None:
+        """Move each kiosk's `contiguous` mark over the sequence numbers now stored."""
+        seqs: dict[str, list[int]] = {}
+        for row in rows:
+            seqs.setdefault(row[1], []).append(row[3])
+        for kiosk, numbers in seqs.items():
+            async with self.db.execute(
+                "SELECT contiguous, high FROM sequences WHERE kiosk=?", (kiosk,)
+            ) as cur:
+                found = await cur.fetchone()
+            contiguous, high = (found[0], found[1]) if found else (min(numbers) - 1, 0)
+            high = max(high, *numbers)
+            while contiguous < high:
+                async with self.db.execute(
+                    "SELECT seq FROM events WHERE kiosk=? AND seq > ? ORDER BY seq LIMIT 1000",
+                    (kiosk, contiguous),
+                ) as cur:
+                    following = [r[0] for r in await cur.fetchall()]
+                moved = contiguous
+                for seq in following:
+                    if seq != moved + 1:
+                        break
+                    moved = seq
+                if moved == contiguous:
+                    break
+                contiguous = moved
+            await self.db.execute(
+                "INSERT INTO sequences (kiosk, contiguous, high) VALUES (?,?,?) "
+                "ON CONFLICT(kiosk) DO UPDATE SET contiguous=excluded.contiguous, "
+                "high=excluded.high",
+                (kiosk, contiguous, high),
+            )
+
+    async def high_seq(self, kiosk: str) -> int:
+        async with self.db.execute("SELECT high FROM sequences WHERE kiosk=?", (kiosk,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else 0
+
     async def verdict_of(self, event_id: str) -> StoredVerdict | None:
         async with self.db.execute(
             "SELECT colour, action, prompt, source FROM events WHERE id=? AND colour IS NOT NULL",
@@ -223,9 +275,15 @@ class Store:
 
     # --- uploads (forwarder) -----------------------------------------------------------
 
-    async def pending_uploads(self, limit: int) -> list[tuple[int, dict]]:
+    async def pending_uploads(self, limit: int, hold_before_ms: int) -> list[tuple[int, dict]]:
+        """Records ready for the platform, in sequence order per kiosk. A record behind a
+        gap in its kiosk's sequence waits for the gap to fill (the kiosk resends), so the
+        platform receives each kiosk's records in order — unless it has waited since
+        before `hold_before_ms`, when the missing scans are taken as lost."""
         async with self.db.execute(
-            "SELECT n, body FROM uploads ORDER BY n LIMIT ?", (limit,)
+            "SELECT u.n, u.body FROM uploads u JOIN sequences s ON s.kiosk = u.kiosk "
+            "WHERE u.seq <= s.contiguous OR u.queued_ms < ? ORDER BY u.kiosk, u.seq LIMIT ?",
+            (hold_before_ms, limit),
         ) as cur:
             return [(row[0], json.loads(row[1])) for row in await cur.fetchall()]
 
@@ -243,7 +301,14 @@ class Store:
     # --- kiosks -------------------------------------------------------------------------
 
     async def kiosks(self) -> list[dict]:
-        async with self.db.execute("SELECT * FROM kiosks ORDER BY kiosk") as cur:
+        """Kiosks with presence, health and sequence completeness: `missing` counts
+        sequence numbers above `contiguous` not stored yet (in transit, or lost)."""
+        async with self.db.execute(
+            "SELECT k.*, s.contiguous, s.high, "
+            "(s.high - s.contiguous) - (SELECT count(*) FROM events e "
+            " WHERE e.kiosk = k.kiosk AND e.seq > s.contiguous) AS missing "
+            "FROM kiosks k LEFT JOIN sequences s ON s.kiosk = k.kiosk ORDER BY k.kiosk"
+        ) as cur:
             rows = [dict(r) for r in await cur.fetchall()]
         for row in rows:
             row["health"] = json.loads(row["health"]) if row["health"] else {}

@@ -60,9 +60,10 @@ class Kiosk:
             self.outbox,
             self.health,
             self.waiters.deliver,
-            self.waiters.is_waiting,
+            self.waiters.waiting,
             self.config.status_interval_s,
             self.config.resend_after_s,
+            self.config.outbox_alarm,
         )
         self.ready.set()
         try:
@@ -73,6 +74,14 @@ class Kiosk:
             await self.outbox.close()
 
     async def _scan_loop(self) -> None:
+        if self.outbox.fresh:
+            # New or wiped data: learn the last sequence number the gateway holds before
+            # numbering scans, so none is reused. The door works on regardless.
+            try:
+                await asyncio.wait_for(self.link.seq_synced.wait(), self.config.seq_sync_s)
+            except TimeoutError:
+                log.warning("gateway did not confirm the sequence; numbering from %d",
+                            await self.outbox.last_seq() + 1)
         async for reading in self.source:
             await self.handle(reading)
 

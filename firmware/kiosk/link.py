@@ -1,19 +1,19 @@
-"""The kiosk's MQTT session: sends the outbox, receives verdicts, announces presence.
+"""The kiosk's MQTT session: sends the outbox, receives verdicts and acks, announces
+presence.
 
-Reconnects forever with capped, jittered backoff. Each connection starts by resending
-every scan still in the outbox (the gateway stores each event id once), so a scan
-published just before a drop is never lost. Presence is a retained status message with
-a last will, so the console sees a kiosk go offline within seconds of it vanishing.
+Reconnects forever with capped, jittered backoff; each connection sends again whatever
+the gateway has not acknowledged (it stores each event id once), so a scan published
+just before a drop is never lost. Presence is a retained status message with a last
+will, so the console sees a kiosk go offline within seconds of it vanishing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
-from collections.abc import Callable
 from collections import Counter
+from collections.abc import Callable, Iterable
 
 import aiomqtt
 
@@ -21,16 +21,10 @@ from firmware import mqtt_client, protocol
 from firmware.kiosk import SOFTWARE_VERSION
 from firmware.kiosk.health import Health
 from firmware.kiosk.outbox import Outbox
+from firmware.kiosk.sender import OutboxSender
 from firmware.kiosk.signal import Verdict
 
 log = logging.getLogger(__name__)
-
-
-def mark_replay(payload: bytes) -> bytes:
-    """Nobody waits for this scan's verdict any more: the gateway need only store it."""
-    msg = json.loads(payload)
-    msg["replay"] = True
-    return json.dumps(msg).encode()
 
 
 def _first_leaf(group: BaseExceptionGroup) -> BaseException:
@@ -47,9 +41,10 @@ class KioskLink:
         outbox: Outbox,
         health: Health,
         on_verdict: Callable[[Verdict], None],
-        is_waiting: Callable[[str], bool],
+        waiting: Callable[[], Iterable[str]],
         status_interval_s: float = 10.0,
         resend_after_s: float = 5.0,
+        outbox_alarm: int = 200_000,
     ) -> None:
         self.site = site
         self.kiosk = kiosk
@@ -57,13 +52,13 @@ class KioskLink:
         self.outbox = outbox
         self.health = health
         self.on_verdict = on_verdict
-        self.is_waiting = is_waiting
         self.status_interval_s = status_interval_s
-        self.resend_after_s = resend_after_s
+        self.outbox_alarm = outbox_alarm
+        self.sender = OutboxSender(outbox, waiting, resend_after_s=resend_after_s)
         self.connected = asyncio.Event()
+        self.seq_synced = asyncio.Event()  # the gateway told us the highest seq it holds
         self.rejected: Counter[str] = Counter()
         self._topic = {kind: protocol.topic(site, kiosk, kind) for kind in protocol.KINDS}
-        self._client: aiomqtt.Client | None = None
 
     def _will(self) -> aiomqtt.Will:
         payload = protocol.encode(protocol.STATUS, protocol.status(self.kiosk, "offline"))
@@ -76,7 +71,6 @@ class KioskLink:
                 async with mqtt_client.client(
                     self.address, f"kiosk-{self.site}-{self.kiosk}", will=self._will()
                 ) as client:
-                    self._client = client
                     backoff = 0.2
                     try:
                         await self._session(client)
@@ -86,7 +80,6 @@ class KioskLink:
             except aiomqtt.MqttError as exc:
                 log.warning("broker connection lost or refused: %s", exc)
             finally:
-                self._client = None
                 self.connected.clear()
             await asyncio.sleep(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, 5.0)
@@ -97,9 +90,14 @@ class KioskLink:
         await self.publish_status(client)
         self.connected.set()
         log.info("connected to broker %s:%s", self.address.host, self.address.port)
+        scan_topic = self._topic[protocol.SCAN]
+
+        async def publish_scan(payload: bytes) -> None:
+            await client.publish(scan_topic, payload, qos=1)
+
         try:
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._send_outbox(client))
+                tasks.create_task(self.sender.run(publish_scan))
                 tasks.create_task(self._report_status(client))
                 tasks.create_task(self._receive(client))
         except BaseExceptionGroup as group:
@@ -109,40 +107,25 @@ class KioskLink:
                 raise
             raise _first_leaf(lost) from None
 
-    async def publish_status(self, client: aiomqtt.Client, state: str = "online") -> None:
-        backlog, _oldest = await self.outbox.backlog()
-        msg = protocol.status(
-            self.kiosk,
-            state,
-            ts=protocol.now_ms(),
-            sw=SOFTWARE_VERSION,
-            outbox=backlog,
-            health=self.health.snapshot(),
+    async def status_fields(self) -> dict:
+        backlog, oldest = await self.outbox.backlog()
+        self.health.report(
+            "outbox", backlog < self.outbox_alarm,
+            f"{backlog} scans waiting, near the bound" if backlog >= self.outbox_alarm else "",
         )
+        return {
+            "sw": SOFTWARE_VERSION,
+            "outbox": backlog,
+            "oldest_ms": oldest,
+            "last_seq": await self.outbox.last_seq(),
+            "health": self.health.snapshot(),
+        }
+
+    async def publish_status(self, client: aiomqtt.Client, state: str = "online") -> None:
+        msg = protocol.status(self.kiosk, state, ts=protocol.now_ms(), **await self.status_fields())
         await client.publish(
             self._topic[protocol.STATUS], protocol.encode(protocol.STATUS, msg), qos=1, retain=True
         )
-
-    async def _send_outbox(self, client: aiomqtt.Client) -> None:
-        """Publish outbox scans in sequence order. Everything unconfirmed is sent again on
-        each new connection, and again after `resend_after_s` without confirmation (the
-        gateway may have been down when the broker had no session to queue it in)."""
-        sent_upto = 0
-        topic = self._topic[protocol.SCAN]
-        while True:
-            self.outbox.added.clear()
-            batch = await self.outbox.after(sent_upto)
-            for pending in batch:
-                payload = pending.payload
-                if not self.is_waiting(pending.id):
-                    payload = mark_replay(payload)
-                await client.publish(topic, payload, qos=1)
-                sent_upto = pending.seq
-            if not batch:
-                try:
-                    await asyncio.wait_for(self.outbox.added.wait(), self.resend_after_s)
-                except TimeoutError:
-                    sent_upto = 0
 
     async def _report_status(self, client: aiomqtt.Client) -> None:
         while True:
@@ -164,7 +147,17 @@ class KioskLink:
             if kind == protocol.VERDICT:
                 self.on_verdict(Verdict.from_message(msg))
             elif kind == protocol.ACK:
-                await self.outbox.confirm(msg["ids"])
+                await self._on_ack(msg)
+
+    async def _on_ack(self, msg: dict) -> None:
+        if msg["ids"]:
+            await self.outbox.confirm(msg["ids"])
+            self.sender.acknowledged(msg["ids"])
+        if "high_seq" in msg:
+            if await self.outbox.raise_seq(msg["high_seq"]):
+                log.warning("sequence continued from the gateway's %d (local data was lost)",
+                            msg["high_seq"])
+            self.seq_synced.set()
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:
         """On a clean stop, say offline ourselves: the broker sends no will then."""

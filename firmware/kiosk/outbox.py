@@ -37,20 +37,22 @@ class Pending:
 
 
 class Outbox:
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, fresh: bool = False) -> None:
         self._db = db
+        self.fresh = fresh  # a new file: the sequence must be restored from the gateway
         self._lock = asyncio.Lock()
         self.added = asyncio.Event()  # set whenever a scan is added; the sender waits on it
 
     @classmethod
     async def open(cls, path: Path) -> Outbox:
         path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not path.exists()
         db = await aiosqlite.connect(path, isolation_level=None)
         await db.execute("PRAGMA journal_mode=WAL")
         # FULL: a scan the kiosk has shown a verdict for must survive a power cut.
         await db.execute("PRAGMA synchronous=FULL")
         await db.executescript(SCHEMA)
-        return cls(db)
+        return cls(db, fresh)
 
     async def close(self) -> None:
         await self._db.close()
@@ -99,6 +101,23 @@ class Outbox:
             (seq, limit),
         ) as cur:
             return [Pending(*row) for row in await cur.fetchall()]
+
+    async def by_ids(self, event_ids: list[str]) -> Sequence[Pending]:
+        marks = ",".join("?" * len(event_ids))
+        async with self._db.execute(
+            f"SELECT seq, id, payload, created_ms FROM outbox WHERE id IN ({marks}) ORDER BY seq",
+            event_ids,
+        ) as cur:
+            return [Pending(*row) for row in await cur.fetchall()]
+
+    async def raise_seq(self, high_seq: int) -> bool:
+        """Continue numbering above what the gateway already holds from this kiosk (its
+        data was wiped or re-flashed). True if the sequence had to move."""
+        async with self._lock:
+            cur = await self._db.execute(
+                "UPDATE meta SET value=? WHERE key='last_seq' AND value < ?", (high_seq, high_seq)
+            )
+            return cur.rowcount > 0
 
     async def backlog(self) -> tuple[int, int | None]:
         """(number of unconfirmed scans, creation time of the oldest in ms or None)."""

@@ -23,8 +23,8 @@ class VerdictWaiters:
     def expect(self, event_id: str) -> None:
         self._waiting[event_id] = asyncio.get_running_loop().create_future()
 
-    def is_waiting(self, event_id: str) -> bool:
-        return event_id in self._waiting
+    def waiting(self) -> list[str]:
+        return list(self._waiting)
 
     def deliver(self, verdict: Verdict) -> bool:
         """Hand a verdict to its waiting scan; False if nobody waits for it any more."""

@@ -1,0 +1,106 @@
+"""Sending the outbox: the live scan first, the backlog behind it in a bounded window.
+
+After an outage a kiosk may hold a day of scans. They drain in batches, but never more
+than `window` unacknowledged at once, so the scan of the person now at the door is
+never stuck behind thousands of old ones — at the kiosk or in the gateway's queue.
+Scans nobody waits for any more are marked as replays; the gateway only stores those.
+Whatever stays unacknowledged is sent again after `resend_after_s` without progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+from firmware.kiosk.outbox import Outbox, Pending
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[bytes], Awaitable[None]]
+
+
+def mark_replay(payload: bytes) -> bytes:
+    """Nobody waits for this scan's verdict any more: the gateway need only store it."""
+    msg = json.loads(payload)
+    msg["replay"] = True
+    return json.dumps(msg).encode()
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        outbox: Outbox,
+        waiting: Callable[[], Iterable[str]],
+        window: int = 500,
+        batch: int = 100,
+        resend_after_s: float = 5.0,
+    ) -> None:
+        self.outbox = outbox
+        self.waiting = waiting
+        self.window = window
+        self.batch = batch
+        self.resend_after_s = resend_after_s
+        self.unacked: dict[str, float] = {}  # sent on this connection, not yet acknowledged
+        self.progress = asyncio.Event()
+        self.resends = 0
+
+    def acknowledged(self, ids: Iterable[str]) -> None:
+        for event_id in ids:
+            self.unacked.pop(event_id, None)
+        self.progress.set()
+
+    async def run(self, publish: Publish) -> None:
+        """Send for one connection; everything unacknowledged is sent again on the next."""
+        self.unacked.clear()
+        cursor = 0
+        while True:
+            self.outbox.added.clear()
+            self.progress.clear()
+            live_ids = [i for i in self.waiting() if i not in self.unacked]
+            live = await self.outbox.by_ids(live_ids) if live_ids else []
+            await self._send(publish, live, replay=False)
+            backlog: list[Pending] = []
+            room = self.window - len(self.unacked)
+            if room > 0:
+                rows = await self.outbox.after(cursor, min(room, self.batch))
+                if rows:
+                    cursor = rows[-1].seq
+                backlog = [r for r in rows if r.id not in self.unacked]
+                await self._send(publish, backlog, replay=True)
+            if live or backlog:
+                continue
+            if not await self._wait_for_work():
+                if self.unacked:
+                    self.resends += 1
+                    log.warning("%d scans unacknowledged for %.0f s; sending them again",
+                                len(self.unacked), self.resend_after_s)
+                    self.unacked.clear()
+                    cursor = 0
+
+    async def _send(self, publish: Publish, rows: list[Pending], replay: bool) -> None:
+        if not rows:
+            return
+        now = time.monotonic()
+        waiting = set(self.waiting()) if replay else set()
+        for row in rows:
+            self.unacked[row.id] = now
+        await asyncio.gather(*(
+            publish(mark_replay(r.payload) if replay and r.id not in waiting else r.payload)
+            for r in rows
+        ))
+
+    async def _wait_for_work(self) -> bool:
+        """Wait for a new scan or an ack; False if neither came within resend_after_s."""
+        added = asyncio.ensure_future(self.outbox.added.wait())
+        acked = asyncio.ensure_future(self.progress.wait())
+        try:
+            done, _ = await asyncio.wait(
+                (added, acked), timeout=self.resend_after_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            added.cancel()
+            acked.cancel()
+        return bool(done)
