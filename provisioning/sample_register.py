@@ -124,13 +124,18 @@ BAD_ROWS = {
 }
 
 
-def csv_text(n: int, seed: int = 1, bad: bool = True) -> tuple[str, dict[int, str]]:
-    """CSV text and {file line: what is wrong} for the planted bad rows (line 1 = header)."""
+def csv_text(
+    n: int, seed: int = 1, bad: bool = True, fixes: dict[int, list[str]] | None = None
+) -> tuple[str, dict[int, str]]:
+    """CSV text and {file line: what is wrong} for the planted bad rows (line 1 = header).
+    `fixes`, if given, receives {file line: the row as it should have been}."""
     data = rows(n, seed)
     planted: dict[int, str] = {}
     if bad:
         for offset, (index, value, what) in BAD_ROWS.items():
             if offset < n and not (offset % 50 == 0 and index == 1):
+                if fixes is not None:
+                    fixes[offset + 2] = list(data[offset])
                 data[offset][index] = value
                 planted[offset + 2] = what
     buf = io.StringIO()

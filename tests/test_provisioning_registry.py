@@ -3,6 +3,7 @@ district uses to load its existing register (100,000 venues, a few bad rows)."""
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from pathlib import Path
 
@@ -125,7 +126,8 @@ def test_updating_a_venue_keeps_its_doors_and_refuses_a_clashing_door_name(
 def test_import_100k_register_loads_good_rows_and_reports_each_bad_one(
     tmp_path: Path, registry: Registry
 ) -> None:
-    text, planted = sample_register.csv_text(100_000)
+    fixes: dict[int, list[str]] = {}
+    text, planted = sample_register.csv_text(100_000, fixes=fixes)
     path = tmp_path / "register.csv"
     path.write_text(text, encoding="utf-8-sig")
     report = csv_io.import_csv(registry, path)
@@ -145,11 +147,11 @@ def test_import_100k_register_loads_good_rows_and_reports_each_bad_one(
     assert registry.get(sample_register.venue_code(8)) is None  # the bad row on line 9
     assert len(registry.doors(sample_register.venue_code(1))) == 5
     # The clerk fixes the refused rows and imports them (and a loaded one again): no duplicates.
-    fixed_lines = sample_register.csv_text(100_000, bad=False)[0].splitlines()
-    fixes = (
-        [fixed_lines[0]] + [fixed_lines[line - 1] for line in sorted(planted)] + [fixed_lines[2]]
-    )
-    path.write_text("\n".join(fixes) + "\n")
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(csv_io.COLUMNS)
+        writer.writerows(fixes[line] for line in sorted(fixes))
+        writer.writerow(text.splitlines()[2].split(","))  # an already loaded row, again
     again = csv_io.import_csv(registry, path)
     assert (again.loaded, again.bad, registry.count()) == (len(planted) + 1, [], 100_000)
 

@@ -3,6 +3,7 @@ router included, as simulators/platform.py will include it."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -60,11 +61,7 @@ def test_upload_registers_every_venue_once_and_resends_only_changes(
     assert (again.sent, again.skipped) == (0, 1200)
 
     venue = registry.get(sample_register.venue_code(3))
-    registry.put(
-        venue.__class__(
-            **{**{f: getattr(venue, f) for f in venue.__slots__}, "name": "改名后的商铺"}
-        )
-    )
+    registry.put(dataclasses.replace(venue, name="改名后的商铺"))
     changed = upload.upload(registry, platform)
     assert (changed.sent, changed.updated, changed.skipped) == (1, 1, 1199)
     assert httpx.get(f"{platform}/api/v1/venues/{venue.code}").json()["versions"] == 2
