@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import serial  # noqa: E402
+import serial
 
-from bench.stats import summarise  # noqa: E402
-from firmware.kiosk.board import BoardLink, DoorEventStore  # noqa: E402
-from simulators.board import BoardSimulator  # noqa: E402
+from bench.stats import summarise
+from firmware.kiosk.board import BoardLink, DoorEventStore
+from simulators.board import BoardSimulator
 
 FRAME = bytes(range(20))  # the size of a SHOW frame
 

@@ -19,6 +19,8 @@ CRC16 is no signature: the link is a cable inside the kiosk housing, and this pr
 against noise and replays of stale frames, not against someone who can write to the cable.
 """
 
+# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
+
 import struct
 
 try:

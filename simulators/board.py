@@ -21,7 +21,7 @@ import threading
 import time
 import tty
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from firmware import board_link as link
 from firmware.board.core import Board
@@ -105,7 +105,7 @@ class BoardSimulator:
         if self.link:
             self.link.unlink(missing_ok=True)
 
-    def __enter__(self) -> BoardSimulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -108,7 +108,7 @@ async def test_lost_heartbeat_gives_safe_state_then_recovers(sim, store_path) ->
 
 async def test_garbled_and_replayed_frames_rejected_and_counted(sim, kiosk) -> None:
     # kiosk -> board: a flipped bit and a replay of an accepted gate command
-    seq, data = kiosk.session.frame(link.GATE, 300)
+    _, data = kiosk.session.frame(link.GATE, 300)
     garbled = bytearray(data)
     garbled[-3] ^= 0x01
     before = dict(sim.state()["counters"])

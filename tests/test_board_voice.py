@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import itertools
 import shutil
 import sys
 import wave
@@ -55,7 +56,7 @@ def test_every_prompt_has_a_short_two_language_recording(built: dict[str, Path])
         assert 1.5 < seconds < 6.5, (key, seconds)
         runs = loud_runs(path)
         # Mandarin, the gap, then English: the longest silence splits two real sentences
-        gaps = [b[0] - a[1] for a, b in zip(runs, runs[1:], strict=False)]
+        gaps = [b[0] - a[1] for a, b in itertools.pairwise(runs)]
         assert gaps and max(gaps) >= voice.GAP_S - 0.06, (key, runs)
         split = gaps.index(max(gaps)) + 1
         assert runs[split - 1][1] - runs[0][0] > 0.6, (key, "Mandarin part too short")

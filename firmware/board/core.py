@@ -191,7 +191,7 @@ class Board:
             return
         if len(self._sent) > 8 * EVENTS_PER_RETRY:
             waiting = [ev[0] for ev in self._pending]
-            self._sent = dict((s, n) for s, n in self._sent.items() if n in waiting)
+            self._sent = {s: n for s, n in self._sent.items() if n in waiting}
         for event_no, msg_type, value, uptime in self._pending[:EVENTS_PER_RETRY]:
             seq, data = self.session.frame(msg_type, event_no, value, uptime)
             self._sent[seq] = event_no

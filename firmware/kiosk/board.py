@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import serial
 
@@ -170,7 +170,7 @@ class BoardLink:
             self._serial.close()
             self._serial = None
 
-    async def __aenter__(self) -> BoardLink:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -108,7 +108,7 @@ def _join(parts: Sequence[Path], out: Path) -> None:
 
 
 def _fingerprint(key: str) -> str:
-    zh, en = PROMPT_TEXT[key]
+    en = PROMPT_TEXT[key][1]
     settings = (GAP_S, SILENCE, ZH_SPEED, EN_SPEED)
     text = "|".join((ZH_VOICE, PINYIN[key][1], EN_VOICE, en, *map(str, settings)))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -69,7 +69,7 @@ class DoorEvents(TestCase):
         rig.run(1000, every=200)
         sent = [f for f in rig.frames(link.PASSED)]
         self.assertGreaterEqual(len(sent), 3)
-        self.assertEqual(len(set(f.fields()[0] for f in sent)), 1)
+        self.assertEqual(len({f.fields()[0] for f in sent}), 1)
         rig.pins.deliver(rig.kiosk.ack(sent[-1].seq))
         rig.run(20)
         self.assertEqual(rig.board.pending_events, 1)  # "restarted" still waits

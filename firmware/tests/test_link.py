@@ -63,7 +63,7 @@ class Rejection(TestCase):
 
     def test_truncated_frame_followed_by_good_one(self):
         rig = self.rig
-        seq, data = rig.kiosk.frame(link.GATE, 3000)
+        _, data = rig.kiosk.frame(link.GATE, 3000)
         rig.pins.deliver(data[:9])
         good = rig.send(link.IDLE, link.IDLE_MODES.index("closed"))
         rig.run(50)
@@ -74,7 +74,7 @@ class Rejection(TestCase):
     def test_replayed_gate_frame_is_rejected_and_counted(self):
         rig = self.rig
         start = rig.now
-        seq, data = rig.kiosk.frame(link.GATE, 300)
+        _, data = rig.kiosk.frame(link.GATE, 300)
         rig.pins.deliver(data)
         rig.run(20)
         rig.send(link.HEARTBEAT)
@@ -100,7 +100,7 @@ class Rejection(TestCase):
     def test_frame_from_an_old_pi_session_is_stale(self):
         rig = self.rig
         old = link.Session(link.ROLE_KIOSK, 0x0BAD0BAD)
-        seq, data = old.frame(link.GATE, 3000)
+        _, data = old.frame(link.GATE, 3000)
         rig.pins.deliver(data)
         rig.run(20)
         self.assertFalse(rig.pins.state["relay"])
@@ -109,7 +109,7 @@ class Rejection(TestCase):
     def test_other_major_version_is_refused(self):
         rig = Rig()
         rig.send(link.HELLO, link.MAJOR + 1, 0, link.ROLE_KIOSK, 0)
-        seq = rig.send(link.GATE, 3000)
+        rig.send(link.GATE, 3000)
         rig.run(50)
         self.assertEqual(rig.board.counters["version"], 1)
         self.assertFalse(rig.board.session.established)
