@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware.kiosk.camera.config import KIOSK, PLAIN  # noqa: E402
-from firmware.kiosk.decode import ENGINES, PREPARES, Decoder, DecodeResult, plain_pyzbar, step  # noqa: E402
-from simulators.scenes import CATEGORIES, SIZES, Scene, frames  # noqa: E402
-from simulators.scenes_camera import Hood  # noqa: E402
+from firmware.kiosk.camera.config import KIOSK, PLAIN
+from firmware.kiosk.decode import ENGINES, PREPARES, Decoder, DecodeResult, plain_pyzbar, step
+from simulators.scenes import CATEGORIES, SIZES, Scene, frames
+from simulators.scenes_camera import Hood
 
 
 def correct(result: DecodeResult, scene: Scene) -> bool:
@@ -37,8 +37,9 @@ def correct(result: DecodeResult, scene: Scene) -> bool:
     return scene.payloads[0] in texts and texts <= set(scene.payloads)
 
 
-def scene_set(per_category: int, seed_base: int, categories=CATEGORIES, camera=PLAIN, hood=None,
-              sizes=SIZES) -> list[Scene]:
+def scene_set(
+    per_category: int, seed_base: int, categories=CATEGORIES, camera=PLAIN, hood=None, sizes=SIZES
+) -> list[Scene]:
     out: list[Scene] = []
     for cat in categories:
         share = per_category // len(sizes)
@@ -66,12 +67,16 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summary(ok: list[bool], ms: list[float]) -> dict:
-    return {"success": round(100 * sum(ok) / max(1, len(ok)), 1), "median_ms": round(statistics.median(ms), 2),
-            "p95_ms": round(pct(ms, 0.95), 2), "frames": len(ok)}
+    return {
+        "success": round(100 * sum(ok) / max(1, len(ok)), 1),
+        "median_ms": round(statistics.median(ms), 2),
+        "p95_ms": round(pct(ms, 0.95), 2),
+        "frames": len(ok),
+    }
 
 
 def run_bench(per_category: int, seed_base: int) -> dict:
@@ -90,11 +95,20 @@ def run_bench(per_category: int, seed_base: int) -> dict:
         if k_ok:
             steps[kiosk.step or "-"] = steps.get(kiosk.step or "-", 0) + 1
         else:
-            unreadable.append({"category": scene.category, "strength": round(scene.strength, 2), "seed": scene.seed,
-                               "size": f"{scene.image.shape[1]}x{scene.image.shape[0]}",
-                               "pyzbar_read": b_ok, "why": why_unreadable(scene)})
+            unreadable.append(
+                {
+                    "category": scene.category,
+                    "strength": round(scene.strength, 2),
+                    "seed": scene.seed,
+                    "size": f"{scene.image.shape[1]}x{scene.image.shape[0]}",
+                    "pyzbar_read": b_ok,
+                    "why": why_unreadable(scene),
+                }
+            )
     out = {"categories": {}}
-    print(f"{'category':<12} {'kiosk %':>8} {'med ms':>7} {'p95 ms':>7} | {'pyzbar %':>8} {'med ms':>7} {'p95 ms':>7}")
+    print(
+        f"{'category':<12} {'kiosk %':>8} {'med ms':>7} {'p95 ms':>7} | {'pyzbar %':>8} {'med ms':>7} {'p95 ms':>7}"
+    )
     all_k, all_b, all_kms, all_bms = [], [], [], []
     for cat, r in rows.items():
         k, b = summary(r["k_ok"], r["k_ms"]), summary(r["b_ok"], r["b_ms"])
@@ -103,25 +117,40 @@ def run_bench(per_category: int, seed_base: int) -> dict:
         all_b += r["b_ok"]
         all_kms += r["k_ms"]
         all_bms += r["b_ms"]
-        print(f"{cat:<12} {k['success']:>8} {k['median_ms']:>7} {k['p95_ms']:>7} | "
-              f"{b['success']:>8} {b['median_ms']:>7} {b['p95_ms']:>7}")
+        print(
+            f"{cat:<12} {k['success']:>8} {k['median_ms']:>7} {k['p95_ms']:>7} | "
+            f"{b['success']:>8} {b['median_ms']:>7} {b['p95_ms']:>7}"
+        )
     out["overall"] = {"kiosk": summary(all_k, all_kms), "pyzbar": summary(all_b, all_bms)}
     k, b = out["overall"]["kiosk"], out["overall"]["pyzbar"]
-    print(f"{'OVERALL':<12} {k['success']:>8} {k['median_ms']:>7} {k['p95_ms']:>7} | "
-          f"{b['success']:>8} {b['median_ms']:>7} {b['p95_ms']:>7}")
+    print(
+        f"{'OVERALL':<12} {k['success']:>8} {k['median_ms']:>7} {k['p95_ms']:>7} | "
+        f"{b['success']:>8} {b['median_ms']:>7} {b['p95_ms']:>7}"
+    )
     print("kiosk reads by rung:", json.dumps(steps))
     print(f"frames the kiosk decoder did not read ({len(unreadable)}):")
     reasons: dict[str, int] = {}
     for u in unreadable:
         print("  ", json.dumps(u))
         key = u["why"].split(":")[0] if "decoder" not in u["why"] else "decoder weakness"
-        key = ("too far" if "px per module" in key else "saturated glare" if "clipped" in key else
-               "motion blur" if "motion" in key else "defocus" if "defocus" in key else key)
+        key = (
+            "too far"
+            if "px per module" in key
+            else "saturated glare"
+            if "clipped" in key
+            else "motion blur"
+            if "motion" in key
+            else "defocus"
+            if "defocus" in key
+            else key
+        )
         reasons[key] = reasons.get(key, 0) + 1
     out["unreadable"] = reasons
     out["rungs"] = steps
     out["gain_points"] = round(k["success"] - b["success"], 1)
-    out["no_category_below"] = all(c["kiosk"]["success"] >= c["pyzbar"]["success"] for c in out["categories"].values())
+    out["no_category_below"] = all(
+        c["kiosk"]["success"] >= c["pyzbar"]["success"] for c in out["categories"].values()
+    )
     out["median_not_slower"] = k["median_ms"] <= b["median_ms"]
     return out
 
@@ -147,17 +176,26 @@ def run_camera(per_category: int, seed_base: int) -> dict:
             k = [correct(decoder.decode(s.image), s) for s in scenes]
             b = [correct(plain_pyzbar(s.image), s) for s in scenes]
             clipped = statistics.mean(s.facts["code_clipped"] for s in scenes)
-            out[f"{cat}/{name}"] = {"kiosk": round(100 * sum(k) / len(k), 1),
-                                    "pyzbar": round(100 * sum(b) / len(b), 1),
-                                    "code_clipped": round(100 * clipped, 1)}
-            print(f"  {cat:<6} {name:<22} kiosk {out[f'{cat}/{name}']['kiosk']:>5} %  pyzbar "
-                  f"{out[f'{cat}/{name}']['pyzbar']:>5} %  code area clipped {100 * clipped:4.1f} %")
+            out[f"{cat}/{name}"] = {
+                "kiosk": round(100 * sum(k) / len(k), 1),
+                "pyzbar": round(100 * sum(b) / len(b), 1),
+                "code_clipped": round(100 * clipped, 1),
+            }
+            print(
+                f"  {cat:<6} {name:<22} kiosk {out[f'{cat}/{name}']['kiosk']:>5} %  pyzbar "
+                f"{out[f'{cat}/{name}']['pyzbar']:>5} %  code area clipped {100 * clipped:4.1f} %"
+            )
     return out
 
 
 def run_study(per_category: int, seed_base: int) -> dict:
     # zxing already tries the inverted image itself (try_invert), so no separate rung for it
-    candidates = [step(e, p) for e in ENGINES for p in PREPARES if not (e == "zxing" and p.startswith("invert"))]
+    candidates = [
+        step(e, p)
+        for e in ENGINES
+        for p in PREPARES
+        if not (e == "zxing" and p.startswith("invert"))
+    ]
     scenes = scene_set(per_category, seed_base)
     reads: dict[str, set[int]] = {c.name: set() for c in candidates}
     ms: dict[str, list[float]] = {c.name: [] for c in candidates}
@@ -172,15 +210,22 @@ def run_study(per_category: int, seed_base: int) -> dict:
                 reads[c.name].add(i)
     print(f"study: {len(scenes)} training frames (seeds from {seed_base})")
     for c in candidates:
-        print(f"  {c.name:<18} alone {100 * len(reads[c.name]) / len(scenes):5.1f} %  median "
-              f"{statistics.median(ms[c.name]):6.2f} ms")
+        print(
+            f"  {c.name:<18} alone {100 * len(reads[c.name]) / len(scenes):5.1f} %  median "
+            f"{statistics.median(ms[c.name]):6.2f} ms"
+        )
     chosen, covered = [], set()
     remaining = [c.name for c in candidates]
     while remaining:
-        def value(name: str) -> float:
+
+        def value(name: str, covered: set[int] = covered) -> float:
             gained = len(reads[name] - covered)
-            cost = statistics.mean(ms[name][i] for i in range(len(scenes)) if i not in covered) or 1e-3
+            cost = (
+                statistics.mean(ms[name][i] for i in range(len(scenes)) if i not in covered)
+                or 1e-3
+            )
             return gained / cost
+
         best = max(remaining, key=value)
         gained = len(reads[best] - covered)
         if gained < max(1, len(scenes) // 200):
@@ -197,7 +242,9 @@ def main() -> None:
     parser.add_argument("--per-category", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--study", action="store_true", help="choose the ladder on training seeds")
-    parser.add_argument("--camera", action="store_true", help="also measure exposure limits, ROI, hood")
+    parser.add_argument(
+        "--camera", action="store_true", help="also measure exposure limits, ROI, hood"
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     if args.study:

@@ -23,13 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from firmware.kiosk.camera.simulated import SimulatedSource  # noqa: E402
-from firmware.kiosk.camera_input import CameraInput  # noqa: E402
-from firmware.kiosk.health import Health  # noqa: E402
-from simulators import scenes_payloads as payloads  # noqa: E402
-from simulators.scenes import make_scene  # noqa: E402
+from firmware.kiosk.camera.simulated import SimulatedSource
+from firmware.kiosk.camera_input import CameraInput
+from firmware.kiosk.health import Health
+from simulators import scenes_payloads as payloads
+from simulators.scenes import make_scene
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -45,12 +45,21 @@ def frame_mix(n: int = 48) -> list[np.ndarray]:
     cats = ["screen", "paper", "dark_mode", "small", "tilt", "glare", "low_light", "two_codes"]
     for i in range(n):
         kind = i % 6
-        payload = (payloads.not_health(rng) if kind == 4 else payloads.signed_code(rng) if kind == 3
-                   else payloads.health_url(rng))
+        payload = (
+            payloads.not_health(rng)
+            if kind == 4
+            else payloads.signed_code(rng)
+            if kind == 3
+            else payloads.health_url(rng)
+        )
         if kind == 5:
             out.append(np.full((480, 640), int(rng.integers(40, 200)), np.uint8))
             continue
-        out.append(make_scene(cats[i % len(cats)], float(rng.uniform(0, 0.6)), i, (640, 480), payload=payload).image)
+        out.append(
+            make_scene(
+                cats[i % len(cats)], float(rng.uniform(0, 0.6)), i, (640, 480), payload=payload
+            ).image
+        )
     return out
 
 
@@ -58,7 +67,9 @@ async def run(frames_wanted: int, warmup: int, every: int) -> dict:
     images = frame_mix()
     prompts = [0]
     source = SimulatedSource(images, fps=250, loop=True)  # a little above the decode rate
-    camera = CameraInput(source, Health(), on_prompt=lambda key: prompts.__setitem__(0, prompts[0] + 1))
+    camera = CameraInput(
+        source, Health(), on_prompt=lambda key: prompts.__setitem__(0, prompts[0] + 1)
+    )
     readings = 0
     samples: list[tuple[int, float, int]] = []
     next_sample = warmup
@@ -78,8 +89,11 @@ async def run(frames_wanted: int, warmup: int, every: int) -> dict:
                 gc.collect()
                 samples.append((camera.frames_decoded, rss_mb(), len(gc.get_objects())))
                 rate = camera.frames_decoded / (time.perf_counter() - start)
-                print(f"{camera.frames_decoded:>7} frames  rss {samples[-1][1]:7.1f} MB  "
-                      f"objects {samples[-1][2]:>7}  {rate:6.0f} frames/s", flush=True)
+                print(
+                    f"{camera.frames_decoded:>7} frames  rss {samples[-1][1]:7.1f} MB  "
+                    f"objects {samples[-1][2]:>7}  {rate:6.0f} frames/s",
+                    flush=True,
+                )
                 next_sample += every
         done.set()
 
@@ -124,7 +138,9 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=5_000)
     args = parser.parse_args()
     result = asyncio.run(run(args.frames, args.warmup, args.every))
-    result["steady"] = result["second_half_slope_mb_per_10k_frames"] < 0.5 and result["growth_mb"] < 20
+    result["steady"] = (
+        result["second_half_slope_mb_per_10k_frames"] < 0.5 and result["growth_mb"] < 20
+    )
     print(json.dumps(result))
 
 

@@ -21,8 +21,16 @@ from simulators import scenes_render as render
 from simulators.scenes_camera import Exposure, Hood, expose
 
 CATEGORIES = (
-    "screen", "dark_mode", "glare", "motion_blur", "defocus",
-    "tilt", "low_light", "paper", "small", "two_codes",
+    "screen",
+    "dark_mode",
+    "glare",
+    "motion_blur",
+    "defocus",
+    "tilt",
+    "low_light",
+    "paper",
+    "small",
+    "two_codes",
 )
 SIZES = ((640, 480), (1280, 720))
 # Where people hold codes (full-view fractions); the kiosk ROI covers it.
@@ -55,8 +63,13 @@ def _rng(category: str, seed: int) -> np.random.Generator:
 
 
 def make_scene(
-    category: str, strength: float, seed: int, size: tuple[int, int] = (640, 480),
-    camera: CameraConfig = PLAIN, hood: Hood | None = None, payload: str | None = None,
+    category: str,
+    strength: float,
+    seed: int,
+    size: tuple[int, int] = (640, 480),
+    camera: CameraConfig = PLAIN,
+    hood: Hood | None = None,
+    payload: str | None = None,
 ) -> Scene:
     """One frame. `camera` is the sensor configuration; `hood` shades the presentation area."""
     if category not in CATEGORIES:
@@ -72,13 +85,21 @@ def make_scene(
     view = np.eye(3)
     if camera.roi is not None:  # sensor crop: read the window at full output resolution
         x0, y0, x1, y1 = camera.roi
-        view = np.array([[1 / (x1 - x0), 0, -x0 * w / (x1 - x0)], [0, 1 / (y1 - y0), -y0 * h / (y1 - y0)], [0, 0, 1]])
+        view = np.array(
+            [
+                [1 / (x1 - x0), 0, -x0 * w / (x1 - x0)],
+                [0, 1 / (y1 - y0), -y0 * h / (y1 - y0)],
+                [0, 0, 1],
+            ]
+        )
     zoom = float(view[0, 0])
 
     ambient = 1.0
     if category == "low_light":
         ambient = 0.2 * (1 - s) ** 2 + 0.008
-    radiance = render.background(rng, size, view, 0.35 * (1 - 0.5 * s if category == "screen" else 1) * ambient)
+    radiance = render.background(
+        rng, size, view, 0.35 * (1 - 0.5 * s if category == "screen" else 1) * ambient
+    )
     code_quads = []
     glass_mask = np.zeros((h, w), np.float32)
     for code in codes:
@@ -95,7 +116,9 @@ def make_scene(
         else:
             carrier = render.paper(modules, k, rng, **code.carrier_args)
             carrier = render.Carrier(carrier.image * 0.85 * ambient, carrier.code, carrier.glass)
-        place = view @ render.placement(carrier, code.centre, code.size, render.rotation(*code.tilt), 1.3 * w)
+        place = view @ render.placement(
+            carrier, code.centre, code.size, render.rotation(*code.tilt), 1.3 * w
+        )
         ones = np.ones_like(carrier.image)
         warped = cv2.warpPerspective(carrier.image, place, size, flags=cv2.INTER_LINEAR)
         mask = cv2.warpPerspective(ones, place, size, flags=cv2.INTER_LINEAR)
@@ -120,10 +143,10 @@ def make_scene(
         bottom = primary[3] + (primary[2] - primary[3]) * u
         centre = top + (bottom - top) * v
         radius = (0.1 + 0.25 * s) * float(sides.mean())
-        blob = render.glare(size, centre, radius, peak * factor, rng.uniform(0.4, 1.0), rng.uniform(0, np.pi))
+        blob = render.glare(
+            size, centre, radius, peak * factor, rng.uniform(0.4, 1.0), rng.uniform(0, np.pi)
+        )
         radiance = radiance + blob * np.maximum(glass_mask, 0.15)
-    elif hood is not None:
-        radiance = radiance  # no reflection to block; the hood's shade on ambient light is ignored
 
     if category == "motion_blur":
         length = facts["module_px"] * (0.3 + 1.4 * s)
@@ -157,16 +180,22 @@ def _exposure_facts(image: np.ndarray, code_quad: np.ndarray, exposure: Exposure
     cv2.fillConvexPoly(mask, code_quad.astype(np.int32), 1)
     inside = image[mask.astype(bool)]
     clipped = float((inside >= 254).mean()) if inside.size else 0.0
-    return {"code_clipped": round(clipped, 3), "gain": round(exposure.gain, 2),
-            "exposure": round(exposure.exposure, 3)}
+    return {
+        "code_clipped": round(clipped, 3),
+        "gain": round(exposure.gain, 2),
+        "exposure": round(exposure.exposure, 3),
+    }
 
 
-def _codes(category: str, s: float, rng: np.random.Generator, size: tuple[int, int],
-           payload: str | None) -> list[_Code]:
+def _codes(
+    category: str, s: float, rng: np.random.Generator, size: tuple[int, int], payload: str | None
+) -> list[_Code]:
     w, h = size
     medium = "paper" if category == "paper" else "screen"
     if category in ("low_light", "two_codes", "tilt", "motion_blur", "defocus", "small"):
-        medium = "paper" if rng.random() < (0.65 if category == "low_light" else 0.35) else "screen"
+        medium = (
+            "paper" if rng.random() < (0.65 if category == "low_light" else 0.35) else "screen"
+        )
     fraction = rng.uniform(0.2, 0.3)
     if category == "small":
         fraction = 0.17 - 0.105 * s * rng.uniform(0.9, 1.0)
@@ -176,10 +205,19 @@ def _codes(category: str, s: float, rng: np.random.Generator, size: tuple[int, i
     if category == "tilt":
         total = 12 + 33 * s
         split = rng.uniform(0, 1)
-        tilt = (total * split * rng.choice([-1, 1]), total * (1 - split) * rng.choice([-1, 1]),
-                rng.uniform(-25, 25))
-    first = _Code(payload or payloads.health_payload(rng, 0.7 if medium == "paper" else 0.3),
-                  medium, centre, fraction * w, tilt, _carrier(category, medium, s, rng))
+        tilt = (
+            total * split * rng.choice([-1, 1]),
+            total * (1 - split) * rng.choice([-1, 1]),
+            rng.uniform(-25, 25),
+        )
+    first = _Code(
+        payload or payloads.health_payload(rng, 0.7 if medium == "paper" else 0.3),
+        medium,
+        centre,
+        fraction * w,
+        tilt,
+        _carrier(category, medium, s, rng),
+    )
     if category != "two_codes":
         return [first]
     # A second person's code beside the first: smaller (further away), closer with strength.
@@ -187,25 +225,47 @@ def _codes(category: str, s: float, rng: np.random.Generator, size: tuple[int, i
     first.centre = (0.36 * w, 0.5 * h)
     second_medium = "paper" if rng.random() < 0.35 else "screen"
     gap = (0.34 - 0.12 * s) * w
-    second = _Code(payloads.health_payload(rng), second_medium, (first.centre[0] + gap, 0.5 * h + rng.uniform(-0.1, 0.1) * h),
-                   rng.uniform(0.12, 0.16) * w, (rng.uniform(-10, 10), rng.uniform(-10, 10), rng.uniform(-25, 25)),
-                   _carrier(category, second_medium, s, rng))
+    second = _Code(
+        payloads.health_payload(rng),
+        second_medium,
+        (first.centre[0] + gap, 0.5 * h + rng.uniform(-0.1, 0.1) * h),
+        rng.uniform(0.12, 0.16) * w,
+        (rng.uniform(-10, 10), rng.uniform(-10, 10), rng.uniform(-25, 25)),
+        _carrier(category, second_medium, s, rng),
+    )
     return [first, second]
 
 
 def _carrier(category: str, medium: str, s: float, rng: np.random.Generator) -> dict:
     if medium == "paper":
         hard = s if category == "paper" else 0.15
-        return dict(creases=int(round(1 + 3 * hard)), fold_shade=0.15 + 0.45 * hard,
-                    shadow=0.65 * hard * rng.uniform(0.5, 1.0), wrinkle=0.6 * hard)
+        return {
+            "creases": round(1 + 3 * hard),
+            "fold_shade": 0.15 + 0.45 * hard,
+            "shadow": 0.65 * hard * rng.uniform(0.5, 1.0),
+            "wrinkle": 0.6 * hard,
+        }
     hard = s if category in ("screen", "dark_mode") else 0.2
-    return dict(brightness=float(1.6 + (4.5 if category == "screen" else 1.5) * hard * rng.uniform(0.6, 1.0)),
-                gamma=float(2.2 + rng.uniform(-0.4, 0.4) * hard), grid=0.1 + 0.5 * hard,
-                dark_mode=category == "dark_mode")
+    boost = 4.5 if category == "screen" else 1.5
+    return {
+        "brightness": float(1.6 + boost * hard * rng.uniform(0.6, 1.0)),
+        "gamma": float(2.2 + rng.uniform(-0.4, 0.4) * hard),
+        "grid": 0.1 + 0.5 * hard,
+        "dark_mode": category == "dark_mode",
+    }
 
 
-def frames(category: str, count: int, size: tuple[int, int], first_seed: int = 0,
-           camera: CameraConfig = PLAIN, hood: Hood | None = None) -> list[Scene]:
+def frames(
+    category: str,
+    count: int,
+    size: tuple[int, int],
+    first_seed: int = 0,
+    camera: CameraConfig = PLAIN,
+    hood: Hood | None = None,
+) -> list[Scene]:
     """`count` scenes with strengths spread evenly over [0, 1], seeds first_seed.."""
     strengths = np.linspace(0.0, 1.0, count) if count > 1 else np.array([0.5])
-    return [make_scene(category, float(st), first_seed + i, size, camera, hood) for i, st in enumerate(strengths)]
+    return [
+        make_scene(category, float(st), first_seed + i, size, camera, hood)
+        for i, st in enumerate(strengths)
+    ]

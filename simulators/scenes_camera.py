@@ -59,7 +59,9 @@ class Exposure:
     clipped_share: float  # share of metered pixels at 255
 
 
-def choose_exposure(radiance: np.ndarray, metered: np.ndarray, config: CameraConfig) -> tuple[float, float]:
+def choose_exposure(
+    radiance: np.ndarray, metered: np.ndarray, config: CameraConfig
+) -> tuple[float, float]:
     """Auto-exposure as libcamera's AGC does it, within the config's limits."""
     sub, mask = radiance[::4, ::4], metered[::4, ::4]  # metering statistics on a 1/16 sample
     sample = sub[mask] if mask.any() else sub.ravel()
@@ -79,7 +81,9 @@ def expose(
     """Radiance -> 8-bit luma: exposure, shot and read noise, clipping, output gamma."""
     exposure, gain = choose_exposure(radiance, metered, config)
     signal = radiance * np.float32(exposure)
-    sigma = np.sqrt(np.maximum(signal, 0) * (gain / FULL_WELL) + (gain * READ_NOISE / FULL_WELL) ** 2)
+    sigma = np.sqrt(
+        np.maximum(signal, 0) * (gain / FULL_WELL) + (gain * READ_NOISE / FULL_WELL) ** 2
+    )
     noisy = signal + rng.standard_normal(signal.shape, dtype=np.float32) * sigma.astype(np.float32)
     np.clip(noisy, 0.0, 1.0, out=noisy)
     image = (np.power(noisy, 1 / 2.2) * 255.0 + 0.5).astype(np.uint8)

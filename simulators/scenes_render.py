@@ -27,8 +27,15 @@ def _code_image(modules: np.ndarray, k: int) -> np.ndarray:
 
 
 def screen(
-    modules: np.ndarray, k: int, rng: np.random.Generator, *, brightness: float, gamma: float,
-    grid: float, dark_mode: bool, floor: float,
+    modules: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    brightness: float,
+    gamma: float,
+    grid: float,
+    dark_mode: bool,
+    floor: float,
 ) -> Carrier:
     """A phone: bezel, screen with app chrome, the code, display gamma, pixel grid."""
     code = _code_image(modules, k)
@@ -58,8 +65,14 @@ def screen(
 
 
 def paper(
-    modules: np.ndarray, k: int, rng: np.random.Generator, *, creases: int, fold_shade: float,
-    shadow: float, wrinkle: float,
+    modules: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    creases: int,
+    fold_shade: float,
+    shadow: float,
+    wrinkle: float,
 ) -> Carrier:
     """A printed health code: folds with shaded facets, a cast shadow, a wavy sheet."""
     code = _code_image(modules, k) * 0.9 + 0.06  # ink is not black, paper not white
@@ -89,8 +102,13 @@ def paper(
         fx, fy = rng.uniform(1, 3, 2) * 2 * np.pi
         mapx = xx + amp * np.sin(yy / ph * fy + rng.uniform(0, 6))
         mapy = yy + amp * np.sin(xx / pw * fx + rng.uniform(0, 6))
-        sheet = cv2.remap(sheet.astype(np.float32), mapx.astype(np.float32), mapy.astype(np.float32),
-                          cv2.INTER_LINEAR, borderValue=0.96)
+        sheet = cv2.remap(
+            sheet.astype(np.float32),
+            mapx.astype(np.float32),
+            mapy.astype(np.float32),
+            cv2.INTER_LINEAR,
+            borderValue=0.96,
+        )
     return Carrier(sheet.astype(np.float32), (left, top, left + cw, top + cw), glass=False)
 
 
@@ -103,7 +121,10 @@ def rotation(tilt_x: float, tilt_y: float, roll: float) -> np.ndarray:
 
 
 def placement(
-    carrier: Carrier, centre: tuple[float, float], code_px: float, rot: np.ndarray,
+    carrier: Carrier,
+    centre: tuple[float, float],
+    code_px: float,
+    rot: np.ndarray,
     distance_px: float,
 ) -> np.ndarray:
     """Homography carrier px -> full-view px: code centred at `centre`, `code_px` wide."""
@@ -125,17 +146,25 @@ def quad(matrix: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarr
     return cv2.perspectiveTransform(pts, matrix)[0]
 
 
-def background(rng: np.random.Generator, size: tuple[int, int], view: np.ndarray, level: float) -> np.ndarray:
+def background(
+    rng: np.random.Generator, size: tuple[int, int], view: np.ndarray, level: float
+) -> np.ndarray:
     """A dim doorway: smooth light falloff plus a few large dark and light shapes."""
     w, h = size
     coarse = rng.uniform(0.3, 1.0, (6, 8)).astype(np.float32)
     full = cv2.resize(coarse, (64 * 8, 48 * 8), interpolation=cv2.INTER_CUBIC)
     for _ in range(3):
         x, y = rng.integers(0, 512), rng.integers(0, 384)
-        cv2.rectangle(full, (int(x), int(y)), (int(x + rng.integers(40, 200)), int(y + rng.integers(40, 200))),
-                      float(rng.uniform(0.1, 1.2)), -1)
-    warped = cv2.warpPerspective(full, _bg_map(view, w, h), (w, h), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REFLECT)
+        cv2.rectangle(
+            full,
+            (int(x), int(y)),
+            (int(x + rng.integers(40, 200)), int(y + rng.integers(40, 200))),
+            float(rng.uniform(0.1, 1.2)),
+            -1,
+        )
+    warped = cv2.warpPerspective(
+        full, _bg_map(view, w, h), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
     return np.clip(warped, 0.05, 1.5) * level
 
 
@@ -144,8 +173,14 @@ def _bg_map(view: np.ndarray, w: int, h: int) -> np.ndarray:
     return view @ np.diag([w / 512, h / 384, 1.0])
 
 
-def glare(size: tuple[int, int], centre: np.ndarray, radius: float, peak: float, aspect: float,
-          angle: float) -> np.ndarray:
+def glare(
+    size: tuple[int, int],
+    centre: np.ndarray,
+    radius: float,
+    peak: float,
+    aspect: float,
+    angle: float,
+) -> np.ndarray:
     """A specular highlight: a flat-topped blob (super-Gaussian) with soft shoulders."""
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -161,7 +196,9 @@ def motion_kernel(length: float, angle: float) -> np.ndarray:
     kernel = np.zeros((n, n), np.float32)
     c = n // 2
     dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
-    cv2.line(kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1, cv2.LINE_AA)
+    cv2.line(
+        kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1, cv2.LINE_AA
+    )
     return kernel / kernel.sum()
 
 

@@ -53,7 +53,9 @@ async def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def run_camera(camera: CameraInput, until: Callable[[], bool], settle: float = 0.3) -> list[Reading]:
+async def run_camera(
+    camera: CameraInput, until: Callable[[], bool], settle: float = 0.3
+) -> list[Reading]:
     readings: list[Reading] = []
 
     async def consume() -> None:
@@ -150,7 +152,7 @@ async def test_camera_fault_and_recovery_appear_on_the_kiosk_status_topic(tmp_pa
             listener = asyncio.create_task(listen())
             runner = asyncio.create_task(kiosk.run())
             try:
-                camera_state = lambda: seen and seen[-1].get("health", {}).get("camera")  # noqa: E731
+                camera_state = lambda: seen and seen[-1].get("health", {}).get("camera")
                 await wait_until(lambda: camera_state() == "ok")
                 source.pause()
                 await wait_until(lambda: str(camera_state()).startswith("fault"))

@@ -23,7 +23,9 @@ def decoder() -> Decoder:
     return Decoder()
 
 
-@pytest.mark.parametrize("category", ["screen", "tilt", "paper", "low_light", "glare", "motion_blur"])
+@pytest.mark.parametrize(
+    "category", ["screen", "tilt", "paper", "low_light", "glare", "motion_blur"]
+)
 def test_reads_the_right_payload_from_mild_scenes(decoder: Decoder, category: str) -> None:
     for seed in range(3):
         scene = make_scene(category, 0.1, seed, (640, 480))
@@ -44,7 +46,9 @@ def test_later_rungs_read_far_codes_the_plain_attempt_misses(decoder: Decoder) -
     scenes = [make_scene("small", 0.0, seed, (640, 480)) for seed in range(8)]
     plain_reads = sum(bool(plain_only.decode(s.image).codes) for s in scenes)
     results = [decoder.decode(s.image) for s in scenes]
-    ladder_reads = sum(bool(r.codes) and r.codes[0].text == s.payloads[0] for r, s in zip(results, scenes))
+    ladder_reads = sum(
+        bool(r.codes) and r.codes[0].text == s.payloads[0] for r, s in zip(results, scenes)
+    )
     assert ladder_reads >= plain_reads + 3
     assert any(r.step and r.step.startswith("zxing:upscale") for r in results)
 
@@ -100,8 +104,14 @@ def test_decode_command_prints_one_json_line_per_image(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "empty.png"), np.full((480, 640), 90, np.uint8))
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     files = [str(tmp_path / n) for n in ("good.png", "empty.png", "broken.jpg")]
-    proc = subprocess.run([sys.executable, "-m", "firmware.kiosk.decode", *files], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "firmware.kiosk.decode", *files],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["file"] for line in lines] == files
     assert lines[0]["payload"] == good.payloads[0] and lines[0]["kind"] in ("code", "signed_code")

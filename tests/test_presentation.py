@@ -12,7 +12,9 @@ B = Sighting("code-B", area=15_000)
 POSTER = Sighting("payment-code", area=20_000, exclusive=False)
 
 
-def play(tracker: PresentationTracker, frames: list[list[Sighting]], start: float = 0.0) -> list[tuple[float, str]]:
+def play(
+    tracker: PresentationTracker, frames: list[list[Sighting]], start: float = 0.0
+) -> list[tuple[float, str]]:
     events = []
     for i, seen in enumerate(frames):
         now = start + i / FPS

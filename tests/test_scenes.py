@@ -36,14 +36,18 @@ def test_two_codes_scene_has_two_payloads() -> None:
 
 def test_payloads_look_like_real_health_codes() -> None:
     rng = np.random.default_rng(5)
-    assert re.fullmatch(r"https://hc\.henan\.example/yk/v1\?t=[A-Za-z0-9]{32}", payloads.health_url(rng))
+    assert re.fullmatch(
+        r"https://hc\.henan\.example/yk/v1\?t=[A-Za-z0-9]{32}", payloads.health_url(rng)
+    )
     signed = payloads.signed_code(rng)
     assert signed.startswith("HC1:") and len(signed) == 200
     assert set(signed[4:]) <= set(payloads.BASE45)
 
 
-@pytest.mark.parametrize("category,fact", [("glare", "code_clipped"), ("motion_blur", "blur_px"),
-                                           ("defocus", "defocus_px")])
+@pytest.mark.parametrize(
+    "category,fact",
+    [("glare", "code_clipped"), ("motion_blur", "blur_px"), ("defocus", "defocus_px")],
+)
 def test_strength_grades_the_difficulty(category: str, fact: str) -> None:
     for seed in range(3):
         weak = make_scene(category, 0.1, seed).facts[fact]
@@ -52,7 +56,10 @@ def test_strength_grades_the_difficulty(category: str, fact: str) -> None:
 
 
 def test_small_codes_get_fewer_pixels_per_module() -> None:
-    assert make_scene("small", 1.0, 1).facts["module_px"] < make_scene("small", 0.0, 1).facts["module_px"] / 2
+    assert (
+        make_scene("small", 1.0, 1).facts["module_px"]
+        < make_scene("small", 0.0, 1).facts["module_px"] / 2
+    )
 
 
 def test_tilt_reaches_45_degrees_of_foreshortening() -> None:
@@ -63,7 +70,9 @@ def test_tilt_reaches_45_degrees_of_foreshortening() -> None:
 def test_exposure_limits_roi_and_hood_reduce_clipped_glare() -> None:
     seeds = range(6)
     plain = [make_scene("glare", 0.8, s, camera=PLAIN).facts["code_clipped"] for s in seeds]
-    kiosk = [make_scene("glare", 0.8, s, camera=KIOSK, hood=Hood()).facts["code_clipped"] for s in seeds]
+    kiosk = [
+        make_scene("glare", 0.8, s, camera=KIOSK, hood=Hood()).facts["code_clipped"] for s in seeds
+    ]
     assert sum(kiosk) < 0.5 * sum(plain)
 
 

@@ -95,8 +95,10 @@ class CameraInput:
         return self._run()
 
     async def _run(self) -> AsyncIterator[Reading]:
-        tasks = [asyncio.create_task(self._capture(), name="camera-capture"),
-                 asyncio.create_task(self._decode(), name="camera-decode")]
+        tasks = [
+            asyncio.create_task(self._capture(), name="camera-capture"),
+            asyncio.create_task(self._decode(), name="camera-decode"),
+        ]
         try:
             while True:
                 getter = asyncio.ensure_future(self._readings.get())
@@ -122,7 +124,7 @@ class CameraInput:
             try:
                 frame = await asyncio.to_thread(self.source.read, self.read_timeout)
                 error = ""
-            except Exception as exc:  # a driver error is a fault, not the end of the kiosk
+            except Exception as exc:  # noqa: BLE001 - a driver error is a fault, not the end of the kiosk
                 frame, error = None, f"camera error: {type(exc).__name__}"
                 await asyncio.sleep(self.read_timeout)
             now = time.monotonic()
@@ -146,7 +148,9 @@ class CameraInput:
             result = await asyncio.to_thread(self.decoder.decode, frame.image)
             self.frames_decoded += 1
             kinds = {code.text: self.classifier.classify(code.text) for code in result.codes}
-            sightings = [Sighting(c.text, c.area, kinds[c.text].is_health_code) for c in result.codes]
+            sightings = [
+                Sighting(c.text, c.area, kinds[c.text].is_health_code) for c in result.codes
+            ]
             for answer in self.tracker.observe(sightings, frame.timestamp):
                 kind = kinds[answer.text]
                 if kind.kind == "not_health_code":

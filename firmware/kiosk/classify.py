@@ -58,7 +58,9 @@ def compile_platforms(patterns: dict[str, str]) -> tuple[Platform, ...]:
     platforms = []
     for name, source in patterns.items():
         if not isinstance(name, str) or not name or not isinstance(source, str) or not source:
-            raise ValueError(f"health-code pattern entry {name!r}: name and regex must be non-empty strings")
+            raise ValueError(
+                f"health-code pattern entry {name!r}: name and regex must be non-empty strings"
+            )
         try:
             platforms.append(Platform(name, re.compile(source)))
         except re.error as exc:
@@ -77,12 +79,14 @@ def load_patterns(path: str | Path) -> tuple[Platform, ...]:
 
 class Classifier:
     def __init__(self, platforms: Iterable[Platform] | None = None) -> None:
-        self.platforms = tuple(platforms) if platforms is not None else compile_platforms(DEFAULT_PATTERNS)
+        self.platforms = (
+            tuple(platforms) if platforms is not None else compile_platforms(DEFAULT_PATTERNS)
+        )
 
     def classify(self, payload: str) -> Classified:
         text = payload.strip()
         if text.startswith(SIGNED_PREFIX):
-            body = text[len(SIGNED_PREFIX):]
+            body = text[len(SIGNED_PREFIX) :]
             if len(body) >= SIGNED_MIN_BODY and _BASE45.fullmatch(body):
                 return Classified("signed_code")
             return Classified("not_health_code")

@@ -76,7 +76,10 @@ def zxing_engine(image: np.ndarray) -> list[Code]:
         if not barcode.valid or not barcode.text:
             continue
         pos = barcode.position
-        corners = tuple((float(p.x), float(p.y)) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left))
+        corners = tuple(
+            (float(p.x), float(p.y))
+            for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)
+        )
         codes.append(Code(barcode.text, corners))  # type: ignore[arg-type]
     return codes
 
@@ -121,7 +124,9 @@ def sharpen(grey: np.ndarray) -> np.ndarray:
 
 def threshold(grey: np.ndarray) -> np.ndarray:
     block = max(15, (min(grey.shape) // 24) | 1)
-    return cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 4)
+    return cv2.adaptiveThreshold(
+        grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 4
+    )
 
 
 def denoise(grey: np.ndarray) -> np.ndarray:
@@ -162,9 +167,19 @@ def step(engine: str, prepare: str) -> Step:
 
 
 # Chosen by bench/decode.py --study; see the module docstring.
-KIOSK_LADDER: tuple[str, ...] = ("zxing:plain", "zxing:sharpen", "zxing:upscale", "zxing:upscale_sharpen")
+KIOSK_LADDER: tuple[str, ...] = (
+    "zxing:plain",
+    "zxing:sharpen",
+    "zxing:upscale",
+    "zxing:upscale_sharpen",
+)
 # Without zxing-cpp: pyzbar, with the inverted frame for dark-mode screens it cannot read.
-PYZBAR_LADDER: tuple[str, ...] = ("pyzbar:plain", "pyzbar:threshold", "pyzbar:invert", "pyzbar:invert_threshold")
+PYZBAR_LADDER: tuple[str, ...] = (
+    "pyzbar:plain",
+    "pyzbar:threshold",
+    "pyzbar:invert",
+    "pyzbar:invert_threshold",
+)
 
 
 def ladder(names: Sequence[str]) -> tuple[Step, ...]:
@@ -172,8 +187,10 @@ def ladder(names: Sequence[str]) -> tuple[Step, ...]:
     for name in names:
         engine, _, prepare = name.partition(":")
         if engine not in ENGINES or prepare not in PREPARES:
-            raise ValueError(f"unknown decode step {name!r}: engines {sorted(ENGINES)}, "
-                             f"preparations {sorted(PREPARES)}")
+            raise ValueError(
+                f"unknown decode step {name!r}: engines {sorted(ENGINES)}, "
+                f"preparations {sorted(PREPARES)}"
+            )
         steps.append(step(engine, prepare))
     return tuple(steps)
 
@@ -219,7 +236,9 @@ def plain_pyzbar(frame: np.ndarray) -> DecodeResult:
 
 def to_grey(frame: np.ndarray) -> np.ndarray:
     if frame.ndim == 3:
-        frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+        frame = cv2.cvtColor(
+            frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        )
     if frame.dtype != np.uint8:
         raise ValueError(f"frame must be 8-bit, got {frame.dtype}")
     return np.ascontiguousarray(frame)
@@ -265,8 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             failed += 1
         else:
             payload = result.codes[0].text if result.codes else None
-            line.update(payload=payload, kind=classifier.classify(payload).kind if payload else None,
-                        step=result.step, ms=round(result.ms, 2))
+            line.update(
+                payload=payload,
+                kind=classifier.classify(payload).kind if payload else None,
+                step=result.step,
+                ms=round(result.ms, 2),
+            )
             if len(result.codes) > 1:
                 line["others"] = [c.text for c in result.codes[1:]]
         print(json.dumps(line, ensure_ascii=False), flush=True)

@@ -66,7 +66,9 @@ class PresentationTracker:
             else:
                 if now - track.last_seen > self.gone_after:  # it left and is back
                     track.since = now
-                    track.pending = track.last_event is None or now - track.last_event >= self.hold_off
+                    track.pending = (
+                        track.last_event is None or now - track.last_event >= self.hold_off
+                    )
                 track.last_seen = now
         return self._answer(by_text, now)
 
@@ -92,7 +94,11 @@ class PresentationTracker:
     def _forget(self, now: float) -> None:
         if self._owner is not None and now - self._tracks[self._owner].last_seen > self.gone_after:
             self._owner = None
-        for text in [t for t, tr in self._tracks.items() if now - tr.last_seen > max(self.gone_after, self.hold_off)]:
+        for text in [
+            t
+            for t, tr in self._tracks.items()
+            if now - tr.last_seen > max(self.gone_after, self.hold_off)
+        ]:
             del self._tracks[text]
 
     @property

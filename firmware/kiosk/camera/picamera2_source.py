@@ -21,7 +21,9 @@ from firmware.kiosk.camera.config import KIOSK, CameraConfig
 from firmware.kiosk.camera.source import Frame
 
 
-def scaler_crop(config: CameraConfig, sensor_size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+def scaler_crop(
+    config: CameraConfig, sensor_size: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
     """The ROI in sensor pixels (x, y, width, height), even-aligned as the ISP wants."""
     if config.roi is None:
         return None

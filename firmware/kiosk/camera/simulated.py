@@ -40,8 +40,12 @@ def image_files(folder: str | Path) -> list[Path]:
 class SimulatedSource:
     """Plays images at `fps` (None: as fast as they are read), optionally looping."""
 
-    def __init__(self, images: Iterable[np.ndarray] | Callable[[], Iterator[np.ndarray]],
-                 fps: float | None = 15.0, loop: bool = False) -> None:
+    def __init__(
+        self,
+        images: Iterable[np.ndarray] | Callable[[], Iterator[np.ndarray]],
+        fps: float | None = 15.0,
+        loop: bool = False,
+    ) -> None:
         self._make = images if callable(images) else None
         self._images = None if callable(images) else list(images)
         self.fps = fps
@@ -62,8 +66,14 @@ class SimulatedSource:
         return cls.from_files(image_files(folder), **kwargs)
 
     @classmethod
-    def from_scenes(cls, category: str, count: int, size: tuple[int, int] = (640, 480),
-                    first_seed: int = 0, **kwargs) -> SimulatedSource:
+    def from_scenes(
+        cls,
+        category: str,
+        count: int,
+        size: tuple[int, int] = (640, 480),
+        first_seed: int = 0,
+        **kwargs,
+    ) -> SimulatedSource:
         from simulators.scenes import frames
 
         return cls([s.image for s in frames(category, count, size, first_seed)], **kwargs)
