@@ -1,0 +1,172 @@
+"""Prometheus metrics for the gateway: `GET /metrics`.
+
+What a site manager's dashboard or alerting needs at 7 a.m.: are scans flowing (by colour
+and method), how long people wait for a verdict, is anything piling up (kiosk outboxes,
+the upload queue to the platform), is the platform failing, are the kiosks online and
+healthy. Counters that the gateway already keeps (link, platform) are read at scrape time;
+scans and verdict latency are observed as they happen, through the check-in's listeners
+and a wrapper around its verdict publisher, attached once the gateway has started.
+
+Each app has its own registry, so several gateways in one test process do not collide.
+No label ever carries personal data: kiosk names and closed sets (colour, method, reason).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+router = APIRouter()
+
+# Verdict latency buckets (seconds): the door's budget is verdict_timeout_s = 1.5 s.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5, 2.5, 5.0)
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.scans = Counter("placecode_scans", "Scans with a verdict, by colour and method",
+                             ["colour", "method"], registry=self.registry)
+        self.latency = Histogram("placecode_verdict_latency_seconds",
+                                 "From a scan reaching the gateway to its verdict being sent",
+                                 buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.snapshot: dict = {}
+        self.registry.register(_Snapshot(self))
+        self.attached = False
+        self._started: dict[str, float] = {}
+
+    def attach(self, gateway) -> None:
+        """Hook into a started Gateway (its CheckIn exists only after start())."""
+        if self.attached:
+            return
+        checkin = gateway.checkin
+        checkin.listeners.append(self._on_entry)
+        handle, publish = checkin.handle, checkin.publish_verdict
+
+        async def timed_handle(msg: dict) -> None:
+            self._started[msg.get("id", "")] = time.perf_counter()
+            try:
+                await handle(msg)
+            finally:
+                self._started.pop(msg.get("id", ""), None)
+
+        async def timed_publish(kiosk: str, verdict: dict) -> None:
+            await publish(kiosk, verdict)
+            started = self._started.get(verdict.get("id", ""))
+            if started is not None:
+                self.latency.observe(time.perf_counter() - started)
+
+        checkin.handle = timed_handle
+        checkin.publish_verdict = timed_publish
+        self.attached = True
+
+    def _on_entry(self, entry: dict) -> None:
+        self.scans.labels(entry["colour"], entry["method"]).inc()
+
+    async def refresh(self, gateway) -> None:
+        """Read what needs awaiting (the store) before the synchronous collection."""
+        kiosks = await gateway.store.kiosks()
+        self.snapshot = {
+            "kiosks": kiosks,
+            "upload_backlog": await gateway.store.upload_backlog(),
+            "uploaded": gateway.forwarder.uploaded,
+            "last_upload": gateway.forwarder.last_success,
+            "platform_errors": dict(gateway.platform.errors),
+            "received": dict(gateway.link.received),
+            "rejected": dict(gateway.link.rejected),
+            "mqtt_connected": gateway.link.connected.is_set(),
+        }
+
+
+class _Snapshot(Collector):
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator:
+        s = self.metrics.snapshot
+        if not s:
+            return
+        online = GaugeMetricFamily("placecode_kiosks_online", "Kiosks whose status is online")
+        online.add_metric([], sum(1 for k in s["kiosks"] if k["state"] == "online"))
+        yield online
+        up = GaugeMetricFamily("placecode_kiosk_up", "1 if the kiosk is online", labels=["kiosk"])
+        outbox = GaugeMetricFamily("placecode_kiosk_outbox_backlog",
+                                   "Scans the kiosk has not had acknowledged (its last status)",
+                                   labels=["kiosk"])
+        faults = GaugeMetricFamily("placecode_kiosk_device_faults",
+                                   "Devices reporting a fault on the kiosk", labels=["kiosk"])
+        seen = GaugeMetricFamily("placecode_kiosk_last_seen_timestamp_seconds",
+                                 "When the gateway last heard the kiosk's status", labels=["kiosk"])
+        for k in s["kiosks"]:
+            up.add_metric([k["kiosk"]], 1 if k["state"] == "online" else 0)
+            outbox.add_metric([k["kiosk"]], k["outbox"] or 0)
+            faults.add_metric([k["kiosk"]], sum(1 for v in k["health"].values() if v != "ok"))
+            seen.add_metric([k["kiosk"]], k["last_seen_ms"] / 1000)
+        yield from (up, outbox, faults, seen)
+        backlog = GaugeMetricFamily("placecode_forwarder_backlog",
+                                    "Scan records waiting for upload to the platform")
+        backlog.add_metric([], s["upload_backlog"])
+        yield backlog
+        uploaded = CounterMetricFamily("placecode_forwarder_uploaded",
+                                       "Records the platform confirmed since start")
+        uploaded.add_metric([], s["uploaded"])
+        yield uploaded
+        if s["last_upload"] is not None:
+            last = GaugeMetricFamily("placecode_forwarder_last_success_timestamp_seconds",
+                                     "Last successful upload batch")
+            last.add_metric([], s["last_upload"])
+            yield last
+        errors = CounterMetricFamily("placecode_platform_errors",
+                                     "Failed platform status lookups, by reason", labels=["reason"])
+        for reason, n in sorted(s["platform_errors"].items()):
+            errors.add_metric([reason], n)
+        yield errors
+        received = CounterMetricFamily("placecode_mqtt_received",
+                                       "Valid messages from kiosks, by kind", labels=["kind"])
+        for kind, n in sorted(s["received"].items()):
+            received.add_metric([kind], n)
+        yield received
+        rejected = CounterMetricFamily("placecode_mqtt_rejected",
+                                       "Messages dropped, by reason", labels=["reason"])
+        for reason, n in sorted(s["rejected"].items()):
+            rejected.add_metric([reason], n)
+        yield rejected
+        connected = GaugeMetricFamily("placecode_mqtt_connected", "1 if the gateway has the broker")
+        connected.add_metric([], 1 if s["mqtt_connected"] else 0)
+        yield connected
+
+
+def metrics_of(app: FastAPI) -> GatewayMetrics:
+    if not hasattr(app.state, "metrics"):
+        app.state.metrics = GatewayMetrics()
+    return app.state.metrics
+
+
+def attach(app: FastAPI) -> None:
+    """Add /metrics to the app and start observing once the gateway has started."""
+    metrics = metrics_of(app)
+    gateway = app.state.gateway
+    original_start = gateway.start
+
+    async def start():
+        tasks = await original_start()
+        metrics.attach(gateway)
+        return tasks
+
+    gateway.start = start
+    app.include_router(router)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def scrape(request: Request) -> Response:
+    metrics = metrics_of(request.app)
+    gateway = request.app.state.gateway
+    if not metrics.attached and hasattr(gateway, "checkin"):
+        metrics.attach(gateway)  # router included without attach(): observe from now on
+    await metrics.refresh(gateway)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,199 @@
+"""Kiosk updates from the gateway: a good release comes up, a bad one is rolled back.
+
+Real parts: Mosquitto, the gateway app over real HTTP (uvicorn) serving the bundles and
+the health endpoint, and the simulated kiosk as its own process started from
+`<root>/current` — what systemd does on a Pi (WorkingDirectory=/opt/placecode/current).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding, NoEncryption, PrivateFormat, PublicFormat,
+)
+
+from firmware.kiosk import update
+from gateway import config as gateway_config
+from gateway import release
+from gateway.app import create_app
+from gateway.broker import Broker, free_port
+from simulators import processes
+
+REPO = Path(__file__).resolve().parent.parent
+SITE = "upd-site"
+
+
+def source_tree(tmp: Path, sw: str, broken: bool = False) -> Path:
+    """A copy of the release parts of this repository with its own SOFTWARE_VERSION;
+    `broken`: a kiosk that dies at start, as a bad release would."""
+    src = tmp / f"src-{sw}"
+    for rel in update.release_files(REPO):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / rel, src / rel)
+    init = src / "firmware/kiosk/__init__.py"
+    init.write_text(init.read_text().replace(update.software_version(REPO), sw))
+    if broken:
+        (src / "firmware/kiosk/__main__.py").write_text(
+            "import sys\nsys.exit('kiosk: this release is broken')\n")
+    return src
+
+
+class SupervisedKiosk:
+    """Starts the kiosk from root/current, as the systemd unit does; restart = stop+start."""
+
+    def __init__(self, root: Path, config: Path, log: Path) -> None:
+        self.root, self.config, self.log = root, config, log
+        self.popen: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        current = (self.root / "current").resolve()
+        with open(self.log, "ab") as out:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "firmware.kiosk", "--config", str(self.config)],
+                cwd=current, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env=dict(os.environ, PYTHONPATH=str(current), PYTHONDONTWRITEBYTECODE="1"),
+            )
+        self.starts += 1
+
+    def stop(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+    async def restart(self) -> None:
+        await asyncio.to_thread(self.stop)
+        self.start()
+
+
+@contextlib.asynccontextmanager
+async def serving_gateway(tmp: Path, broker_port: int):
+    cfg = gateway_config.GatewayConfig.model_validate(processes.gateway_config(
+        tmp / "gw", SITE, broker_port, f"http://127.0.0.1:{free_port()}"))
+    app = create_app(cfg)
+    app.include_router(release.router)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=cfg.http.port,
+                                           log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{cfg.http.port}", tmp / "gw" / "releases"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    with Broker(tmp_path / "broker") as running:
+        yield running
+
+
+def offer(bundle: Path, releases: Path) -> str:
+    releases.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", ".sha256"):
+        shutil.copyfile(str(bundle) + suffix, releases / (bundle.name + suffix))
+    return bundle.name.removeprefix("placecode-").removesuffix(".tar.gz")
+
+
+async def test_good_release_is_kept_bad_release_is_rolled_back(tmp_path: Path, broker: Broker):
+    root = tmp_path / "opt"
+    base = update.build_bundle(source_tree(tmp_path, "1.0.0"), tmp_path / "out")
+    good = update.build_bundle(source_tree(tmp_path, "1.1.0"), tmp_path / "out")
+    bad = update.build_bundle(source_tree(tmp_path, "1.2.0", broken=True), tmp_path / "out")
+    base_name, _ = update.unpack(base.read_bytes(), root)
+    update.point_current(root, base_name)
+
+    kiosk_cfg = processes.write_toml(tmp_path / "kiosk.toml", processes.kiosk_config(
+        tmp_path, SITE, "kiosk-u", "door-1", broker.port, rate_hz=2.0))
+    kiosk = SupervisedKiosk(root, kiosk_cfg, tmp_path / "kiosk.log")
+    async with serving_gateway(tmp_path, broker.port) as (url, releases):
+        check = update.HealthCheck(url, "kiosk-u")
+        kiosk.start()
+        try:
+            async with __import__("httpx").AsyncClient() as http:
+                assert await check.wait(http, "1.0.0", 0, 20), kiosk.log.read_text()[-2000:]
+
+            good_name = offer(good, releases)
+            result = await update.apply(root, url, check, kiosk.restart, health_timeout_s=20)
+            assert result == {"result": "updated", "release": good_name, "previous": base_name}
+            assert update.current_release(root) == good_name
+
+            bad_name = offer(bad, releases)  # now the gateway's latest
+            result = await update.apply(root, url, check, kiosk.restart, health_timeout_s=5)
+            assert result["result"] == "rolled_back" and result["failed"] == bad_name
+            assert result["release"] == good_name and result["previous_healthy"] is True
+            assert update.current_release(root) == good_name
+            assert not (root / "update-pending").exists()
+            assert kiosk.popen.poll() is None  # the good release is running again
+            assert "this release is broken" in kiosk.log.read_text()
+            assert kiosk.starts == 4  # base, good, bad, good again
+        finally:
+            kiosk.stop()
+
+
+def test_tampered_or_unsigned_bundle_is_refused_and_nothing_changes(tmp_path: Path):
+    src = source_tree(tmp_path, "2.0.0")
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "signing.pem").write_bytes(
+        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    (tmp_path / "release-key.pub").write_bytes(
+        key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    bundle = update.build_bundle(src, tmp_path / "out", tmp_path / "signing.pem")
+    data = bundle.read_bytes()
+    sha = Path(str(bundle) + ".sha256").read_text()
+    sig = Path(str(bundle) + ".sig").read_bytes()
+    pub = tmp_path / "release-key.pub"
+
+    update.verify(data, sha, sig, pub)  # the genuine bundle passes
+    tampered = data[:-10] + bytes(10)
+    with pytest.raises(update.UpdateError, match="checksum"):
+        update.verify(tampered, sha, sig, pub)
+    forged_sha = update.hashlib.sha256(tampered).hexdigest() + "  x\n"
+    with pytest.raises(update.UpdateError, match="signature"):
+        update.verify(tampered, forged_sha, sig, pub)
+    with pytest.raises(update.UpdateError, match="not signed"):
+        update.verify(data, sha, None, pub)
+
+
+def test_bundles_are_reproducible_and_hold_only_release_files(tmp_path: Path):
+    src = source_tree(tmp_path, "3.0.0")
+    first = update.build_bundle(src, tmp_path / "a").read_bytes()
+    second = update.build_bundle(src, tmp_path / "b").read_bytes()
+    assert first == second
+    with tarfile.open(tmp_path / "a" / f"placecode-{update.unpack(first, tmp_path / 'r')[0]}.tar.gz") as tar:
+        names = tar.getnames()
+    assert "firmware/kiosk/update.py" in names and "RELEASE" in names
+    assert not [n for n in names if "node_modules" in n or "/tests/" in n or n.endswith(".pyc")]
+
+
+def test_an_update_cut_short_is_rolled_back_at_boot(tmp_path: Path):
+    root = tmp_path / "opt"
+    old, _ = update.unpack(update.build_bundle(source_tree(tmp_path, "4.0.0"), tmp_path / "o").read_bytes(), root)
+    new, _ = update.unpack(update.build_bundle(source_tree(tmp_path, "4.1.0"), tmp_path / "o").read_bytes(), root)
+    update.point_current(root, old)
+    # power cut after the switch, before the health check finished:
+    (root / "update-pending").write_text(f'{{"from": "{old}", "to": "{new}"}}')
+    update.point_current(root, new)
+    assert update.recover(root) == old
+    assert update.current_release(root) == old
+    assert update.recover(root) is None  # nothing pending any more
