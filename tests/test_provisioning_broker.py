@@ -254,21 +254,51 @@ def test_kiosk_over_tls_connects_with_its_bundle(site) -> None:
     )
 
 
+def _field(data: str | bytes) -> bytes:
+    raw = data.encode() if isinstance(data, str) else data
+    return len(raw).to_bytes(2, "big") + raw
+
+
+def connect_packet(user: str, password: str, will: tuple[str, bytes] | None = None) -> bytes:
+    """An MQTT 3.1.1 CONNECT built by hand (client id = user; will at QoS 1, retained)."""
+    flags = 0xC2 | (0x2C if will else 0)  # user, password, clean session [+ will, QoS 1, retain]
+    body = _field("MQTT") + bytes([4, flags]) + (30).to_bytes(2, "big") + _field(user)
+    if will:
+        body += _field(will[0]) + _field(will[1])
+    body += _field(user) + _field(password)
+    length, size = bytearray(), len(body)
+    while True:  # MQTT variable-length "remaining length"
+        size, digit = divmod(size, 128)
+        length.append(digit | (0x80 if size else 0))
+        if not size:
+            return bytes([0x10]) + bytes(length) + body
+
+
 def _mqtt_connect(port: int, context: ssl.SSLContext, user: str, password: str) -> bytes:
-    """A TLS handshake and an MQTT 3.1.1 CONNECT by hand, so a refusal shows its real cause."""
-
-    def field(text: str) -> bytes:
-        data = text.encode()
-        return len(data).to_bytes(2, "big") + data
-
-    body = field("MQTT") + bytes([4, 0xC2]) + (30).to_bytes(2, "big")
-    body += field(user) + field(user) + field(password)
+    """A TLS handshake and an MQTT CONNECT by hand, so a refusal shows its real cause."""
     with (
         socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
         context.wrap_socket(raw, server_hostname="127.0.0.1") as conn,
     ):
-        conn.sendall(bytes([0x10, len(body)]) + body)
+        conn.sendall(connect_packet(user, password))
         return conn.recv(4)
+
+
+def test_a_kiosk_cannot_fake_another_kiosk_offline_with_its_last_will(site) -> None:
+    a, b = site["a"], site["b"]
+    gateway = site["probe"]("gateway", site["gateway"])
+    assert gateway.connect() == 0
+    assert gateway.subscribe(protocol.site_filter(SITE, protocol.STATUS)) == 1
+    for owner in (b.kiosk, a.kiosk):  # forged first, then the control case with its own
+        will = (protocol.topic(SITE, owner, protocol.STATUS), b"offline-from-" + owner.encode())
+        with socket.create_connection(("127.0.0.1", site["broker"].port), timeout=5) as conn:
+            conn.sendall(connect_packet(a.kiosk, a.secret, will))
+            assert conn.recv(4) == bytes([0x20, 2, 0, 0])
+        # The socket closed without DISCONNECT: the broker sends the will, if the ACL allows.
+    topic, payload = gateway.messages.get(timeout=5)
+    assert (topic, payload) == (protocol.topic(SITE, a.kiosk, protocol.STATUS),
+                                b"offline-from-" + a.kiosk.encode())  # fmt: skip
+    assert gateway.messages.empty(), "a forged will reached the gateway"
 
 
 def test_tls_with_the_wrong_ca_or_no_client_certificate_cannot_connect(
