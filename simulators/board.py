@@ -41,6 +41,7 @@ class PtyPins(SimPins):
     def __init__(self, master: int) -> None:
         super().__init__()
         self.master = master
+        self.muted = False  # True: written bytes are lost, as on a glitching cable
 
     def uart_read(self) -> bytes | None:
         try:
@@ -49,6 +50,8 @@ class PtyPins(SimPins):
             return None
 
     def uart_write(self, data: bytes) -> None:
+        if self.muted:
+            return
         try:
             os.write(self.master, data)
         except OSError as err:  # the kiosk end is closed: the bytes are lost, like on a cable
@@ -122,15 +125,20 @@ class BoardSimulator:
 
     # --- the world around the board -----------------------------------------------------
 
-    def restart(self, cause: str = "watchdog") -> None:
-        """A reset: outputs drop to their power-on state, all RAM state is gone."""
+    def restart(self, cause: str = "watchdog", lose_hello: bool = False) -> None:
+        """A reset: outputs drop to their power-on state, all RAM state is gone.
+
+        `lose_hello`: the HELLO the board sends at boot never reaches the kiosk.
+        """
         with self._lock:
             self.restarts += 1
             self.pins.now = _now_ms()
             for name, off in (("light", "off"), ("buzzer", 0), ("relay", False)):
                 if self.pins.state[name] != off:
                     self.pins._record(name, off)
+            self.pins.muted = lose_hello
             self.board = Board(self.pins, self.pins.now, self.config, reset_cause=cause)
+            self.pins.muted = False
 
     def hang(self) -> None:
         """The firmware stops ticking (bytes pile up unread) until `wake()`."""

@@ -86,6 +86,18 @@ async def test_board_restart_mid_command_is_detected_and_command_resent(sim, kio
     assert sim.state()["relay"] is False and sim.state()["light"] == "off"
 
 
+async def test_board_restart_with_its_hello_lost_is_still_detected(sim, kiosk) -> None:
+    await kiosk.show("red", "blink", "deny", 3000)
+    await asyncio.sleep(0.2)
+    restarted_at = now_ms()
+    sim.restart("watchdog", lose_hello=True)
+    # the next heartbeat meets a board without a session; it introduces itself
+    await until(lambda: kiosk.counters["board_restarts"] == 1, what="restart seen")
+    await until(lambda: sim.state()["light"] == "red", what="look re-sent")
+    assert now_ms() - restarted_at < 1500
+    assert not sim.state()["failsafe"]
+
+
 async def test_lost_heartbeat_gives_safe_state_then_recovers(sim, store_path) -> None:
     board = BoardLink(sim.path, DoorEventStore(store_path))
     await board.start()

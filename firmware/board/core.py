@@ -32,6 +32,7 @@ IDLE_LOOKS = {
 }
 FAILSAFE_LOOK = ("amber", "slow_blink")
 EVENTS_PER_RETRY = 4
+INTRO_MS = 250  # at most this often, a HELLO to a Pi that speaks to an unknown session
 
 
 class Board:
@@ -59,6 +60,7 @@ class Board:
         self._event_no = 0
         self._next_retry = now
         self._written = {}
+        self._last_intro = None
         cause = link.RESET_CAUSES.index(reset_cause)
         self._emit(now, link.RESTARTED, cause)
         self._send(self.session.hello(cause)[1])
@@ -87,8 +89,14 @@ class Board:
         try:
             verdict = self.session.check(frame)
         except link.LinkError as err:
-            if err.reason in ("no_session", "stale") and frame.type in link.COMMANDS:
-                self._send(self.session.ack(frame.seq, "no_session"))
+            if err.reason in ("no_session", "stale"):
+                # a Pi that does not know this boot (our boot HELLO lost, or it restarted):
+                # refuse its command, and introduce ourselves so it can say HELLO back
+                if frame.type in link.COMMANDS:
+                    self._send(self.session.ack(frame.seq, "no_session"))
+                if self._last_intro is None or ticks_diff(now, self._last_intro) >= INTRO_MS:
+                    self._last_intro = now
+                    self._send(self.session.hello(0)[1])
             elif err.reason == "version":
                 self._send(self.session.hello(0)[1])  # let the Pi see what we speak
             return

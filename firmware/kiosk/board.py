@@ -278,6 +278,12 @@ class BoardLink:
         self._last_hello = time.monotonic()
         self._write(self.session.hello()[1])
 
+    def _safe_hello(self) -> None:
+        try:
+            self._hello()
+        except BoardError as err:
+            log.warning("HELLO not sent: %s", err)
+
     def _send_ack(self, seq: int) -> None:
         self._write(self.session.ack(seq))
 
@@ -298,7 +304,7 @@ class BoardLink:
         except link.LinkError as err:
             log.debug("board frame rejected: %s", err.reason)
             if err.reason in ("stale", "no_session") and time.monotonic() - self._last_hello > 0.5:
-                self._hello()  # a board we have not met: introduce ourselves
+                self._safe_hello()  # a board we have not met: introduce ourselves
             elif err.reason == "version":
                 self.health.report(PART, False, "protocol version mismatch")
             return
@@ -371,3 +377,5 @@ class BoardLink:
                 log.warning("heartbeat not sent: %s", err)
             if self._last_heard and time.monotonic() - self._last_heard > self.silence_s:
                 self.health.report(PART, False, "silent")
+                if time.monotonic() - self._last_hello > 1.0:
+                    self._safe_hello()  # perhaps it restarted and we missed its HELLO

@@ -97,6 +97,20 @@ class Rejection(TestCase):
         self.assertEqual(rig.board.commands, 1)
         self.assertEqual(rig.board.counters["duplicate"], 1)
 
+    def test_board_introduces_itself_to_a_pi_that_missed_its_boot_hello(self):
+        rig = Rig()
+        rig.pins.take_sent()  # the boot HELLO is lost on the wire
+        stranger = link.Session(link.ROLE_KIOSK, 0x5151)
+        rig.kiosk = stranger
+        rig.reader = link.FrameReader(stranger.counters)
+        stranger.peer_boot = 0x0DEAD  # it still believes in an earlier board
+        for _ in range(5):
+            rig.send(link.HEARTBEAT)
+            rig.run(50)
+        hellos = rig.frames(link.HELLO)
+        self.assertEqual(len(hellos), 1)  # rate-limited: 250 ms covers the five
+        self.assertEqual(stranger.peer_boot, rig.board.session.boot)
+
     def test_frame_from_an_old_pi_session_is_stale(self):
         rig = self.rig
         old = link.Session(link.ROLE_KIOSK, 0x0BAD0BAD)
