@@ -28,7 +28,7 @@ from provisioning.venue_code import door_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS broker_users (
-    username TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
     site TEXT NOT NULL,
     role TEXT NOT NULL CHECK (role IN ('gateway', 'kiosk')),
     venue TEXT,
@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS broker_users (
     state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'revoked')),
     created_at INTEGER NOT NULL,
     revoked_at INTEGER,
+    PRIMARY KEY (site, username),
     FOREIGN KEY (venue, door) REFERENCES doors(venue, code)
 );
 CREATE TABLE IF NOT EXISTS enrol_codes (
@@ -142,7 +143,7 @@ class Enrolment:
         now = int(self.clock())
         self.db.execute(
             "INSERT INTO broker_users (username, site, role, password_hash, created_at)"
-            " VALUES (?, ?, 'gateway', ?, ?) ON CONFLICT(username) DO UPDATE SET"
+            " VALUES (?, ?, 'gateway', ?, ?) ON CONFLICT(site, username) DO UPDATE SET"
             " password_hash = excluded.password_hash, state = 'active', revoked_at = NULL",
             (GATEWAY_USER, self.site.name, broker_files.hash_password(secret), now),
         )

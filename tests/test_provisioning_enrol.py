@@ -163,3 +163,18 @@ def test_enrolment_code_expires(site) -> None:
     with pytest.raises(EnrolError, match="unknown, used or expired"):
         enrolment.redeem(code)
     assert enrolment.kiosks() == []
+
+
+def test_two_sites_in_one_register_have_separate_broker_files(site, tmp_path: Path) -> None:
+    enrolment = site[0]
+    mine = enrolment.enrol(VENUE, "A")
+    other = Enrolment(enrolment.registry, SiteSetup("other-site", tmp_path / "other", tls=False))
+    other.init_site(["127.0.0.1"])
+    theirs = other.enrol(VENUE, "B")
+    mine_users = enrolment.site.passwd.read_text()
+    their_users = other.site.passwd.read_text()
+    assert mine.kiosk in mine_users and theirs.kiosk not in mine_users
+    assert theirs.kiosk in their_users and mine.kiosk not in their_users
+    assert "gateway:" in mine_users and "gateway:" in their_users
+    assert "topic readwrite placecode/other-site/#" in other.site.acl.read_text()
+    assert "other-site" not in enrolment.site.acl.read_text()
