@@ -33,7 +33,11 @@ def maintenance_jumper():
 
 
 def boot_id():
-    return int.from_bytes(os.urandom(4), "little") or 1
+    if hasattr(os, "urandom"):
+        return int.from_bytes(os.urandom(4), "little") or 1
+    import random
+
+    return random.getrandbits(32) or 1
 
 
 def reset_cause():

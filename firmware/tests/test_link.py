@@ -31,6 +31,11 @@ class Framing(TestCase):
         self.assertEqual([f.type for f in got], [link.HEARTBEAT, link.IDLE])
         self.assertEqual(reader.counters["noise_bytes"], 3)
 
+    def test_boot_ids_are_random_and_non_zero(self):
+        ids = {link.Session(link.ROLE_BOARD).boot for _ in range(20)}
+        self.assertEqual(len(ids), 20)
+        self.assertFalse(0 in ids)
+
     def test_too_long_payload_refused_at_encode(self):
         with self.assertRaises(link.LinkError):
             link.encode(link.SHOW, 1, 1, b"x" * 65)
