@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -207,3 +208,30 @@ async def test_no_board_gives_a_clear_error(tmp_path) -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+async def test_simulator_command_line_serves_a_kiosk(tmp_path: Path) -> None:
+    port = tmp_path / "board"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "simulators.board", "--link", str(port),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        assert proc.stdout and proc.stdin
+        banner = await asyncio.wait_for(proc.stdout.readline(), 10)
+        assert f"board on {port}".encode() in banner
+        board = BoardLink(str(port), DoorEventStore(tmp_path / "ev.sqlite"))
+        await board.start()
+        counts = board.door_counts()
+        proc.stdin.write(b"in\n")
+        await proc.stdin.drain()
+        count = await asyncio.wait_for(anext(counts), 5)
+        assert count.direction == "in"
+        await board.close()
+        proc.stdin.write(b"quit\n")
+        await proc.stdin.drain()
+        assert await asyncio.wait_for(proc.wait(), 5) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
