@@ -29,7 +29,8 @@ from firmware.kiosk.idcard.status import STATUSES, Outcome, StatusError
 from simulators.cardholders import KINDS
 from simulators.idcard_reader import ReaderSimulator
 
-FAST = Timeouts(status=0.2, find=0.2, select=0.2, read=0.4, read_address=0.2)
+# short enough to keep fault tests quick, long enough for a loaded 2-core CI box
+FAST = Timeouts(status=0.8, find=0.8, select=0.8, read=0.8, read_address=0.8)
 HANG_MARGIN = 1.0  # generous: a loaded CI box is slow, a hang is forever
 
 

@@ -23,7 +23,7 @@ FAST = SourceSettings(
     poll_interval=0.005,
     reopen_interval=0.05,
     repeat_quiet=0.0,
-    timeouts=Timeouts(status=0.2, find=0.2, select=0.2, read=0.4, read_address=0.2),
+    timeouts=Timeouts(status=0.5, find=0.5, select=0.5, read=0.5, read_address=0.5),
 )
 
 
@@ -77,9 +77,12 @@ async def kiosk(sim: ReaderSimulator, health: Health) -> AsyncIterator[Kiosk]:
     await asyncio.gather(k.task, return_exceptions=True)
 
 
-async def swap(sim: ReaderSimulator, index: int) -> None:
+async def swap(sim: ReaderSimulator, index: int, kiosk: Kiosk) -> None:
+    """Take the card away and lay another one down, as a hand does: the next card lands
+    after the reader has noticed the first one gone (a hand needs ~0.3 s; a loaded CI box
+    may need longer than a fixed sleep to poll twice)."""
     sim.remove()
-    await asyncio.sleep(0.04)  # a hand takes longer than this
+    await until(lambda: not kiosk.source.card_present)
     sim.place(index)
 
 
@@ -107,10 +110,10 @@ async def test_card_left_lying_is_not_reread_and_next_card_is_read_at_once(
             assert (await kiosk.next()).credential == sim.cards[0].id_number
             assert await kiosk.nothing_for(0.5)
             assert sim.stats.answers["read"] == 1  # not even read again on the wire
-            await swap(sim, 1)
-            assert (await kiosk.next(0.5)).credential == sim.cards[1].id_number
-            await swap(sim, 0)  # the first person again, after someone else
-            assert (await kiosk.next(0.5)).credential == sim.cards[0].id_number
+            await swap(sim, 1, kiosk)
+            assert (await kiosk.next()).credential == sim.cards[1].id_number
+            await swap(sim, 0, kiosk)  # the first person again, after someone else
+            assert (await kiosk.next()).credential == sim.cards[0].id_number
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -129,7 +132,7 @@ async def test_same_card_within_the_quiet_time_is_ignored(tmp_path: Path) -> Non
         try:
             sim.place(0)
             await kiosk.next()
-            await swap(sim, 0)  # lifted and laid down again at once: one check-in
+            await swap(sim, 0, kiosk)  # lifted and laid down again at once: one check-in
             assert await kiosk.nothing_for(0.4)
         finally:
             task.cancel()
@@ -189,7 +192,7 @@ async def test_unplug_and_replug_show_in_health(
     sim.plug()
     await until(lambda: health.snapshot()["reader"] == "ok")
     assert await kiosk.nothing_for(0.3)  # the card that lay there all along: no new visit
-    await swap(sim, 6)
+    await swap(sim, 6, kiosk)
     assert (await kiosk.next()).credential == sim.cards[6].id_number
 
 
@@ -247,13 +250,13 @@ async def test_no_name_or_id_number_in_any_log_line(
             sim.inject("noise", "read")
         if index == 5:
             sim.inject("remove_mid_read", "read")
-            await swap(sim, index)
+            await swap(sim, index, kiosk)
             await until(lambda: "retry_card" in kiosk.failures)
         if index == 8:
             sim.unplug()
             await until(lambda: health.snapshot()["reader"] != "ok")
             sim.plug()
-        await swap(sim, index)
+        await swap(sim, index, kiosk)
         reading = await kiosk.next()
         logging.getLogger("test").info("got %r", reading)  # how a careless caller would log it
         used.append(sim.cards[index])
@@ -263,7 +266,8 @@ async def test_no_name_or_id_number_in_any_log_line(
     assert kiosk.task is not None
     kiosk.task.cancel()
     await asyncio.gather(kiosk.task, return_exceptions=True)
-    await swap(sim, 9)
+    sim.remove()
+    sim.place(9)
     assert await asyncio.to_thread(read_card.main, [sim.path, "--wait", "2"]) == 0
     printed = capsys.readouterr().out
     text = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)

@@ -104,6 +104,7 @@ class SamReader:
         self._frames = FrameReader()
         self.bytes_out = 0
         self.bytes_in = 0
+        self._last_find = -1  # SW3 of the last logged find answer
 
     # ---- port ---------------------------------------------------------------------------
     @property
@@ -187,13 +188,15 @@ class SamReader:
                     continue
                 response = parse_response(body)
                 self.bytes_in += len(body) + 8
-                log.debug(
-                    "%s -> SW3 0x%02X, %d data bytes, %.1f ms",
-                    name,
-                    response.sw3,
-                    len(response.data),
-                    (time.monotonic() - started) * 1000,
-                )
+                if name != "find" or response.sw3 != self._last_find:  # idle polls: once
+                    self._last_find = response.sw3 if name == "find" else -1
+                    log.debug(
+                        "%s -> SW3 0x%02X, %d data bytes, %.1f ms",
+                        name,
+                        response.sw3,
+                        len(response.data),
+                        (time.monotonic() - started) * 1000,
+                    )
                 return response
             if frames.bad_checksums > bad_before and not frames.has_candidate:
                 break  # the one answer this command gets was corrupted: say so now

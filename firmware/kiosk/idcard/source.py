@@ -206,8 +206,8 @@ class IdCardSource:
                     assert self._queue is not None
                     self._call(self._queue.put_nowait, outcome)
                     continue
-                if outcome == "gone":
-                    continue
+                if outcome in ("gone", "disconnected"):
+                    continue  # nothing to retry: the card left, or the reader will be reopened
                 attempts += 1
                 pending_failure = outcome
                 if attempts >= s.max_attempts:
