@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from firmware import mqtt_client, protocol
-from gateway import console
+from gateway import auth, console
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
 from gateway.forwarder import Forwarder
@@ -83,6 +83,8 @@ def create_app(config: GatewayConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         tasks = await gateway.start()
+        app.state.console = console.Console(gateway)
+        tasks += await app.state.console.start()
         try:
             yield
         finally:
@@ -91,9 +93,11 @@ def create_app(config: GatewayConfig) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await app.state.console.stop()
             await gateway.stop()
 
     app = FastAPI(title="PlaceCode gateway", lifespan=lifespan)
     app.state.gateway = gateway
     app.include_router(console.router)
+    app.include_router(auth.router)
     return app

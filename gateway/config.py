@@ -29,6 +29,23 @@ class HttpConfig(_Strict):
     port: int = Field(8800, ge=1, le=65535)
 
 
+class ConsoleConfig(_Strict):
+    """The site manager's console: sign-in, reports, tracing and retention."""
+
+    timezone: str = "Asia/Shanghai"  # the site's clock, for hours, days and the deadline
+    session_minutes: int = Field(480, ge=1, le=7 * 24 * 60)
+    report_deadline: str = Field("16:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    report_lead_minutes: int = Field(30, ge=1, le=600)  # first automatic try before it
+    trace_window_minutes: int = Field(30, ge=1, le=24 * 60)
+    retention_days: int = Field(28, ge=1, le=3650)
+    # The purge runs once a day at this local time (quiet hours: its VACUUM holds the
+    # write lock for as long as rewriting the file takes).
+    purge_at: str = Field("03:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    purge_vacuum: bool = True
+    kiosk_check_s: float = Field(2.0, gt=0)
+    code_url_prefixes: tuple[str, ...] = ("https://hc.henan.example/yk/v1?t=",)
+
+
 class GatewayConfig(_Strict):
     site: str
     db_path: Path
@@ -37,6 +54,7 @@ class GatewayConfig(_Strict):
     broker: BrokerConfig = BrokerConfig()
     platform: PlatformConfig = PlatformConfig()
     http: HttpConfig = HttpConfig()
+    console: ConsoleConfig = ConsoleConfig()
 
     def model_post_init(self, _context: object) -> None:
         protocol.check_name(self.site, "site")

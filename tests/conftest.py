@@ -13,6 +13,7 @@ import pytest
 
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk.kiosk import Kiosk
+from gateway import users
 from gateway.broker import Broker
 from simulators import processes
 from simulators.lights import SimulatedLights
@@ -40,8 +41,11 @@ def gateway_factory(tmp_path: Path, broker: Broker, platform: str):
 
     def start(**platform_options: object) -> str:
         cfg = processes.gateway_config(tmp_path, SITE, broker.port, platform, **platform_options)
+        for role, (name, password) in TEST_USERS.items():
+            users.add_user(Path(cfg["db_path"]), name, role, password)
         proc, url = processes.start_gateway(tmp_path, cfg)
         started.append(proc)
+        _SESSIONS.pop(url, None)
         return url
 
     yield start
@@ -97,8 +101,29 @@ async def poll(check, timeout: float = 10.0, interval: float = 0.05):
     raise AssertionError(f"condition not met within {timeout}s; last value {last!r}")
 
 
+# Console users every test gateway has, one per role: (name, password).
+TEST_USERS = {"duty": ("test-duty", "duty-password-1"),
+              "manager": ("test-manager", "manager-password-1"),
+              "tracer": ("test-tracer", "tracer-password-1")}
+_SESSIONS: dict[str, httpx.Cookies] = {}  # gateway base URL -> a manager's session
+
+
+async def sign_in(http: httpx.AsyncClient, base: str, role: str = "manager") -> dict:
+    name, password = TEST_USERS[role]
+    response = await http.post(base + "/api/sign-in", json={"name": name, "password": password})
+    response.raise_for_status()
+    return response.json()
+
+
 async def get_json(url: str) -> object:
-    async with httpx.AsyncClient(timeout=5) as http:
+    """GET as the test gateway's site manager (signed in once per gateway)."""
+    parts = httpx.URL(url)
+    base = f"{parts.scheme}://{parts.host}:{parts.port}"
+    async with httpx.AsyncClient(timeout=5, cookies=_SESSIONS.get(base)) as http:
         response = await http.get(url)
+        if response.status_code == 401:
+            await sign_in(http, base)
+            _SESSIONS[base] = http.cookies
+            response = await http.get(url)
         response.raise_for_status()
         return response.json()

@@ -1,0 +1,113 @@
+"""Alerts: the entries and kiosks that need a person to step in, until someone has.
+
+Every entry that did not simply open the gate (yellow, red, manual check) raises one, and
+so does a kiosk going offline. An alert stays open until the person on duty acknowledges
+it with what was done; the console keeps open alerts in view and sounds them. Raising is
+idempotent on a key (the event id, or kiosk + time it went offline), so a restarted
+gateway or a repeated status message never raises the same alert twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS console_alerts (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    kiosk TEXT,
+    door TEXT,
+    ts INTEGER NOT NULL,
+    colour TEXT,
+    action TEXT,
+    masked TEXT,
+    raised_ms INTEGER NOT NULL,
+    acked_ms INTEGER,
+    acked_by TEXT,
+    outcome TEXT,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS console_alerts_open ON console_alerts (acked_ms, n);
+"""
+
+OUTCOMES = ("let_in_after_check", "turned_away", "sent_to_health_desk", "left_before_check",
+            "kiosk_fixed", "false_alarm", "other")
+COLUMNS = ("n", "key", "kind", "kiosk", "door", "ts", "colour", "action", "masked",
+           "raised_ms", "acked_ms", "acked_by", "outcome", "note")
+
+
+def needs_person(entry: dict) -> bool:
+    return entry.get("action") != "open" or entry.get("colour") != "green"
+
+
+class Alerts:
+    def __init__(self, db: aiosqlite.Connection, publish: Callable[[str, dict], None]) -> None:
+        self.db = db
+        self.publish = publish
+
+    async def _raise(self, key: str, kind: str, **fields: object) -> None:
+        row = {"key": key, "kind": kind, "raised_ms": int(time.time() * 1000), **fields}
+        names = list(row)
+        cur = await self.db.execute(
+            f"INSERT OR IGNORE INTO console_alerts ({','.join(names)}) "
+            f"VALUES ({','.join('?' * len(names))})",
+            [row[n] for n in names],
+        )
+        if cur.rowcount:
+            row["n"] = cur.lastrowid
+            self.publish("alert", row)
+
+    async def on_entry(self, view: dict) -> None:
+        if needs_person(view):
+            await self._raise(
+                view["id"], "entry", kiosk=view["kiosk"], door=view["door"], ts=view["ts"],
+                colour=view["colour"], action=view["action"],
+                masked=view.get("masked_name") or view.get("masked"),
+            )
+
+    async def watch_kiosks(self, kiosks: Callable, every_s: float) -> None:
+        """Raise an alert for each kiosk that is offline, once per time it went offline."""
+        while True:
+            try:
+                for k in await kiosks():
+                    if k["state"] == "offline":
+                        await self._raise(f"kiosk:{k['kiosk']}:{k['changed_ms']}", "kiosk_offline",
+                                          kiosk=k["kiosk"], ts=k["changed_ms"])
+            except Exception:  # noqa: BLE001 - keep watching
+                log.exception("kiosk watch failed")
+            await asyncio.sleep(every_s)
+
+    async def list(self, open_only: bool, limit: int = 200) -> list[dict]:
+        where = "WHERE acked_ms IS NULL" if open_only else ""
+        async with self.db.execute(
+            f"SELECT {','.join(COLUMNS)} FROM console_alerts {where} ORDER BY n DESC LIMIT ?",
+            (limit,),
+        ) as cur:
+            return [dict(zip(COLUMNS, r, strict=True)) for r in await cur.fetchall()]
+
+    async def open_count(self) -> int:
+        async with self.db.execute(
+            "SELECT count(*) FROM console_alerts WHERE acked_ms IS NULL") as cur:
+            return (await cur.fetchone())[0]
+
+    async def acknowledge(self, n: int, user: str, outcome: str, note: str) -> dict | None:
+        """Close an open alert; None if there is no such open alert."""
+        at = int(time.time() * 1000)
+        cur = await self.db.execute(
+            "UPDATE console_alerts SET acked_ms=?, acked_by=?, outcome=?, note=? "
+            "WHERE n=? AND acked_ms IS NULL",
+            (at, user, outcome, note, n),
+        )
+        if not cur.rowcount:
+            return None
+        done = {"n": n, "acked_ms": at, "acked_by": user, "outcome": outcome, "note": note}
+        self.publish("ack", done)
+        return done

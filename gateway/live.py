@@ -1,0 +1,99 @@
+"""The console's live feed: server-sent events pushed the moment a scan gets its verdict.
+
+Check-in calls its listeners synchronously on the verdict path, so a listener here only
+drops the entry on a queue; a worker adds the masked forms from the store and fans the
+entry out to every open browser. A browser that falls behind loses its oldest messages,
+never slows the door. Alerts and kiosk changes travel on the same stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 15.0
+
+
+def decided(source: str | None) -> str:
+    """'online' when the gateway decided with the platform's answer; 'offline' when the
+    kiosk decided alone and sent the scan later (a replay carries no gateway verdict)."""
+    return "online" if source else "offline"
+
+
+def entry_view(row: dict) -> dict:
+    """One entry as the console shows it: masked forms only, never the keyed hash."""
+    return {
+        "id": row["id"], "kiosk": row["kiosk"], "door": row["door"], "ts": row["ts"],
+        "method": row["method"], "medium": row.get("medium"),
+        "masked": row.get("masked"), "masked_name": row.get("masked_name"),
+        "colour": row.get("colour"), "action": row.get("action"),
+        "decided": decided(row.get("source")),
+    }
+
+
+class Hub:
+    def __init__(self, store_db: aiosqlite.Connection) -> None:
+        self.store_db = store_db
+        self._clients: set[asyncio.Queue[str]] = set()
+        self._entries: asyncio.Queue[dict] = asyncio.Queue()
+        self.entry_hooks: list = []  # async callables(entry view), e.g. alerts
+
+    # --- check-in listener (sync, on the verdict path) -----------------------------
+    def on_entry(self, entry: dict) -> None:
+        self._entries.put_nowait(entry)
+
+    async def run(self) -> None:
+        while True:
+            entry = await self._entries.get()
+            try:
+                view = await self._enrich(entry)
+                self.publish("entry", view)
+                for hook in self.entry_hooks:
+                    await hook(view)
+            except Exception:  # noqa: BLE001 - one bad entry must not stop the feed
+                log.exception("live entry %s not published", entry.get("id"))
+
+    async def _enrich(self, entry: dict) -> dict:
+        async with self.store_db.execute(
+            "SELECT medium, masked, masked_name FROM events WHERE id=?", (entry["id"],)
+        ) as cur:
+            row = await cur.fetchone()
+        full = dict(entry, source="platform")
+        if row:
+            full.update(medium=row[0], masked=row[1], masked_name=row[2])
+        return entry_view(full)
+
+    # --- fan-out -----------------------------------------------------------------------
+    def publish(self, kind: str, data: dict) -> None:
+        message = f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+        for queue in list(self._clients):
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(message)
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    async def stream(self, is_disconnected) -> AsyncIterator[str]:
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=500)
+        self._clients.add(queue)
+        try:
+            yield "retry: 1000\nevent: hello\ndata: {}\n\n"
+            while True:
+                try:
+                    yield await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    if await is_disconnected():
+                        return
+                    yield ": keep-alive\n\n"
+        finally:
+            self._clients.discard(queue)

@@ -1,0 +1,84 @@
+"""Helpers for the console tests (no tests here): one real site per test module.
+
+Broker, platform simulator and gateway run as real processes, as in tests/conftest.py,
+but once per module: the console tests ask many questions of one running site instead
+of starting a site per question. Kiosks run in-process so a test presents scans by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from firmware.kiosk import config as kiosk_config
+from firmware.kiosk.kiosk import Kiosk
+from gateway import users
+from gateway.broker import Broker
+from simulators import processes
+from simulators.lights import SimulatedLights
+from simulators.visitors import QueuedReadings
+from tests.conftest import SITE, TEST_USERS, KioskUnderTest
+
+
+@dataclass
+class Site:
+    url: str
+    platform: str
+    broker: Broker
+    work: Path
+    db: Path
+
+
+@contextlib.contextmanager
+def running_site(work: Path, **console: object) -> Iterator[Site]:
+    broker = Broker(work / "broker").start()
+    started: list[processes.Process] = []
+    try:
+        platform_proc, platform_url = processes.start_platform(work)
+        started.append(platform_proc)
+        cfg = processes.gateway_config(work, SITE, broker.port, platform_url)
+        if console:
+            cfg["console"] = console
+        for role, (name, password) in TEST_USERS.items():
+            users.add_user(Path(cfg["db_path"]), name, role, password)
+        gateway_proc, url = processes.start_gateway(work, cfg)
+        started.append(gateway_proc)
+        yield Site(url, platform_url, broker, work, Path(cfg["db_path"]))
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+        broker.stop()
+
+
+@contextlib.asynccontextmanager
+async def kiosk_at(site: Site, name: str, door: str) -> AsyncIterator[KioskUnderTest]:
+    raw = processes.kiosk_config(site.work, SITE, name, door, site.broker.port)
+    cfg = kiosk_config.KioskConfig.model_validate(raw)
+    readings, lights = QueuedReadings(), SimulatedLights()
+    kiosk = Kiosk(cfg, readings, lights)
+    task = asyncio.create_task(kiosk.run())
+    try:
+        await asyncio.wait_for(kiosk.ready.wait(), 5)
+        await asyncio.wait_for(kiosk.link.connected.wait(), 10)
+        yield KioskUnderTest(kiosk, readings, lights)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def signed_in(site: Site, role: str) -> AsyncIterator[tuple[httpx.AsyncClient, dict]]:
+    """An HTTP client signed in as the test user of `role`, sending its CSRF token."""
+    name, password = TEST_USERS[role]
+    async with httpx.AsyncClient(base_url=site.url, timeout=10) as http:
+        response = await http.post("/api/sign-in", json={"name": name, "password": password})
+        response.raise_for_status()
+        me = response.json()
+        http.headers["X-CSRF-Token"] = me["csrf"]
+        yield http, me
