@@ -262,3 +262,26 @@ def _cardholder(index: int, seed: int) -> Cardholder:
 def cardholders(seed: int = 2022, count: int = 64) -> tuple[Cardholder, ...]:
     """The first `count` fictional cardholders for `seed`; every kind appears in any 8."""
     return tuple(_cardholder(i, seed) for i in range(count))
+
+
+def resident_card_for(id_number: str, name: str) -> Cardholder:
+    """A resident card for someone the platform simulator knows (simulators/population.py),
+    so a card laid on the simulated reader gets that person's real verdict."""
+    rng = random.Random(id_number)
+    region = next((r for r in REGIONS if r[0] == id_number[:6]), None)
+    place, authority = (region[1], region[2]) if region else ("河南省郑州市", "郑州市公安局")
+    valid_from, valid_until = _validity(rng, int(id_number[6:10]))
+    return Cardholder(
+        index=10_000 + int(id_number[14:17]),
+        kind="resident",
+        name=name,
+        english_name="",
+        sex_code="1" if int(id_number[16]) % 2 else "2",
+        nation_code="01",
+        birth=id_number[6:14],
+        address=f"{place}{rng.choice(STREETS)}{rng.randint(1, 300)}号",
+        id_number=id_number,
+        authority=authority,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
