@@ -28,10 +28,15 @@ def decode(image: Image.Image) -> list[str]:
     return [code.text for code in Decoder().decode(frame).codes]
 
 
+# Kept after the run for a person to look at, like the screen shots.
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "posters"
+
+
 @pytest.fixture(scope="module")
-def posters(tmp_path_factory: pytest.TempPathFactory) -> list[poster.PosterFiles]:
-    out = tmp_path_factory.mktemp("posters")
-    return [poster.make_poster(VENUE, door, out) for door in VENUE.doors]
+def posters() -> list[poster.PosterFiles]:
+    for old in ARTIFACTS.glob(f"{VENUE.code}-*"):
+        old.unlink()
+    return [poster.make_poster(VENUE, door, ARTIFACTS) for door in VENUE.doors]
 
 
 def test_png_poster_qr_decodes_to_the_door_code(posters: list[poster.PosterFiles]) -> None:
