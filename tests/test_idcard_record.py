@@ -100,6 +100,8 @@ def test_nation_table_uses_current_codes() -> None:
     assert (codes.NATION["01"], codes.NATION["36"], codes.NATION["46"]) == ("汉", "毛南", "德昂")
     assert codes.NATION["97"] == "其他" and codes.NATION["98"].startswith("外国血统")
     assert codes.SEX["9"][0] == "未说明的性别"
+    assert codes.nation_name("57") == "其他" and codes.nation_name("58") == codes.NATION["98"]
+    assert codes.nation_name("00") == ""
 
 
 def _corrupt(card: Cardholder, byte_offset: int, text: str) -> bytes:

@@ -76,6 +76,8 @@ _NATIONS = [
 NATION: dict[str, str] = {f"{i:02d}": name for i, name in enumerate(_NATIONS, start=1)}
 NATION["97"] = "其他"
 NATION["98"] = "外国血统中国籍人士"
+# One SDK (reference S5) numbers these two 57/58; accept that form too.
+NATION_ALIASES = {"57": "97", "58": "98"}
 
 # Province-level divisions (GB/T 2260) plus 81/82/83 used by HK/Macao/Taiwan permits.
 PROVINCE: dict[str, str] = {
@@ -123,4 +125,4 @@ def sex_name(code: str) -> str:
 
 
 def nation_name(code: str) -> str:
-    return NATION.get(code, "")
+    return NATION.get(NATION_ALIASES.get(code, code), "")
