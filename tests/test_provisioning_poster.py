@@ -67,6 +67,9 @@ def test_pdf_poster_renders_to_a4_and_its_qr_decodes(
 
 def test_qr_survives_a_covered_corner(posters: list[poster.PosterFiles]) -> None:
     """Posters get torn and glared on: error correction must carry a lost patch."""
+    import segno
+
+    assert segno.make(posters[0].content, error="h", micro=False).error == "H"
     image = Image.open(posters[0].png).convert("L")
     qr = poster.qr_image(posters[0].content, 1000)
     left, top = (poster.PAGE[0] - qr.width) // 2, None
