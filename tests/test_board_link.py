@@ -23,6 +23,11 @@ def now_ms() -> int:
     return int(time.monotonic() * 1000)
 
 
+def seen(sim: BoardSimulator, name: str, value: object, since_ms: int) -> bool:
+    """The output took `value` at some point since `since_ms` (not just right now)."""
+    return value in [v for _, v in sim.changes(name, since_ms)]
+
+
 async def until(predicate, timeout: float = 3.0, what: str = "condition") -> None:
     end = time.monotonic() + timeout
     while not predicate():
@@ -55,7 +60,8 @@ async def test_verdict_reaches_the_door_over_the_serial_port(sim, kiosk) -> None
     start = now_ms()
     await kiosk.show("green", "steady", "pass", 800)
     await kiosk.open_gate(600)
-    await until(lambda: sim.state()["relay"] and sim.state()["light"] == "green", what="green+gate")
+    await until(lambda: seen(sim, "relay", True, start) and seen(sim, "light", "green", start),
+                what="green+gate")
     await asyncio.sleep(1.0)
     relay = sim.changes("relay", start)
     assert [v for _, v in relay] == [True, False]
@@ -125,9 +131,10 @@ async def test_garbled_and_replayed_frames_rejected_and_counted(sim, kiosk) -> N
     garbled = bytearray(data)
     garbled[-3] ^= 0x01
     before = dict(sim.state()["counters"])
+    start = now_ms()
     kiosk._write(bytes(garbled))
     kiosk._write(data)
-    await until(lambda: sim.state()["relay"], what="good gate")
+    await until(lambda: seen(sim, "relay", True, start), what="good gate")
     await asyncio.sleep(0.5)
     opened = len(sim.changes("relay"))
     kiosk._write(data)  # replayed later
@@ -235,3 +242,19 @@ async def test_simulator_command_line_serves_a_kiosk(tmp_path: Path) -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_board_of_another_major_version_is_refused_with_a_clear_error(tmp_path) -> None:
+    master, slave = os.openpty()
+    try:
+        board = BoardLink(os.ttyname(slave), DoorEventStore(tmp_path / "x.sqlite"))
+        future = asyncio.create_task(board.start(timeout=1.0))
+        await asyncio.sleep(0.2)
+        os.write(master, link.encode(link.HELLO, 0xB00, 1,
+                                     link.pack(link.HELLO, link.MAJOR + 1, 0, link.ROLE_BOARD, 0)))
+        with pytest.raises(Exception, match=f"speaks protocol {link.MAJOR + 1}.0"):
+            await future
+        assert board.health.snapshot()["board"] == "fault: protocol version mismatch"
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -143,6 +143,7 @@ class BoardLink:
         self._last_heard = 0.0
         self._last_hello = 0.0
         self._met_board = False
+        self._refused_version: tuple[int, int] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- life cycle -----------------------------------------------------------------------
@@ -156,8 +157,12 @@ class BoardLink:
         try:
             await asyncio.wait_for(self._ready.wait(), timeout)
         except TimeoutError:
-            self.health.report(PART, False, "no answer")
             await self.close()
+            if self._refused_version:
+                theirs = ".".join(map(str, self._refused_version))
+                raise BoardError(f"board on {self.port} speaks protocol {theirs}, this kiosk "
+                                 f"{link.MAJOR}.{link.MINOR}: update one of them") from None
+            self.health.report(PART, False, "no answer")
             raise BoardError(f"board on {self.port} did not answer the handshake") from None
 
     async def close(self) -> None:
@@ -306,6 +311,8 @@ class BoardLink:
             if err.reason in ("stale", "no_session") and time.monotonic() - self._last_hello > 0.5:
                 self._safe_hello()  # a board we have not met: introduce ourselves
             elif err.reason == "version":
+                if frame.type == link.HELLO:
+                    self._refused_version = frame.fields()[:2]
                 self.health.report(PART, False, "protocol version mismatch")
             return
         self._heard()
