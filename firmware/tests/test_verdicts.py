@@ -123,3 +123,20 @@ class VerdictSequences(TestCase):
         self.assertFalse(rig.pins.state["relay"])
         self.assertEqual(rig.board.counters["no_session"], 1)
         self.assertEqual(rig.acks(seq), [link.ACK_STATUS.index("no_session")])
+
+
+class Settings(TestCase):
+    def test_unknown_or_out_of_range_settings_are_named(self):
+        try:
+            from firmware.board.config import ConfigError, make_config
+        except ImportError:
+            from board.config import ConfigError, make_config
+        with self.assertRaises(ConfigError) as raised:
+            make_config({"heartbeat_timout_ms": 1000})
+        self.assertIn("heartbeat_timout_ms", str(raised.exception))
+        with self.assertRaises(ConfigError) as raised:
+            make_config({"max_gate_ms": 999999})
+        self.assertIn("max_gate_ms", str(raised.exception))
+        with self.assertRaises(ConfigError):
+            make_config({"gate_safe_state": "open"})
+        self.assertEqual(make_config({"gate_safe_state": "free"})["gate_safe_state"], "free")
