@@ -149,6 +149,9 @@ def metrics_of(app: FastAPI) -> GatewayMetrics:
 
 def attach(app: FastAPI) -> None:
     """Add /metrics to the app and start observing once the gateway has started."""
+    if getattr(app.state, "metrics_attached", False):
+        return
+    app.state.metrics_attached = True
     metrics = metrics_of(app)
     gateway = app.state.gateway
     original_start = gateway.start
