@@ -235,6 +235,7 @@ async def test_simulator_command_line_serves_a_kiosk(tmp_path: Path) -> None:
         await proc.stdin.drain()
         count = await asyncio.wait_for(anext(counts), 5)
         assert count.direction == "in"
+        assert abs(count.ts - time.time() * 1000) < 5000  # ms since the epoch
         await board.close()
         proc.stdin.write(b"quit\n")
         await proc.stdin.drain()

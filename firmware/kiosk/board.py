@@ -45,7 +45,7 @@ class DoorCount:
     direction: str  # in | out
     board_boot: int  # the board's boot id (u32): event numbers restart with it
     board_seq: int  # the board's event number within that boot
-    ts: float  # unix time the kiosk received it
+    ts: int  # when the kiosk received it: ms since the Unix epoch (as in docs/protocol.md)
     board_uptime_ms: int
 
     @property
@@ -63,7 +63,7 @@ class DoorEventStore:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS board_events ("
             " board_boot INTEGER NOT NULL, event_no INTEGER NOT NULL, kind TEXT NOT NULL,"
-            " value TEXT NOT NULL, uptime_ms INTEGER NOT NULL, received_at REAL NOT NULL,"
+            " value TEXT NOT NULL, uptime_ms INTEGER NOT NULL, received_at INTEGER NOT NULL,"
             " handed_over INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (board_boot, event_no))"
         )
 
@@ -72,7 +72,7 @@ class DoorEventStore:
         cur = self._db.execute(
             "INSERT OR IGNORE INTO board_events (board_boot, event_no, kind, value, uptime_ms,"
             " received_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (boot, event_no, kind, value, uptime_ms, time.time()),
+            (boot, event_no, kind, value, uptime_ms, time.time_ns() // 1_000_000),
         )
         return cur.rowcount == 1
 
