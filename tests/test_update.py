@@ -198,3 +198,20 @@ def test_an_update_cut_short_is_rolled_back_at_boot(tmp_path: Path):
     assert update.recover(root) == old
     assert update.current_release(root) == old
     assert update.recover(root) is None  # nothing pending any more
+
+
+def test_a_forged_bundle_with_a_path_outside_is_refused(tmp_path: Path):
+    import gzip
+    import io
+    import json
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, body in (("RELEASE", json.dumps({"name": "evil-1", "sw": "6.6.6"}).encode()),
+                           ("../../etc/cron.d/evil", b"* * * * * root sh\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    with pytest.raises(update.UpdateError, match="not a plain file"):
+        update.unpack(gzip.compress(raw.getvalue()), tmp_path / "opt")
+    assert not (tmp_path / "etc").exists() and not (tmp_path / "opt" / "releases" / "evil-1").exists()
