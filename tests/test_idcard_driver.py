@@ -334,3 +334,22 @@ def test_whatever_the_line_says_the_driver_answers_or_raises_its_own_error(
         pass
     assert time.monotonic() - started < 0.03 + HANG_MARGIN
     responder.join(2)
+
+
+def test_a_late_answer_to_an_earlier_command_is_not_taken_for_this_one(
+    raw_line: tuple[int, SamReader],
+) -> None:
+    master, reader = raw_line
+    late_read = build_frame(bytes([0, 0, 0x90]) + bytes.fromhex("01000400") + bytes(1280))
+    found = build_frame(bytes([0, 0, 0x9F]) + bytes(4))
+    responder = threading.Thread(target=_answer_once, args=(master, late_read + found))
+    responder.start()
+    assert reader.find_card() is True
+    responder.join(2)
+    # select: a late read answer is not a select answer either
+    selected = build_frame(bytes([0, 0, 0x90]) + bytes(8))
+    responder = threading.Thread(target=_answer_once, args=(master, late_read + selected))
+    responder.start()
+    reader.select_card()
+    assert reader._frames.pending == 0
+    responder.join(2)

@@ -76,6 +76,21 @@ class CardData:
         return f"CardData(text={len(self.text)} B, photo={len(self.photo)} B, fingerprint={len(self.fingerprint)} B)"
 
 
+# The success status each command answers with; an answer with another success status
+# (and data) belongs to an earlier command that timed out, and is skipped.
+SUCCESS = {"find": 0x9F, "read_address": 0x90}
+
+
+def answers(name: str, response: Response) -> bool:
+    """Could this response be the answer to command `name`? Error statuses fit any command."""
+    if response.sw3 not in (0x90, 0x9F) or name == "raw":
+        return True
+    if response.sw3 != SUCCESS.get(name, 0x90):
+        return False
+    card_sized = len(response.data) >= 4 + 256  # only the read commands carry a text block
+    return card_sized == (name in ("read", "read_fp"))
+
+
 def card_data(data: bytes, fingerprint: bool = False) -> CardData:
     """Split a read answer's data: BE lengths (text, photo[, fingerprint]), then the parts."""
     fields = 3 if fingerprint else 2
@@ -188,6 +203,9 @@ class SamReader:
                     continue
                 response = parse_response(body)
                 self.bytes_in += len(body) + 8
+                if not answers(name, response):
+                    log.debug("%s: skipped a late answer (SW3 0x%02X)", name, response.sw3)
+                    continue
                 if name != "find" or response.sw3 != self._last_find:  # idle polls: once
                     self._last_find = response.sw3 if name == "find" else -1
                     log.debug(
