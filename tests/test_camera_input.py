@@ -208,3 +208,22 @@ def test_picamera2_controls_protect_highlights_and_crop_to_the_roi() -> None:
     assert "ScalerCrop" not in plain and plain["AeConstraintMode"] == "Normal"
     with pytest.raises(ValueError, match="roi"):
         CameraConfig(roi=(0.5, 0.5, 0.4, 0.9))
+
+
+class BrokenOnceDecoder(Decoder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def decode(self, frame):  # type: ignore[override]
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("corrupt frame")
+        return super().decode(frame)
+
+
+async def test_a_frame_that_breaks_the_decoder_is_skipped_not_fatal() -> None:
+    frames = [BLANK] + [shown(URL)] * 20
+    camera = CameraInput(SimulatedSource(frames, fps=30), Health(), decoder=BrokenOnceDecoder())
+    readings = await run_camera(camera, lambda: camera.frames_read >= len(frames))
+    assert [r.credential for r in readings] == [URL]

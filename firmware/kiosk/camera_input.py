@@ -145,7 +145,11 @@ class CameraInput:
     async def _decode(self) -> None:
         while True:
             frame = await self.mailbox.get()
-            result = await asyncio.to_thread(self.decoder.decode, frame.image)
+            try:
+                result = await asyncio.to_thread(self.decoder.decode, frame.image)
+            except Exception:  # one bad frame must not stop the camera
+                log.exception("decoding frame %d failed; skipped", frame.index)
+                continue
             self.frames_decoded += 1
             kinds = {code.text: self.classifier.classify(code.text) for code in result.codes}
             sightings = [
