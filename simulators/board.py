@@ -75,11 +75,9 @@ class BoardSimulator:
         self._awake = threading.Event()
         self._awake.set()
         self._thread: threading.Thread | None = None
-        master, slave = os.openpty()
-        tty.setraw(slave)  # raw before anyone opens it: no echo, no line editing
-        os.set_blocking(master, False)
-        self._master, self._slave = master, slave
-        self.pins = PtyPins(master)
+        self._master = self._slave = -1
+        self.pins = PtyPins(-1)
+        self._open_pty()
         self.pins.now = _now_ms()
         self.board = Board(self.pins, self.pins.now, config)
 
@@ -87,12 +85,25 @@ class BoardSimulator:
     def path(self) -> str:
         return str(self.link) if self.link else os.ttyname(self._slave)
 
-    def start(self) -> BoardSimulator:
+    def _open_pty(self) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)  # raw before anyone opens it: no echo, no line editing
+        os.set_blocking(master, False)
+        self._master, self._slave = master, slave
+        self.pins.master = master
         if self.link:
             tmp = self.link.with_name(self.link.name + ".new")
             tmp.unlink(missing_ok=True)
-            tmp.symlink_to(os.ttyname(self._slave))
+            tmp.symlink_to(os.ttyname(slave))
             os.replace(tmp, self.link)
+
+    def _close_pty(self) -> None:
+        for fd in (self._master, self._slave):
+            if fd >= 0:
+                os.close(fd)
+        self._master = self._slave = self.pins.master = -1
+
+    def start(self) -> BoardSimulator:
         self._running = True
         self._thread = threading.Thread(target=self._run, name="board-sim", daemon=True)
         self._thread.start()
@@ -103,8 +114,7 @@ class BoardSimulator:
         self._running = False
         if self._thread:
             self._thread.join(5)
-        for fd in (self._master, self._slave):
-            os.close(fd)
+        self._close_pty()
         if self.link:
             self.link.unlink(missing_ok=True)
 
@@ -116,7 +126,14 @@ class BoardSimulator:
 
     def _run(self) -> None:
         while self._running:
-            select.select([self._master], [], [], TICK_S)
+            master = self._master
+            if master >= 0:
+                try:
+                    select.select([master], [], [], TICK_S)
+                except (OSError, ValueError):  # unplugged under our feet
+                    continue
+            else:
+                time.sleep(TICK_S)
             if not self._awake.wait(TICK_S):
                 continue
             with self._lock:
@@ -125,11 +142,27 @@ class BoardSimulator:
 
     # --- the world around the board -----------------------------------------------------
 
-    def restart(self, cause: str = "watchdog", lose_hello: bool = False) -> None:
+    def unplug(self) -> None:
+        """The USB cable pulled: the port disappears; the kiosk's handle fails."""
+        with self._lock:
+            self._close_pty()
+
+    def plug(self) -> None:
+        """The port comes back (a new pty behind the same link path)."""
+        with self._lock:
+            self._open_pty()
+
+    def restart(self, cause: str = "watchdog", lose_hello: bool = False,
+                replug: bool = False) -> None:
         """A reset: outputs drop to their power-on state, all RAM state is gone.
 
         `lose_hello`: the HELLO the board sends at boot never reaches the kiosk.
+        `replug`: like a real RP2040, the USB port vanishes and comes back (needs `link`).
         """
+        if replug and not self.link:
+            raise ValueError("replug needs a link path: the pty's own name changes")
+        if replug:
+            self.unplug()
         with self._lock:
             self.restarts += 1
             self.pins.now = _now_ms()
@@ -139,6 +172,9 @@ class BoardSimulator:
             self.pins.muted = lose_hello
             self.board = Board(self.pins, self.pins.now, self.config, reset_cause=cause)
             self.pins.muted = False
+        if replug:
+            time.sleep(0.1)  # USB enumeration
+            self.plug()
 
     def hang(self) -> None:
         """The firmware stops ticking (bytes pile up unread) until `wake()`."""

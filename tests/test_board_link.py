@@ -93,6 +93,28 @@ async def test_board_restart_mid_command_is_detected_and_command_resent(sim, kio
     assert sim.state()["relay"] is False and sim.state()["light"] == "off"
 
 
+async def test_board_reset_that_takes_the_usb_port_with_it(tmp_path, store_path) -> None:
+    link_path = tmp_path / "ttyACM-board"
+    with BoardSimulator({"heartbeat_timeout_ms": TIMEOUT_MS}, str(link_path)) as sim:
+        board = BoardLink(str(link_path), DoorEventStore(store_path))
+        await board.start()
+        start = now_ms()
+        await board.show("green", "steady", "pass", 3000)
+        await board.open_gate(2500)
+        await asyncio.sleep(0.3)
+        sim.restart("watchdog", replug=True)  # port gone for 100 ms, new pty behind the link
+        await until(lambda: board.counters["resent_after_restart"] == 2, what="re-send")
+        await until(lambda: sim.state()["relay"] and sim.state()["light"] == "green",
+                    what="re-shown after replug")
+        assert board.counters["board_restarts"] == 1
+        assert board.health.snapshot()["board"] == "ok"
+        await asyncio.sleep(2.6)
+        relay_off = [t for t, v in sim.changes("relay", start) if not v]
+        assert relay_off[-1] - start <= 2500 + 100
+        await board.close()
+        board.store.close()
+
+
 async def test_board_restart_with_its_hello_lost_is_still_detected(sim, kiosk) -> None:
     await kiosk.show("red", "blink", "deny", 3000)
     await asyncio.sleep(0.2)

@@ -61,9 +61,9 @@ class Board:
         self._next_retry = now
         self._written = {}
         self._last_intro = None
-        cause = link.RESET_CAUSES.index(reset_cause)
-        self._emit(now, link.RESTARTED, cause)
-        self._send(self.session.hello(cause)[1])
+        self._cause = link.RESET_CAUSES.index(reset_cause)  # told in every HELLO
+        self._emit(now, link.RESTARTED, self._cause)
+        self._send(self.session.hello(self._cause)[1])
         self._drive(now)
 
     # --- the loop ---------------------------------------------------------------------
@@ -96,13 +96,13 @@ class Board:
                     self._send(self.session.ack(frame.seq, "no_session"))
                 if self._last_intro is None or ticks_diff(now, self._last_intro) >= INTRO_MS:
                     self._last_intro = now
-                    self._send(self.session.hello(0)[1])
+                    self._send(self.session.hello(self._cause)[1])
             elif err.reason == "version":
-                self._send(self.session.hello(0)[1])  # let the Pi see what we speak
+                self._send(self.session.hello(self._cause)[1])  # let the Pi see what we speak
             return
         self._heard(now)
         if frame.type == link.HELLO:
-            self._send(self.session.hello(0)[1])
+            self._send(self.session.hello(self._cause)[1])
             self._next_retry = now  # a (new) Pi: hand it the pending events at once
             return
         if verdict == link.DUPLICATE:

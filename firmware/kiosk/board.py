@@ -149,9 +149,11 @@ class BoardLink:
     # --- life cycle -----------------------------------------------------------------------
 
     async def start(self, timeout: float = 3.0) -> None:
-        self._serial = serial.Serial(self.port, 115200, timeout=0, write_timeout=1)
-        self._serial.reset_input_buffer()
-        asyncio.get_running_loop().add_reader(self._serial.fileno(), self._readable)
+        try:
+            self._open_port()
+        except (serial.SerialException, OSError) as err:
+            self.health.report(PART, False, "no port")
+            raise BoardError(f"cannot open board port {self.port}: {err}") from err
         self._tasks.append(asyncio.create_task(self._keep_alive(), name="board-heartbeat"))
         self._hello()
         try:
@@ -170,10 +172,26 @@ class BoardLink:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        if self._serial is not None:
-            asyncio.get_running_loop().remove_reader(self._serial.fileno())
-            self._serial.close()
-            self._serial = None
+        self._close_port()
+
+    def _open_port(self) -> None:
+        self._serial = serial.Serial(self.port, 115200, timeout=0, write_timeout=1)
+        self._serial.reset_input_buffer()
+        asyncio.get_running_loop().add_reader(self._serial.fileno(), self._readable)
+
+    def _close_port(self) -> None:
+        port, self._serial = self._serial, None
+        if port is not None:
+            asyncio.get_running_loop().remove_reader(port.fileno())
+            port.close()
+
+    def _port_lost(self, err: Exception) -> None:
+        # An RP2040 that resets takes its USB port with it; it comes back after
+        # enumeration, and the keep-alive task reopens it.
+        log.warning("board port %s lost: %s", self.port, err)
+        self._close_port()
+        self._ready.clear()
+        self.health.report(PART, False, "port lost")
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -212,7 +230,10 @@ class BoardLink:
         for attempt in range(self.attempts):
             if attempt:
                 self.counters["retries"] += 1
-            await self._ready.wait()
+            try:
+                await asyncio.wait_for(self._ready.wait(), self.ack_timeout_s * self.attempts)
+            except TimeoutError:
+                break  # no board to talk to: fail now, the door must not wait on us
             left = self._left_ms(active)
             if active.deadline is not None and left == 0:
                 return  # its time is over: nothing left to show
@@ -272,11 +293,11 @@ class BoardLink:
 
     def _write(self, data: bytes) -> None:
         if self._serial is None:
-            raise BoardError("board link is closed")
+            raise BoardError(f"board port {self.port} is not open")
         try:
             self._serial.write(data)
         except (serial.SerialException, OSError) as err:
-            self.health.report(PART, False, "port error")
+            self._port_lost(err)
             raise BoardError(f"cannot write to {self.port}: {err}") from err
 
     def _hello(self) -> None:
@@ -293,12 +314,12 @@ class BoardLink:
         self._write(self.session.ack(seq))
 
     def _readable(self) -> None:
-        assert self._serial is not None
+        if self._serial is None:
+            return
         try:
             data = self._serial.read(4096)
         except (serial.SerialException, OSError) as err:
-            log.warning("board port read failed: %s", err)
-            self.health.report(PART, False, "port error")
+            self._port_lost(err)
             return
         for frame in self.reader.feed(data):
             self._receive(frame)
@@ -375,6 +396,13 @@ class BoardLink:
     async def _keep_alive(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_s)
+            if self._serial is None:
+                try:
+                    self._open_port()
+                except (serial.SerialException, OSError):
+                    continue  # not back yet
+                log.info("board port %s reopened", self.port)
+                self._last_hello = 0.0  # say HELLO now
             try:
                 if self._ready.is_set():
                     self._write(self.session.frame(link.HEARTBEAT)[1])
