@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from firmware import board_link as link
-from firmware.kiosk.board import BoardLink, DoorCount, DoorEventStore
+from firmware.kiosk.board import BoardError, BoardLink, DoorCount, DoorEventStore
 from firmware.kiosk.health import Health
 from simulators.board import BoardSimulator
 
@@ -282,3 +282,22 @@ async def test_board_of_another_major_version_is_refused_with_a_clear_error(tmp_
     finally:
         os.close(master)
         os.close(slave)
+
+
+async def test_unplugged_board_fails_commands_quickly_then_comes_back(tmp_path, store_path) -> None:
+    link_path = tmp_path / "ttyACM-board"
+    with BoardSimulator(None, str(link_path)) as sim:
+        board = BoardLink(str(link_path), DoorEventStore(store_path))
+        await board.start()
+        sim.unplug()
+        await until(lambda: board.health.snapshot()["board"] != "ok", what="port lost")
+        t0 = time.monotonic()
+        with pytest.raises(BoardError):
+            await board.show("green", "steady", "pass", 3000)
+        assert time.monotonic() - t0 < 2.5  # the verdict path is never stuck on a dead board
+        sim.plug()
+        await until(lambda: board.health.snapshot()["board"] == "ok", what="back")
+        await board.show("red", "steady", "deny", 500)
+        assert sim.state()["light"] == "red"
+        await board.close()
+        board.store.close()

@@ -340,6 +340,9 @@ class BoardLink:
         if frame.type == link.HELLO:
             if verdict == link.RESTART:
                 self._board_restarted(frame)
+            elif not self._ready.is_set():  # same board, after a reopened port or no_session
+                self._ready.set()
+                self.health.report(PART, True)
             return
         fields = frame.fields()
         if frame.type == link.ACK:
