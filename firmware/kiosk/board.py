@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Self
 
 import serial
 
 from firmware import board_link as link
+from firmware.kiosk.board_counts import DoorCount, DoorEventStore
 from firmware.kiosk.health import Health
 
 log = logging.getLogger(__name__)
@@ -34,76 +33,11 @@ PART = "board"
 EVENT_KINDS = {link.PASSED: "passed", link.TAMPER: "tamper", link.RESTARTED: "restarted"}
 
 
+__all__ = ["BoardError", "BoardLink", "DoorCount", "DoorEventStore"]
+
+
 class BoardError(RuntimeError):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class DoorCount:
-    """One person through the door, as the board counted it."""
-
-    direction: str  # in | out
-    board_boot: int  # the board's boot id (u32): event numbers restart with it
-    board_seq: int  # the board's event number within that boot
-    ts: int  # when the kiosk received it: ms since the Unix epoch (as in docs/protocol.md)
-    board_uptime_ms: int
-
-    @property
-    def key(self) -> str:
-        """Stable id for de-duplication downstream (outbox, gateway)."""
-        return f"{self.board_boot:08x}-{self.board_seq}"
-
-
-class DoorEventStore:
-    """Board events the kiosk has acknowledged, and which of them were handed on."""
-
-    def __init__(self, path: str | Path) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS board_events ("
-            " board_boot INTEGER NOT NULL, event_no INTEGER NOT NULL, kind TEXT NOT NULL,"
-            " value TEXT NOT NULL, uptime_ms INTEGER NOT NULL, received_at INTEGER NOT NULL,"
-            " handed_over INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (board_boot, event_no))"
-        )
-
-    def record(self, boot: int, event_no: int, kind: str, value: str, uptime_ms: int) -> bool:
-        """Store one event; False if this (boot, event number) was already stored."""
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO board_events (board_boot, event_no, kind, value, uptime_ms,"
-            " received_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (boot, event_no, kind, value, uptime_ms, time.time_ns() // 1_000_000),
-        )
-        return cur.rowcount == 1
-
-    def last_acknowledged(self, boot: int) -> int:
-        row = self._db.execute(
-            "SELECT MAX(event_no) FROM board_events WHERE board_boot = ?", (boot,)
-        ).fetchone()
-        return row[0] or 0
-
-    def counts(self) -> dict[str, int]:
-        rows = self._db.execute(
-            "SELECT value, COUNT(*) FROM board_events WHERE kind = 'passed' GROUP BY value"
-        )
-        return {"in": 0, "out": 0} | dict(rows.fetchall())
-
-    def not_handed_over(self, limit: int = 100) -> list[DoorCount]:
-        rows = self._db.execute(
-            "SELECT value, board_boot, event_no, received_at, uptime_ms FROM board_events"
-            " WHERE kind = 'passed' AND handed_over = 0 ORDER BY received_at, event_no LIMIT ?",
-            (limit,),
-        )
-        return [DoorCount(*row) for row in rows.fetchall()]
-
-    def hand_over(self, count: DoorCount) -> None:
-        self._db.execute(
-            "UPDATE board_events SET handed_over = 1 WHERE board_boot = ? AND event_no = ?",
-            (count.board_boot, count.board_seq),
-        )
-
-    def close(self) -> None:
-        self._db.close()
 
 
 @dataclass
