@@ -30,7 +30,7 @@ def sim(tmp_path: Path) -> Iterator[ReaderSimulator]:
 
 @pytest.fixture
 def line(sim: ReaderSimulator) -> Iterator[serial.Serial]:
-    with serial.Serial(sim.path, 115200, timeout=1.0) as port:
+    with serial.Serial(sim.path, 115200, timeout=5.0) as port:
         yield port
 
 
@@ -77,7 +77,7 @@ def test_answers_are_the_captured_frames(sim: ReaderSimulator, line: serial.Seri
 def test_find_while_the_card_stays(tmp_path: Path, refind: str, answers: list[int]) -> None:
     with (
         ReaderSimulator(tmp_path / "r", rf_scale=0, refind=refind) as sim,
-        serial.Serial(sim.path, timeout=1) as line,
+        serial.Serial(sim.path, timeout=5) as line,
     ):
         sim.place(0)
         assert [
@@ -88,7 +88,7 @@ def test_find_while_the_card_stays(tmp_path: Path, refind: str, answers: list[in
 def test_answers_leave_at_the_line_speed(tmp_path: Path) -> None:
     with (
         ReaderSimulator(tmp_path / "slow", baudrate=19200, rf_scale=0) as sim,
-        serial.Serial(sim.path, timeout=2) as line,
+        serial.Serial(sim.path, timeout=10) as line,
     ):
         sim.place(0)
         exchange(line, REQUEST["find"], 15)
@@ -101,7 +101,7 @@ def test_answers_leave_at_the_line_speed(tmp_path: Path) -> None:
 def test_rf_delay_is_added_unless_scaled_to_zero(tmp_path: Path) -> None:
     with (
         ReaderSimulator(tmp_path / "rf", rf_scale=1.0) as sim,
-        serial.Serial(sim.path, timeout=2) as line,
+        serial.Serial(sim.path, timeout=10) as line,
     ):
         sim.place(0)
         started = time.monotonic()
@@ -137,7 +137,7 @@ def test_unplug_removes_the_path_and_plug_brings_it_back(
         exchange(line, REQUEST["status"], 11)
     sim.plug()
     assert link.is_symlink() and os.path.exists(os.readlink(link))
-    with serial.Serial(sim.path, timeout=1) as again:
+    with serial.Serial(sim.path, timeout=5) as again:
         assert exchange(again, REQUEST["status"], 11)[9] == 0x90
 
 
