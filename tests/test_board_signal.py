@@ -95,3 +95,26 @@ def test_every_look_is_showable_and_a_bad_one_is_named() -> None:
     with pytest.raises(ValueError, match="purple"):
         check_looks({"open": Look("purple", "steady", "pass", True)})
     assert set(LOOKS) == {"open", "hold", "refuse"}
+
+
+async def test_screen_mirrors_a_lost_board_as_manual_check(tmp_path: Path) -> None:
+    link_path = tmp_path / "ttyACM-board"
+    with BoardSimulator(None, str(link_path)) as sim:
+        board = BoardLink(str(link_path), DoorEventStore(tmp_path / "ev.sqlite"))
+        await board.start()
+        screen = ScreenState()
+        signal = BoardSignal(board, None, screen)
+        watcher = asyncio.create_task(signal.watch(every_s=0.05))
+        await asyncio.sleep(0.2)
+        assert screen.snapshot()["state"] == "idle"
+        sim.unplug()
+        await asyncio.sleep(0.5)
+        assert screen.snapshot()["state"] == "manual"
+        sim.plug()
+        for _ in range(60):
+            await asyncio.sleep(0.05)
+            if screen.snapshot()["state"] == "idle":
+                break
+        assert screen.snapshot()["state"] == "idle"
+        watcher.cancel()
+        await board.close()
