@@ -110,13 +110,16 @@ def test_rf_delay_is_added_unless_scaled_to_zero(tmp_path: Path) -> None:
 
 
 def test_faults_on_the_wire(sim: ReaderSimulator, line: serial.Serial) -> None:
+    line.timeout = 0.5  # the cut-short answer never completes
     sim.inject("truncate")
     assert exchange(line, REQUEST["status"], 11) == bytes.fromhex(
         "AA AA AA 96 69 00 04"
     )  # cut short
+    line.timeout = 5.0
     sim.inject("bad_checksum")
     assert exchange(line, REQUEST["status"], 11)[-1] != 0x94
     sim.inject("noise")
+    line.timeout = 0.5  # noise is of random length: read what comes
     noisy = exchange(line, REQUEST["status"], 60)
     assert noisy.endswith(bytes.fromhex("AA AA AA 96 69 00 04 00 00 90 94")) and len(noisy) > 11
     sim.inject("silence")
