@@ -126,6 +126,7 @@ async def summary(request: Request) -> dict:
     console = getattr(request.app.state, "console", None)
     return {
         "site": gw.config.site,
+        "timezone": gw.config.console.timezone,
         "now_ms": int(time.time() * 1000),
         "mqtt_connected": gw.link.connected.is_set(),
         "counts": await gw.store.counts(),

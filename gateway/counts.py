@@ -94,7 +94,8 @@ async def day_counts(store_db: aiosqlite.Connection, db: aiosqlite.Connection,
             by_colour = checked.get((door, hour), {})
             n = sum(by_colour.values())
             p = people.get((door, hour))
-            rows.append({"hour_ms": hour, "checked": n, "by_colour": by_colour, "people": p,
+            local = datetime.fromtimestamp(hour / 1000, tz).hour
+            rows.append({"hour_ms": hour, "hour": local, "checked": n, "by_colour": by_colour, "people": p,
                          "coverage": coverage(n, p)})
         total = sum(r["checked"] for r in rows)
         counted = [r["people"] for r in rows if r["people"] is not None]

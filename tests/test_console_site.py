@@ -35,12 +35,15 @@ class Site:
 
 
 @contextlib.contextmanager
-def running_site(work: Path, **console: object) -> Iterator[Site]:
+def running_site(work: Path, platform_url: str | None = None, **console: object
+                 ) -> Iterator[Site]:
+    """A site; `platform_url` replaces the platform simulator with another server."""
     broker = Broker(work / "broker").start()
     started: list[processes.Process] = []
     try:
-        platform_proc, platform_url = processes.start_platform(work)
-        started.append(platform_proc)
+        if platform_url is None:
+            platform_proc, platform_url = processes.start_platform(work)
+            started.append(platform_proc)
         cfg = processes.gateway_config(work, SITE, broker.port, platform_url)
         if console:
             cfg["console"] = console

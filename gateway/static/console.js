@@ -2,8 +2,9 @@
 const $ = id => document.getElementById(id);
 const esc = s => String(s ?? "").replace(/[&<>"']/g, c => "&#" + c.charCodeAt(0) + ";");
 const locale = () => (lang === "zh" ? "zh-CN" : "en-GB");
-const hms = ms => new Date(ms).toLocaleTimeString(locale(), {hour12: false});
-const dhm = ms => new Date(ms).toLocaleString(locale(), {hour12: false});
+let siteZone;  // times are shown on the site's clock, whatever the tablet's zone
+const hms = ms => new Date(ms).toLocaleTimeString(locale(), {hour12: false, timeZone: siteZone});
+const dhm = ms => new Date(ms).toLocaleString(locale(), {hour12: false, timeZone: siteZone});
 const OUTCOMES = ["let_in_after_check", "turned_away", "sent_to_health_desk", "left_before_check", "kiosk_fixed", "false_alarm", "other"];
 const COLOURS = {green: "#1aa34a", yellow: "#f2b01e", red: "#d9363e", unknown: "#8a8f98", offline: "#4e5969"};
 let me = null, feed = null, openAlerts = new Map(), acked = [], entries = [], view = null, timers = [];
@@ -25,6 +26,7 @@ function showSignIn() {
   $("alarm").className = "";
 }
 async function boot() {
+  try { siteZone = (await (await fetch("/api/summary")).json()).timezone; } catch { /* browser's zone */ }
   try { me = await (await fetch("/api/me")).json(); if (!me.user) throw 0; } catch { return showSignIn(); }
   start();
 }
@@ -147,7 +149,7 @@ async function loadCounts(day) {
   const q = day ? `?day=${day}` : "";
   const [d, days] = await Promise.all([api("/api/counts" + q), api("/api/counts/days?days=14")]);
   $("counts-form").day.value = d.day;
-  const hours = d.doors[0] ? d.doors[0].hours.map(h => new Date(h.hour_ms).getHours() + "") : [...Array(24).keys()].map(String);
+  const hours = d.doors[0] ? d.doors[0].hours.map(h => String(h.hour)) : [...Array(24).keys()].map(String);
   const colours = ["green", "yellow", "red", "unknown", "offline"];
   barChart($("hour-chart"), hours, colours.map(c => ({name: t(c), colour: COLOURS[c],
     values: hours.map((_, i) => d.doors.reduce((s, door) => s + (door.hours[i].by_colour[c] || 0), 0))})));
@@ -190,7 +192,7 @@ $("trace-form").addEventListener("submit", async ev => {
   $("trace-summary").textContent = t("trace_found", {v: r.visits.length, c: r.contacts.length, p: r.people, ms: r.took_ms});
   $("trace-visits").innerHTML = r.visits.map(v => `<tr><td>${dhm(v.ts)}</td><td>${esc(v.door)}</td><td>${esc(t(v.method))}</td>
     <td>${who(v)}</td><td class="muted">${esc(v.id)}</td></tr>`).join("");
-  $("trace-contacts").innerHTML = r.contacts.map(c => `<tr><td>${dhm(c.ts)}</td><td>${(c.gap_ms / 60000).toFixed(1)}</td>
+  $("trace-contacts").innerHTML = r.contacts.map(c => `<tr><td>${dhm(c.ts)}</td><td>${(Math.round(c.gap_ms / 6000) / 10 || 0).toFixed(1)}</td>
     <td>${esc(c.door)}</td><td>${esc(t(c.method))}</td><td>${who(c)}</td><td class="muted">${esc(c.subject.slice(0, 12))}</td>
     <td class="muted">${esc(c.id)}</td></tr>`).join("");
 });
