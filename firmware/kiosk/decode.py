@@ -2,17 +2,23 @@
 
 Most frames read on the first, plain attempt, so that attempt must stay cheap; only a
 frame that fails it pays for the next rung, and the ladder stops at the first read. The
-rungs and their order were chosen by bench/decode.py --study on training scenes (seeds
-disjoint from the benchmark's): each rung is kept only if it reads frames that the rungs
-before it miss, ordered by reads gained per millisecond. The measurement (see the
-report in bench/decode.py's docstring and hardware/camera-hood.md) gave:
+rungs and their order were chosen by `bench/decode.py --study` on 200 training scenes
+(seeds disjoint from the benchmark's): every engine x preparation was run alone, then
+rungs were picked greedily by reads gained per millisecond until a rung gained < 1 %.
+Study run 2026-11-24 (2 shared cores):
 
-  primary  zxing-cpp, restricted to QR Model 2 (no false Micro QR reads), plain frame:
-           ~10x faster than pyzbar and reads dark-mode screens that pyzbar cannot;
-  rungs    zxing on a contrast-limited equalised frame (shaded paper, dim screens), on a
-           2x upscaled frame (far codes), on a denoised frame (dim doorways);
-  fallback pyzbar on the plain frame: the design's decoder, kept as the last rung and as
-           the `engine="pyzbar"` option, so the kiosk still reads if zxing-cpp is missing.
+  alone:   zxing plain 64.0 % at 1.8 ms median; pyzbar plain 53.5 % at 26.2 ms;
+           pyzbar reads no dark-mode screen at all (zxing tries the inverted image).
+  greedy:  zxing:plain 64.0 % -> +zxing:sharpen 74.0 % -> +zxing:upscale 78.5 %
+           -> +zxing:upscale_sharpen 81.0 %; next best (zxing:equalise) +0.5 %, dropped.
+           No pyzbar rung added a read the zxing rungs had missed.
+
+So the primary is zxing-cpp restricted to QR Model 2 (it would otherwise report false
+Micro QR reads in noise), and the rungs are unsharp masking (blur, low contrast under a
+reflection) and 2x upscaling (far codes; skipped above 1400 px width). pyzbar, the
+design's decoder, is kept as the baseline (`plain_pyzbar`) and as the fallback ladder
+`PYZBAR_LADDER` used when zxing-cpp cannot be imported; it is not a rung of the kiosk
+ladder because it never paid for its ~25 ms there.
 
 Everything returned here is personal data (tokens); nothing in this module logs it.
 """
