@@ -7,7 +7,7 @@ pseudo-terminals behind stable symlinked paths (what udev's /dev/placecode-reade
 status message on the real broker — online/offline, and each device's health.
 
 The kiosk process here is the kiosk wired with the real reader and board drivers
-(`device_kiosk` below), because firmware/kiosk/__main__.py does not wire them yet.
+(DEVICE_KIOSK below: the kiosk plus IdCardSource and BoardLink sharing one Health), because firmware/kiosk/__main__.py does not wire them yet.
 """
 
 from __future__ import annotations
@@ -183,42 +183,43 @@ async def test_killed_kiosk_and_unplugged_reader_recover_and_faults_show(site):
         await watch.until("online with reader and board ok", healthy, 30)
 
         # 1. The kiosk process is killed: offline at once (last will), then back by itself.
+        t0 = time.monotonic()
         killed = kiosk.kill()
         await watch.until("offline after kill -9", lambda s: s["state"] == "offline", 15)
+        t_offline = time.monotonic() - t0
         await watch.until("online again with devices ok", healthy, 30)
+        print(f"kill -9: offline shown after {t_offline:.2f} s, "
+              f"back online and healthy after {time.monotonic() - t0:.2f} s")
         assert kiosk.popen.pid != killed and kiosk.starts == 2
 
         # 2. The reader's cable is pulled: the fault shows while it lasts, then clears.
+        t0 = time.monotonic()
         site["reader"].unplug()
         status = await watch.until("reader fault", part_fault("reader"))
+        print(f"reader unplugged: fault shown after {time.monotonic() - t0:.2f} s")
         assert "unplugged" in status["health"]["reader"] and status["health"]["board"] == "ok"
         site["reader"].plug()
         await watch.until("reader ok again", healthy)
 
-        # 3. The board's cable is pulled (its port vanishes): the fault shows.
+        # 3. The board's cable is pulled (its port vanishes): the fault shows; plugged back
+        #    (a new board boot behind the same path), it is found again.
+        t0 = time.monotonic()
         site["board"].stop()
-        await watch.until("board fault", part_fault("board"))
+        status = await watch.until("board fault", part_fault("board"))
+        print(f"board unplugged: fault shown after {time.monotonic() - t0:.2f} s")
+        assert status["health"]["reader"] == "ok"
+        t0 = time.monotonic()
+        site["board"] = BoardSimulator(link_path=str(site["tmp"] / "placecode-board")).start()
+        await watch.until("board ok again", healthy, 15)
+        print(f"board plugged back: ok after {time.monotonic() - t0:.2f} s")
+
+        # 4. Both at once, then back: both faults show together, both clear.
+        site["reader"].unplug()
+        site["board"].stop()
+        await watch.until("reader and board faults", lambda s: part_fault("reader")(s)
+                          and part_fault("board")(s))
+        site["reader"].plug()
+        site["board"] = BoardSimulator(link_path=str(site["tmp"] / "placecode-board")).start()
+        await watch.until("both ok again", healthy, 15)
         assert kiosk.starts == 2  # the devices recovered without restarting the kiosk
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "BoardLink keeps the serial handle of an unplugged board and never reopens its path, "
-    "so a re-plugged board stays 'fault' until the kiosk restarts (firmware/kiosk/board.py)"))
-async def test_replugged_board_recovers_without_a_restart(site):
-    async with StatusWatch(site["broker"].port) as watch:
-        await watch.until("online with reader and board ok", healthy, 30)
-        site["board"].stop()
-        await watch.until("board fault", part_fault("board"))
-        site["board"] = BoardSimulator(link_path=str(site["tmp"] / "placecode-board")).start()
-        await watch.until("board ok again", healthy, 10)
-
-
-async def test_a_board_plugged_back_is_found_after_a_kiosk_restart(site):
-    """Today's recovery path for the board: the service restart (watchdog or by hand)."""
-    async with StatusWatch(site["broker"].port) as watch:
-        await watch.until("online with reader and board ok", healthy, 30)
-        site["board"].stop()
-        await watch.until("board fault", part_fault("board"))
-        site["board"] = BoardSimulator(link_path=str(site["tmp"] / "placecode-board")).start()
-        site["kiosk"].kill()
-        await watch.until("online again with devices ok", healthy, 30)
+        assert kiosk.popen.poll() is None
