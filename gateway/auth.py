@@ -63,12 +63,40 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+LOCK_AFTER = 5  # failed sign-ins for one name ...
+LOCK_WINDOW_MS = 10 * 60_000  # ... within this long lock the name for as long
+
+
+class Locked(Exception):
+    pass
+
+
 class Sessions:
     def __init__(self, db: aiosqlite.Connection, lifetime_minutes: int) -> None:
         self.db = db
         self.lifetime_ms = lifetime_minutes * 60_000
+        self._failures: dict[str, list[int]] = {}  # name -> times of recent failures
+
+    def _locked(self, name: str, at: int) -> bool:
+        recent = [t for t in self._failures.get(name, []) if at - t < LOCK_WINDOW_MS]
+        self._failures[name] = recent
+        return len(recent) >= LOCK_AFTER
 
     async def sign_in(self, name: str, password: str) -> tuple[str, Principal] | None:
+        """A session for a right name and password; None if wrong; Locked after
+        LOCK_AFTER wrong passwords for the name in LOCK_WINDOW_MS (guessing stops)."""
+        if self._locked(name, now_ms()):
+            raise Locked(name)
+        principal = await self._check(name, password)
+        if principal is None:
+            if len(self._failures) > 10_000:  # names guessed at random must not fill memory
+                self._failures.clear()
+            self._failures.setdefault(name, []).append(now_ms())
+            return None
+        self._failures.pop(name, None)
+        return principal
+
+    async def _check(self, name: str, password: str) -> tuple[str, Principal] | None:
         async with self.db.execute(
             "SELECT role, pw_hash FROM console_users WHERE name=? AND disabled=0", (name,)
         ) as cur:
@@ -146,7 +174,11 @@ def _me(principal: Principal) -> dict:
 @router.post("/api/sign-in")
 async def sign_in(body: SignIn, request: Request, response: Response) -> dict:
     console = _console(request)
-    result = await console.sessions.sign_in(body.name, body.password)
+    try:
+        result = await console.sessions.sign_in(body.name, body.password)
+    except Locked:
+        await console.audit.record(body.name[:64], "-", "sign_in_locked")
+        raise HTTPException(429, "too many wrong passwords: try again in 10 minutes") from None
     if result is None:
         await console.audit.record(body.name[:64], "-", "sign_in_failed")
         raise HTTPException(401, "wrong name or password")

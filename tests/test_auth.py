@@ -141,3 +141,10 @@ def test_users_cli_adds_a_user_and_refuses_bad_input(tmp_path_factory):
         users.add_user(path, "liming", "admin", "long-enough-pw")
     users.add_user(path, "liming", "duty", "long-enough-pw")
     assert users.list_users(path) == [("li-ming", "tracer", 0), ("liming", "duty", 0)]
+
+
+async def test_guessing_passwords_locks_the_name(gateway):
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as http:
+        codes = [(await http.post("/api/sign-in", json={"name": "guessed", "password": f"guess-{n}"}
+                                  )).status_code for n in range(6)]
+    assert codes == [401] * 5 + [429]

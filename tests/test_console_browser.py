@@ -66,6 +66,10 @@ async def shot(page: Page, name: str) -> None:
 async def test_duty_sees_scans_live_and_acknowledges_an_alert(site, browser):
     green, yellow = first_of_colour(SEED, "green"), first_of_colour(SEED, "yellow")
     page = await open_signed_in(browser, site.url, "duty")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    await page.reload()  # the whole page again, watching every request it makes
+    await page.wait_for_selector("#app", state="visible")
     assert await visible_tabs(page) == ["live", "alerts", "kiosks", "counts"]
     assert await page.text_content("h1") == "场所码 · 现场控制台"
     await page.wait_for_function("document.getElementById('clock').title !== ''")  # feed open
@@ -114,6 +118,9 @@ async def test_duty_sees_scans_live_and_acknowledges_an_alert(site, browser):
         await page.wait_for_selector("#kiosks tr[data-kiosk='kiosk-1']")
         assert "在线" in await page.text_content("#kiosks tr[data-kiosk='kiosk-1']")
         await shot(page, "kiosks")
+
+    outside = [u for u in requested if not u.startswith(site.url + "/")]
+    assert requested and outside == [], "the console loads nothing from outside the gateway"
 
     async with signed_in(site, "manager") as (http, _me):
         acked = (await http.get("/api/alerts", params={"open": False})).json()
