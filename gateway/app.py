@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from firmware import mqtt_client, protocol
-from gateway import auth, console
+from gateway import auth, console, metrics, release
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
 from gateway.forwarder import Forwarder
@@ -100,4 +100,6 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app.state.gateway = gateway
     app.include_router(console.router)
     app.include_router(auth.router)
+    app.include_router(release.router)  # kiosk updates and time (docs/install.md)
+    metrics.attach(app)  # GET /metrics
     return app
