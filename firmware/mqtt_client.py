@@ -43,7 +43,7 @@ def client(
         tls_context = ssl.create_default_context(cafile=address.ca_file)
         if address.cert_file:
             tls_context.load_cert_chain(address.cert_file, address.key_file)
-    return aiomqtt.Client(
+    mqtt = aiomqtt.Client(
         address.host,
         address.port,
         username=address.username,
@@ -57,3 +57,6 @@ def client(
         timeout=10,
         max_queued_incoming_messages=max_queued_incoming,
     )
+    # Draining a backlog keeps hundreds of publishes in flight on purpose.
+    mqtt.pending_calls_threshold = 100_000
+    return mqtt

@@ -9,20 +9,19 @@ every rejection carries a short reason code that the receiver counts.
 
 import json
 
-try:
-    import os
+import os
+import time
+
+if hasattr(os, "urandom"):
 
     def _random_bytes(n):
         return os.urandom(n)
 
-except ImportError:  # pragma: no cover - MicroPython ports without os.urandom
+else:  # pragma: no cover - MicroPython ports without os.urandom (the WebAssembly port)
     import random
 
     def _random_bytes(n):
         return bytes(random.getrandbits(8) for _ in range(n))
-
-
-import time
 
 VERSION = 1
 ROOT = "placecode"
@@ -64,7 +63,7 @@ class ProtocolError(ValueError):
     """A message or topic that breaks the contract; `reason` is a short code for counters."""
 
     def __init__(self, reason, detail=""):
-        ValueError.__init__(self, reason + (": " + detail if detail else ""))
+        super().__init__(reason + (": " + detail if detail else ""))
         self.reason = reason
         self.detail = detail
 

@@ -27,6 +27,7 @@ class Forwarder:
     ) -> None:
         self.store = store
         self.hold_s = hold_s
+        self.gather_s = 0.2
         self.platform = platform
         self.batch = batch
         self.wake = asyncio.Event()
@@ -59,3 +60,5 @@ class Forwarder:
             self.last_success = time.time()
             self.last_error = None
             backoff = 0.5
+            if len(pending) < self.batch:
+                await asyncio.sleep(self.gather_s)  # let a busy site fill the next batch

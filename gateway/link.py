@@ -30,7 +30,7 @@ class GatewayLink:
         address: mqtt_client.BrokerAddress,
         on_scan: Handler,
         on_status: Handler,
-        max_concurrent_scans: int = 64,
+        max_concurrent_replays: int = 256,
     ) -> None:
         self.site = site
         self.address = address
@@ -40,7 +40,9 @@ class GatewayLink:
         self.received: Counter[str] = Counter()
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
-        self._slots = asyncio.Semaphore(max_concurrent_scans)
+        # Replayed scans (a kiosk's backlog) wait for a slot; live scans never do, so a
+        # person at the door is not queued behind another kiosk's day of backlog.
+        self._replay_slots = asyncio.Semaphore(max_concurrent_replays)
         self._tasks: set[asyncio.Task] = set()
         self._acks: dict[str, list[str]] = {}
 
@@ -80,23 +82,28 @@ class GatewayLink:
             return
         self.received[kind] += 1
         if kind == protocol.SCAN:
-            await self._slots.acquire()
-            task = asyncio.create_task(self._run_scan(msg))
+            replay = bool(msg.get("replay"))
+            if replay:
+                await self._replay_slots.acquire()
+            task = asyncio.create_task(self._run_scan(msg, replay))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         elif kind == protocol.STATUS:
-            await self.on_status(msg)
+            task = asyncio.create_task(self.on_status(msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         else:  # a verdict on a kiosk topic never comes from a kiosk
             self.rejected["unexpected_kind"] += 1
 
-    async def _run_scan(self, msg: dict) -> None:
+    async def _run_scan(self, msg: dict, replay: bool) -> None:
         try:
             await self.on_scan(msg)
         except Exception:
             self.rejected["handler_error"] += 1
             log.exception("scan %s could not be handled", msg.get("id"))
         finally:
-            self._slots.release()
+            if replay:
+                self._replay_slots.release()
 
     def acknowledge(self, kiosk: str, event_id: str) -> None:
         """Queue an ack; all acks queued in one turn of the event loop (a group commit's

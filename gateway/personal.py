@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from firmware import privacy
+
 
 
 class Pseudonymiser:
@@ -25,18 +27,12 @@ class Pseudonymiser:
 
 
 def mask(method: str, credential: str) -> str:
-    """410***********1234 for ID numbers; the last 4 characters of a code, for codes."""
+    """410***********1234 for ID numbers; the last 4 characters of a code's text."""
     if method == "id_card":
-        if len(credential) <= 7:
-            return "*" * len(credential)
-        return credential[:3] + "*" * (len(credential) - 7) + credential[-4:]
-    return "…" + credential[-4:] if len(credential) > 4 else "****"
+        return privacy.mask_id_number(credential)
+    return "…" + credential[-4:] if len(credential) > 8 else "****"
 
 
 def mask_name(name: str | None) -> str | None:
-    """张*明: first and last character kept; a two-character name keeps the first."""
-    if not name:
-        return None
-    if len(name) <= 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
+    """张*明 (firmware/privacy.py, shared with the kiosk)."""
+    return privacy.mask_name(name) if name else None

@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from simulators import platform_venues
 from simulators.population import population
 
 SCHEMA = """
@@ -134,6 +135,7 @@ def create_app(db_path: Path, seed: int) -> FastAPI:
 
     app = FastAPI(title="City platform simulator", lifespan=lifespan)
     app.state.platform = platform
+    app.include_router(platform_venues.make_router(db_path))
 
     @app.post("/api/v1/status")
     async def status(query: StatusQuery) -> dict:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+
+import aiomqtt
 from collections import Counter
 
 from firmware import mqtt_client, protocol
@@ -89,6 +91,10 @@ class Kiosk:
         assert self.outbox is not None
         pending = await self.outbox.add(self.events.builder(reading))
         self.waiters.expect(pending.id)
+        try:
+            await self.link.sender.send_live(pending)
+        except aiomqtt.MqttError:
+            pass  # it stays in the outbox and goes out on the next connection
         verdict = await self.waiters.wait(pending.id, self.config.verdict_timeout_s)
         self.counts[verdict.colour] += 1
         log.info(

@@ -34,7 +34,7 @@ class OutboxSender:
         self,
         outbox: Outbox,
         waiting: Callable[[], Iterable[str]],
-        window: int = 500,
+        window: int = 200,
         batch: int = 100,
         resend_after_s: float = 5.0,
     ) -> None:
@@ -46,15 +46,32 @@ class OutboxSender:
         self.unacked: dict[str, float] = {}  # sent on this connection, not yet acknowledged
         self.progress = asyncio.Event()
         self.resends = 0
+        self._publish: Publish | None = None  # the current connection's, while there is one
 
     def acknowledged(self, ids: Iterable[str]) -> None:
         for event_id in ids:
             self.unacked.pop(event_id, None)
         self.progress.set()
 
+    async def send_live(self, pending: Pending) -> None:
+        """The scan of the person at the door goes out at once, ahead of any backlog.
+        Without a connection it waits in the outbox like any other."""
+        publish = self._publish
+        if publish is None:
+            return
+        self.unacked[pending.id] = time.monotonic()
+        await publish(pending.payload)
+
     async def run(self, publish: Publish) -> None:
         """Send for one connection; everything unacknowledged is sent again on the next."""
         self.unacked.clear()
+        self._publish = publish
+        try:
+            await self._run(publish)
+        finally:
+            self._publish = None
+
+    async def _run(self, publish: Publish) -> None:
         cursor = 0
         while True:
             self.outbox.added.clear()

@@ -1,0 +1,132 @@
+"""bench-drain: a kiosk's backlog of a day (86,400 scans) drains to the gateway, while
+live scans keep getting verdicts.
+
+Reports the drain rate (events/s, from the kiosk's reconnect to an empty outbox) and the
+verdict latency of live scans made during the drain, next to the same live figure with
+no backlog, measured in the same run. Targets: drain ≤ 60 s; live p99 during the drain
+≤ 2x the idle p99. The last line is a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from bench.stats import summarise
+from firmware.kiosk import config as kiosk_config
+from firmware.kiosk.event import EventFactory
+from firmware.kiosk.kiosk import Kiosk
+from firmware.kiosk.outbox import SCHEMA
+from firmware.kiosk.reading import Reading
+from gateway.broker import Broker
+from simulators import processes
+from simulators.lights import SimulatedLights
+from simulators.population import population
+from simulators.visitors import QueuedReadings
+
+SITE = "bench"
+
+
+def fill_backlog(path: Path, kiosk: str, n: int) -> None:
+    """The outbox as a day offline leaves it: n committed, unacknowledged scans."""
+    people = population(7)
+    factory = EventFactory(kiosk, "door-1", clock=iter(range(1_790_000_000_000, 10**13, 1000)).__next__)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA)
+    rows = []
+    for seq in range(1, n + 1):
+        person = people[seq % len(people)]
+        event_id, payload, ts = factory.builder(Reading("code", person.code_url))(seq)
+        rows.append((seq, event_id, payload, ts))
+    db.executemany("INSERT INTO outbox (seq, id, payload, created_ms) VALUES (?,?,?,?)", rows)
+    db.execute("UPDATE meta SET value=? WHERE key='last_seq'", (n,))
+    db.commit()
+    db.close()
+
+
+async def live_scans(kiosk: Kiosk, readings: QueuedReadings, lights: SimulatedLights,
+                     until, interval: float = 0.1, limit: int = 10_000) -> list[float]:
+    people = population(7)
+    samples = []
+    while until() and len(samples) < limit:
+        started = time.perf_counter()
+        readings.present(Reading("code", people[len(lights.shown) % 500].code_url))
+        verdict, _ = (await lights.wait_for(len(lights.shown) + 1, timeout=10))[-1]
+        assert verdict.source == "platform", verdict
+        samples.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(interval)
+    return samples
+
+
+async def run(n: int, idle_scans: int) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-drain-"))
+    broker = Broker(work / "broker").start()
+    platform, url = processes.start_platform(work)
+    gateway, _ = processes.start_gateway(work, processes.gateway_config(work, SITE, broker.port, url))
+    logging.basicConfig(level=logging.WARNING)
+    raw = processes.kiosk_config(work, SITE, "kiosk-1", "door-1", broker.port)
+    raw["verdict_timeout_s"] = 10.0
+    cfg = kiosk_config.KioskConfig.model_validate(raw)
+    fill_backlog(cfg.data_dir / "outbox.sqlite", "kiosk-1", n)
+    readings, lights = QueuedReadings(), SimulatedLights()
+    kiosk = Kiosk(cfg, readings, lights)
+    task = asyncio.create_task(kiosk.run())
+    try:
+        await kiosk.ready.wait()
+        started = time.perf_counter()
+        drained = asyncio.Event()
+
+        async def watch() -> float:
+            while (await kiosk.outbox.backlog())[0] > 0:
+                await asyncio.sleep(0.05)
+            drained.set()
+            return time.perf_counter() - started
+
+        watcher = asyncio.create_task(watch())
+        await kiosk.link.connected.wait()
+        during = await live_scans(kiosk, readings, lights, lambda: not drained.is_set())
+        drain_s = await watcher
+        idle = await live_scans(kiosk, readings, lights, lambda: True, limit=idle_scans)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        gateway.stop()
+        platform.stop()
+        broker.stop()
+    return {
+        "bench": "drain",
+        "backlog": n,
+        "drain_s": round(drain_s, 2),
+        "events_per_s": round(n / drain_s),
+        "live_during_drain_ms": summarise(during),
+        "live_idle_ms": summarise(idle),
+        "resends": kiosk.link.sender.resends,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="just bench-drain")
+    parser.add_argument("-n", type=int, default=86_400)
+    parser.add_argument("--idle-scans", type=int, default=200)
+    args = parser.parse_args()
+    result = asyncio.run(run(args.n, args.idle_scans))
+    d, i = result["live_during_drain_ms"], result["live_idle_ms"]
+    result["live_p99_ratio"] = round(d["p99"] / i["p99"], 2)
+    result["targets_met"] = result["drain_s"] <= 60 and result["live_p99_ratio"] <= 2
+    print(f"backlog {result['backlog']} drained in {result['drain_s']} s "
+          f"({result['events_per_s']} events/s)")
+    print(f"{'live verdicts':24s}{'p50':>9s}{'p99':>9s}{'n':>6s}  (ms)")
+    print(f"{'  during the drain':24s}{d['p50']:9.2f}{d['p99']:9.2f}{d['n']:6d}")
+    print(f"{'  idle (no backlog)':24s}{i['p50']:9.2f}{i['p99']:9.2f}{i['n']:6d}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
