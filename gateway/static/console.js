@@ -68,8 +68,18 @@ function entryRow(e, fresh) {
     <td><span class="dot ${esc(colour)}"></span>${esc(t(colour))}</td><td>${esc(t(e.decided))}</td></tr>`;
 }
 function renderEntries(freshId) {
-  $("entries").innerHTML = entries.map(e => entryRow(e, e.id === freshId)).join("");
+  const filter = $("door-filter"), door = filter.value;
+  const doors = [...new Set(entries.map(e => e.door))].sort();
+  const known = [...filter.options].map(o => o.value).filter(Boolean);
+  if (doors.join() !== known.join()) {
+    filter.innerHTML = `<option value="">${t("all_doors")}</option>` +
+      doors.map(d => `<option value="${esc(d)}">${esc(d)}</option>`).join("");
+    filter.value = doors.includes(door) ? door : "";
+  }
+  $("entries").innerHTML = entries.filter(e => !filter.value || e.door === filter.value)
+    .map(e => entryRow(e, e.id === freshId)).join("");
 }
+$("door-filter").addEventListener("change", () => renderEntries());
 function connectFeed() {
   feed = new EventSource("/api/live");
   feed.addEventListener("entry", m => {
