@@ -59,6 +59,8 @@ class KioskLink:
         self.seq_synced = asyncio.Event()  # the gateway told us the highest seq it holds
         self.rejected: Counter[str] = Counter()
         self._topic = {kind: protocol.topic(site, kiosk, kind) for kind in protocol.KINDS}
+        self._acked: list[str] = []
+        self._acked_ready = asyncio.Event()
 
     def _will(self) -> aiomqtt.Will:
         payload = protocol.encode(protocol.STATUS, protocol.status(self.kiosk, "offline"))
@@ -100,6 +102,7 @@ class KioskLink:
                 tasks.create_task(self.sender.run(publish_scan))
                 tasks.create_task(self._report_status(client))
                 tasks.create_task(self._receive(client))
+                tasks.create_task(self._confirm_acked())
         except BaseExceptionGroup as group:
             # A lost connection fails all three tasks; reconnect on the first MqttError.
             lost, other = group.split(aiomqtt.MqttError)
@@ -149,10 +152,20 @@ class KioskLink:
             elif kind == protocol.ACK:
                 await self._on_ack(msg)
 
+    async def _confirm_acked(self) -> None:
+        """Drop acknowledged scans from the outbox, all that arrived since the last commit
+        in one transaction, off the receive path: a verdict never waits behind acks."""
+        while True:
+            await self._acked_ready.wait()
+            self._acked_ready.clear()
+            ids, self._acked = self._acked, []
+            await self.outbox.confirm(ids)
+            self.sender.acknowledged(ids)
+
     async def _on_ack(self, msg: dict) -> None:
         if msg["ids"]:
-            await self.outbox.confirm(msg["ids"])
-            self.sender.acknowledged(msg["ids"])
+            self._acked.extend(msg["ids"])
+            self._acked_ready.set()
         if "high_seq" in msg:
             if await self.outbox.raise_seq(msg["high_seq"]):
                 log.warning("sequence continued from the gateway's %d (local data was lost)",

@@ -37,8 +37,11 @@ class Pending:
 
 
 class Outbox:
-    def __init__(self, db: aiosqlite.Connection, fresh: bool = False) -> None:
-        self._db = db
+    def __init__(
+        self, db: aiosqlite.Connection, reader: aiosqlite.Connection, fresh: bool = False
+    ) -> None:
+        self._db = db  # writes: add, confirm (each on its own thread, so a long read of the
+        self._reader = reader  # backlog never delays committing the scan at the door)
         self.fresh = fresh  # a new file: the sequence must be restored from the gateway
         self._lock = asyncio.Lock()
         self.added = asyncio.Event()  # set whenever a scan is added; the sender waits on it
@@ -52,9 +55,11 @@ class Outbox:
         # FULL: a scan the kiosk has shown a verdict for must survive a power cut.
         await db.execute("PRAGMA synchronous=FULL")
         await db.executescript(SCHEMA)
-        return cls(db, fresh)
+        reader = await aiosqlite.connect(path, isolation_level=None)
+        return cls(db, reader, fresh)
 
     async def close(self) -> None:
+        await self._reader.close()
         await self._db.close()
 
     async def add(self, build: callable) -> Pending:
@@ -96,7 +101,7 @@ class Outbox:
             return cur.rowcount
 
     async def after(self, seq: int, limit: int = 200) -> Sequence[Pending]:
-        async with self._db.execute(
+        async with self._reader.execute(
             "SELECT seq, id, payload, created_ms FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
             (seq, limit),
         ) as cur:
@@ -104,7 +109,7 @@ class Outbox:
 
     async def by_ids(self, event_ids: list[str]) -> Sequence[Pending]:
         marks = ",".join("?" * len(event_ids))
-        async with self._db.execute(
+        async with self._reader.execute(
             f"SELECT seq, id, payload, created_ms FROM outbox WHERE id IN ({marks}) ORDER BY seq",
             event_ids,
         ) as cur:
@@ -121,7 +126,7 @@ class Outbox:
 
     async def backlog(self) -> tuple[int, int | None]:
         """(number of unconfirmed scans, creation time of the oldest in ms or None)."""
-        async with self._db.execute("SELECT count(*), min(created_ms) FROM outbox") as cur:
+        async with self._reader.execute("SELECT count(*), min(created_ms) FROM outbox") as cur:
             count, oldest = await cur.fetchone()
         return count, oldest
 

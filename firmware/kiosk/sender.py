@@ -34,8 +34,8 @@ class OutboxSender:
         self,
         outbox: Outbox,
         waiting: Callable[[], Iterable[str]],
-        window: int = 200,
-        batch: int = 100,
+        window: int = 100,
+        batch: int = 50,
         resend_after_s: float = 5.0,
     ) -> None:
         self.outbox = outbox
