@@ -108,14 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.queries):
         subject = f"{rng.randrange(people):032d}"
         t1 = T0 + rng.randrange(0, 16) * DAY
-        ms, result = timed(lambda: tracing.trace_person(conn, [subject], t1, t1 + 14 * DAY, window))
+        ms, result = timed(lambda s=subject, t=t1: tracing.trace_person(conn, [s], t, t + 14 * DAY,
+                                                                         window))
         person_ms.append(ms)
         person_rows.append(len(result["visits"]) + len(result["contacts"]))
     door_ms, door_rows = [], []
     for _ in range(args.queries):
         door = f"door-{rng.randrange(DOORS)}"
         t1 = T0 + rng.randrange(0, DAYS * 24 - 1) * 3_600_000
-        ms, rows = timed(lambda: tracing.at_door(conn, door, t1, t1 + 3_600_000))
+        ms, rows = timed(lambda d=door, t=t1: tracing.at_door(conn, d, t, t + 3_600_000))
         door_ms.append(ms)
         door_rows.append(len(rows))
 
@@ -124,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     scan_ms = []
     for _ in range(args.scans):
         subject = f"{rng.randrange(people):032d}"
-        ms, _rows = timed(lambda: conn.execute(
+        ms, _rows = timed(lambda s=subject: conn.execute(
             f"SELECT {tracing.COLUMNS} FROM events NOT INDEXED WHERE +subject = ? "
-            "AND +ts BETWEEN ? AND ?", (subject, T0, T0 + DAYS * DAY)).fetchall())
+            "AND +ts BETWEEN ? AND ?", (s, T0, T0 + DAYS * DAY)).fetchall())
         scan_ms.append(ms)
     conn.close()
 

@@ -81,7 +81,7 @@ class Alerts:
                     if k["state"] == "offline":
                         await self._raise(f"kiosk:{k['kiosk']}:{k['changed_ms']}", "kiosk_offline",
                                           kiosk=k["kiosk"], ts=k["changed_ms"])
-            except Exception:  # noqa: BLE001 - keep watching
+            except Exception:
                 log.exception("kiosk watch failed")
             await asyncio.sleep(every_s)
 

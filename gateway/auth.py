@@ -14,6 +14,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Annotated
 
 import aiosqlite
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -150,7 +151,7 @@ async def current(request: Request) -> Principal:
 def need(permission: str):
     """Route dependency: a signed-in user whose role grants `permission`."""
 
-    async def check(principal: Principal = Depends(current)) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current)]) -> Principal:
         if permission not in principal.permissions:
             raise HTTPException(403, f"role {principal.role} may not {permission}")
         return principal
@@ -193,7 +194,7 @@ async def sign_in(body: SignIn, request: Request, response: Response) -> dict:
 
 @router.post("/api/sign-out")
 async def sign_out(request: Request, response: Response,
-                   principal: Principal = Depends(current)) -> dict:
+                   principal: Annotated[Principal, Depends(current)]) -> dict:
     console = _console(request)
     await console.sessions.sign_out(request.cookies.get(COOKIE, ""))
     await console.audit.record(principal.user, principal.role, "sign_out")
@@ -202,5 +203,5 @@ async def sign_out(request: Request, response: Response,
 
 
 @router.get("/api/me")
-async def me(principal: Principal = Depends(current)) -> dict:
+async def me(principal: Annotated[Principal, Depends(current)]) -> dict:
     return _me(principal)

@@ -57,7 +57,7 @@ class Hub:
                 self.publish("entry", view)
                 for hook in self.entry_hooks:
                     await hook(view)
-            except Exception:  # noqa: BLE001 - one bad entry must not stop the feed
+            except Exception:
                 log.exception("live entry %s not published", entry.get("id"))
 
     async def _enrich(self, entry: dict) -> dict:

@@ -142,7 +142,7 @@ class Reporter:
             try:
                 if self.due(now) and not await self.delivered(day):
                     await self.send(day, "automatic")
-            except Exception:  # noqa: BLE001 - try again next round
+            except Exception:
                 log.exception("daily report round failed")
             await asyncio.sleep(check_every_s)
 

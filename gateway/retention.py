@@ -99,5 +99,5 @@ async def run(db_path: Path, retention_days: int, at: str, tz: ZoneInfo,
             if result.events or result.alerts:
                 log.info("retention: purged %d entries, %d alerts in %.2f s",
                          result.events, result.alerts, result.seconds)
-        except Exception:  # noqa: BLE001 - try again next round
+        except Exception:
             log.exception("retention purge failed")

@@ -129,10 +129,10 @@ def test_users_cli_adds_a_user_and_refuses_bad_input(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "g.sqlite"
     cli = [sys.executable, "-m", "gateway.users", "add", "--db", str(path), "li-ming", "tracer",
            "--password-stdin"]
-    short = subprocess.run(cli, input="short\n", capture_output=True, text=True, cwd=ROOT)
+    short = subprocess.run(cli, check=False, input="short\n", capture_output=True, text=True, cwd=ROOT)
     assert short.returncode == 2 and "at least 10" in short.stderr
     assert users.list_users(path) == []
-    ok = subprocess.run(cli, input="a-long-password\n", capture_output=True, text=True, cwd=ROOT)
+    ok = subprocess.run(cli, check=False, input="a-long-password\n", capture_output=True, text=True, cwd=ROOT)
     assert ok.returncode == 0, ok.stderr
     assert users.list_users(path) == [("li-ming", "tracer", 0)]
     with pytest.raises(users.UserError):

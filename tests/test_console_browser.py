@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
@@ -110,8 +109,8 @@ async def test_duty_sees_scans_live_and_acknowledges_an_alert(site, browser):
         # No tracing for the person on duty: no tab, and the API refuses the page's own call.
         status = await page.evaluate("""async () => (await fetch('/api/trace/person', {method: 'POST',
             headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf},
-            body: JSON.stringify({kind: 'id_card', value: '%s', from_ms: 0, to_ms: Date.now()})})).status"""
-            % yellow.id_number)
+            body: JSON.stringify({kind: 'id_card', value: '""" + yellow.id_number + """',
+                                 from_ms: 0, to_ms: Date.now()})})).status""")
         assert status == 403
 
         await page.click("#tabs button[data-view=kiosks]")

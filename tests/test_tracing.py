@@ -87,10 +87,10 @@ def test_tracing_uses_the_indexes_not_a_table_scan(tmp_path):
     conn = sqlite3.connect(tmp_path / "plan.sqlite")
     conn.executescript(SCHEMA)
     for sql, args in (
-        (f"SELECT {tracing.COLUMNS} FROM events INDEXED BY events_subject_ts "
-         "WHERE subject IN (?) AND ts BETWEEN ? AND ?", ("s", 0, 1)),
-        (f"SELECT {tracing.COLUMNS} FROM events INDEXED BY events_door_ts "
-         "WHERE door = ? AND ts BETWEEN ? AND ?", ("d", 0, 1)),
+        ((f"SELECT {tracing.COLUMNS} FROM events INDEXED BY events_subject_ts "
+          "WHERE subject IN (?) AND ts BETWEEN ? AND ?"), ("s", 0, 1)),
+        ((f"SELECT {tracing.COLUMNS} FROM events INDEXED BY events_door_ts "
+          "WHERE door = ? AND ts BETWEEN ? AND ?"), ("d", 0, 1)),
     ):
         plan = " ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
         assert "SEARCH" in plan and "SCAN events" not in plan, plan

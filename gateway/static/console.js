@@ -145,12 +145,18 @@ function part(health, name) {
   if (v === undefined) return `<span class="muted">—</span>`;
   return v === "ok" ? `<span class="online">${t("ok")}</span>` : `<span class="fault">${esc(v)}</span>`;
 }
+function offset(k) {  // reported offset if any, else the estimate from the last live scan
+  if (k.clock_offset_ms != null) return `${esc(k.clock_offset_ms)} ms`;
+  if (k.clock_offset_estimate_ms == null) return `<span class="muted">—</span>`;
+  const v = k.clock_offset_estimate_ms, bad = Math.abs(v) > 2000;
+  return `<span class="${bad ? "fault" : ""}" title="${t("offset_estimate")}">≈ ${v > 0 ? "+" : ""}${esc(v)} ms</span>`;
+}
 async function loadKiosks() {
   const rows = await api("/api/kiosks");
   $("kiosks").innerHTML = rows.map(k => `<tr data-kiosk="${esc(k.kiosk)}"><td>${esc(k.kiosk)}</td>
     <td class="${esc(k.state)}">${t(k.state)}</td><td>${hms(k.last_seen_ms)}</td><td>${esc(k.outbox ?? "—")}</td>
     <td>${part(k.health, "camera")}</td><td>${part(k.health, "reader")}</td><td>${part(k.health, "board")}</td>
-    <td>${esc(k.sw || "—")}</td><td>${k.clock_offset_ms == null ? "—" : esc(k.clock_offset_ms) + " ms"}</td></tr>`).join("");
+    <td>${esc(k.sw || "—")}</td><td>${offset(k)}</td></tr>`).join("");
 }
 
 // --- counts ---------------------------------------------------------------------------------
