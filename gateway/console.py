@@ -320,25 +320,8 @@ class TraceDoor(BaseModel):
     format: str = Field("json", pattern="^(json|csv)$")
 
 
-TRACE_CSV = ("role", "visit_id", "gap_min", "id", "door", "kiosk", "time", "method", "masked",
-             "masked_name", "subject", "colour")
-
-
-def _trace_csv(rows: list[dict], tz: ZoneInfo) -> PlainTextResponse:
-    import csv
-    import io
-    from datetime import datetime
-
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(TRACE_CSV)
-    for row in rows:
-        when = datetime.fromtimestamp(row["ts"] / 1000, tz).isoformat(timespec="seconds")
-        gap = "" if row.get("gap_ms") is None else round(row["gap_ms"] / 60000, 1)
-        writer.writerow([row["role"], row.get("visit_id", ""), gap, row["id"], row["door"],
-                         row["kiosk"], when, row["method"], row["masked"],
-                         row["masked_name"] or "", row["subject"], row["colour"] or ""])
-    return PlainTextResponse("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+def _csv(text: str) -> PlainTextResponse:
+    return PlainTextResponse("\ufeff" + text, media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="trace.csv"'})
 
 
@@ -381,7 +364,7 @@ async def trace_person(body: TracePerson, request: Request,
     if body.format == "csv":
         rows = [dict(v, role="visit") for v in result["visits"]]
         rows += [dict(c, role="contact") for c in result["contacts"]]
-        return _trace_csv(rows, console.tz)
+        return _csv(tracing.to_csv(rows, console.tz))
     return dict(result, took_ms=took, window_minutes=window // 60_000)
 
 
@@ -406,5 +389,5 @@ async def trace_door(body: TraceDoor, request: Request,
                                from_ms=body.from_ms, to_ms=body.to_ms, rows=len(rows),
                                format=body.format)
     if body.format == "csv":
-        return _trace_csv([dict(r, role="present") for r in rows], console.tz)
+        return _csv(tracing.to_csv([dict(r, role="present") for r in rows], console.tz))
     return {"scans": rows, "people": len({r["subject"] for r in rows}), "took_ms": took}

@@ -18,9 +18,13 @@ read-only connection, the benchmark and the property test call them directly.
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 from gateway.personal import Pseudonymiser
 
@@ -126,6 +130,24 @@ def trace_person(conn: sqlite3.Connection, subjects: list[str], t1: int, t2: int
         "contacts": [dict(asdict(c.scan), visit_id=c.visit_id, gap_ms=c.gap_ms) for c in found],
         "people": len({c.scan.subject for c in found}),
     }
+
+
+CSV_COLUMNS = ("role", "visit_id", "gap_min", "id", "door", "kiosk", "time", "method", "masked",
+               "masked_name", "subject", "colour")
+
+
+def to_csv(rows: list[dict], tz: ZoneInfo) -> str:
+    """Visits, contacts or a door's scans as CSV; `role` says which each row is."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        when = datetime.fromtimestamp(row["ts"] / 1000, tz).isoformat(timespec="seconds")
+        gap = "" if row.get("gap_ms") is None else round(row["gap_ms"] / 60000, 1)
+        writer.writerow([row["role"], row.get("visit_id", ""), gap, row["id"], row["door"],
+                         row["kiosk"], when, row["method"], row["masked"],
+                         row["masked_name"] or "", row["subject"], row["colour"] or ""])
+    return out.getvalue()
 
 
 def connect_readonly(path: str) -> sqlite3.Connection:
