@@ -90,7 +90,8 @@ function connectFeed() {
   feed.addEventListener("alert", m => { const a = JSON.parse(m.data); openAlerts.set(a.n, a); alertsChanged(); });
   feed.addEventListener("ack", m => { const a = JSON.parse(m.data); const o = openAlerts.get(a.n);
     openAlerts.delete(a.n); if (o) acked.unshift({...o, ...a}); alertsChanged(); });
-  feed.addEventListener("hello", () => { $("clock").title = t("live_on"); loadAlerts(); });
+  // (Re)connected: fetch what may have happened while the feed was down.
+  feed.addEventListener("hello", () => { $("clock").title = t("live_on"); loadAlerts(); if (view === "live") loadLive(); });
   feed.onerror = () => { $("clock").title = t("live_off"); };
   timers.push(setInterval(beep, 4000));
   timers.push(setInterval(() => { if (view === "kiosks") loadKiosks(); else if (view === "live") loadStats(); }, 3000));
@@ -232,7 +233,7 @@ async function loadAudit() {
   const r = await api("/api/audit?limit=300");
   $("audit-chain").textContent = r.chain_broken_at == null ? t("chain_ok") : t("chain_broken", {n: r.chain_broken_at});
   $("audit").innerHTML = r.rows.map(a => `<tr><td>${dhm(a.at_ms)}</td><td>${esc(a.user)}</td><td>${esc(a.role === "-" ? "-" : t("role_" + a.role))}</td>
-    <td>${esc(a.action)}</td><td class="muted">${esc(JSON.stringify(a.detail))}</td></tr>`).join("");
+    <td>${esc(t("act_" + a.action))}</td><td class="muted">${esc(JSON.stringify(a.detail))}</td></tr>`).join("");
 }
 
 // --- page ------------------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ const TEXT = {
     visits: "到访记录", contacts: "同时段在场人员", gap: "时差（分钟）", pseudonym: "化名", event_id: "记录号",
     trace_found: "{v} 次到访，{c} 条同时段记录，{p} 人，用时 {ms} 毫秒", door_found: "{n} 条记录，{p} 人，用时 {ms} 毫秒",
     user: "用户", role: "角色", action: "操作", detail: "详情", chain_ok: "日志链完整（未被改动）", chain_broken: "日志链在第 {n} 条处断裂！",
+    act_sign_in: "登录", act_sign_out: "退出", act_sign_in_failed: "登录失败", act_sign_in_locked: "登录被锁定",
+    act_view_entries: "查看入场记录", act_view_alerts: "查看告警", act_open_live_feed: "打开实时入场",
+    act_ack_alert: "处理告警", act_send_report: "上报日报", act_trace_person: "按人员追踪", act_trace_door: "按门追踪",
     no_permission: "无权限", connecting: "连接中…", live_on: "实时", live_off: "实时连接断开，重连中…",
   },
   en: {
@@ -56,6 +59,9 @@ const TEXT = {
     visits: "Visits", contacts: "At the same door and time", gap: "Gap (min)", pseudonym: "Pseudonym", event_id: "Record",
     trace_found: "{v} visits, {c} overlapping scans, {p} people, {ms} ms", door_found: "{n} scans, {p} people, {ms} ms",
     user: "User", role: "Role", action: "Action", detail: "Detail", chain_ok: "Chain intact (unaltered)", chain_broken: "Chain broken at row {n}!",
+    act_sign_in: "signed in", act_sign_out: "signed out", act_sign_in_failed: "sign-in failed", act_sign_in_locked: "sign-in locked",
+    act_view_entries: "viewed entries", act_view_alerts: "viewed alerts", act_open_live_feed: "opened live feed",
+    act_ack_alert: "acknowledged alert", act_send_report: "sent daily report", act_trace_person: "traced a person", act_trace_door: "traced a door",
     no_permission: "Not permitted", connecting: "connecting…", live_on: "live", live_off: "live feed lost, reconnecting…",
   },
 };
