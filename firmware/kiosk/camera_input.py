@@ -15,6 +15,8 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +29,7 @@ from firmware.kiosk.reading import Medium, Reading
 from firmware.kiosk.signal import PROMPT_TEXT
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NOT_HEALTH_CODE = "not_health_code"
 assert NOT_HEALTH_CODE in PROMPT_TEXT
@@ -95,6 +98,12 @@ class CameraInput:
         return self._run()
 
     async def _run(self) -> AsyncIterator[Reading]:
+        # One thread each for the camera and the decoder, for the life of the iteration:
+        # the decoder's buffers stay in one malloc arena (the default pool hands calls to
+        # whichever thread is free, which fragmented memory in the 100,000-frame run),
+        # and a decoder never runs on two threads at once.
+        self._capture_thread = ThreadPoolExecutor(1, thread_name_prefix="camera-capture")
+        self._decode_thread = ThreadPoolExecutor(1, thread_name_prefix="camera-decode")
         tasks = [
             asyncio.create_task(self._capture(), name="camera-capture"),
             asyncio.create_task(self._decode(), name="camera-decode"),
@@ -114,15 +123,21 @@ class CameraInput:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await asyncio.to_thread(self.source.close)
+            await self._on(self._capture_thread, self.source.close)
+            self._capture_thread.shutdown(wait=False, cancel_futures=True)
+            self._decode_thread.shutdown(wait=False, cancel_futures=True)
+
+    @staticmethod
+    async def _on(thread: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(thread, fn, *args)
 
     async def _capture(self) -> None:
-        await asyncio.to_thread(self.source.start)
+        await self._on(self._capture_thread, self.source.start)
         last_frame = time.monotonic()
         healthy: bool | None = None
         while True:
             try:
-                frame = await asyncio.to_thread(self.source.read, self.read_timeout)
+                frame = await self._on(self._capture_thread, self.source.read, self.read_timeout)
                 error = ""
             except Exception as exc:  # noqa: BLE001 - a driver error is a fault, not the end of the kiosk
                 frame, error = None, f"camera error: {type(exc).__name__}"
@@ -146,7 +161,7 @@ class CameraInput:
         while True:
             frame = await self.mailbox.get()
             try:
-                result = await asyncio.to_thread(self.decoder.decode, frame.image)
+                result = await self._on(self._decode_thread, self.decoder.decode, frame.image)
             except Exception:  # one bad frame must not stop the camera
                 log.exception("decoding frame %d failed; skipped", frame.index)
                 continue
