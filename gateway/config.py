@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from firmware import protocol
 from firmware.kiosk.config import BrokerConfig, ConfigError, describe
@@ -44,6 +45,15 @@ class ConsoleConfig(_Strict):
     purge_vacuum: bool = True
     kiosk_check_s: float = Field(2.0, gt=0)
     code_url_prefixes: tuple[str, ...] = ("https://hc.henan.example/yk/v1?t=",)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+        return value
 
 
 class GatewayConfig(_Strict):
