@@ -152,6 +152,7 @@ SCHEMAS = {
         "sw": (_STR, False, 64),
         "outbox": (_INT, False, None),
         "oldest_ms": (_INT, False, None),
+        "first_seq": (_INT, False, None),
         "last_seq": (_INT, False, None),
         "health": (_DICT, False, None),
     },
@@ -279,7 +280,7 @@ def ack(kiosk, ids, ts, high_seq=None):
 
 
 def status(kiosk, state, ts=None, **fields):
-    """Optional fields: sw, outbox, oldest_ms, last_seq, health."""
+    """Optional fields: sw, outbox, oldest_ms, first_seq, last_seq, health."""
     msg = {"v": VERSION, "kiosk": kiosk, "state": state}
     if ts is not None:
         msg["ts"] = ts

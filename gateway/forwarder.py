@@ -34,6 +34,17 @@ class Forwarder:
         self.last_success: float | None = None
         self.last_error: str | None = None
         self.uploaded = 0
+        self.out_of_order = 0
+        self.last_seq: dict[str, int] = {}
+
+    def _check_order(self, pending: list[tuple[int, dict]]) -> None:
+        """Records leave in sequence order per kiosk; say so loudly if they ever do not."""
+        for _n, body in pending:
+            kiosk, seq = body["kiosk"], body["seq"]
+            if seq <= self.last_seq.get(kiosk, 0):
+                self.out_of_order += 1
+                log.warning("%s seq %d uploaded after seq %d", kiosk, seq, self.last_seq[kiosk])
+            self.last_seq[kiosk] = seq
 
     async def run(self) -> None:
         backoff = 0.5
@@ -47,6 +58,7 @@ class Forwarder:
                 except TimeoutError:
                     pass
                 continue
+            self._check_order(pending)
             try:
                 await self.platform.upload([body for _n, body in pending])
             except (httpx.HTTPError, ValueError) as exc:
@@ -62,3 +74,4 @@ class Forwarder:
             backoff = 0.5
             if len(pending) < self.batch:
                 await asyncio.sleep(self.gather_s)  # let a busy site fill the next batch
+

@@ -99,6 +99,9 @@ class Store:
         self._verdicts: list[tuple] = []
         self._statuses: dict[str, tuple] = {}
         self._confirmed: list[tuple[list[int], asyncio.Future[None]]] = []
+        # per kiosk: every seq at or below this has been stored by some gateway (the kiosk
+        # says so in its status); nothing below it will ever arrive
+        self._floors: dict[str, int] = {}
         self._work = asyncio.Event()
         self._writer = asyncio.create_task(self._write_forever(), name="store-writer")
         self.commits = 0
@@ -142,6 +145,8 @@ class Store:
         self._statuses[msg["kiosk"]] = (
             msg["kiosk"], msg["state"], now_ms, now_ms, msg.get("sw"), msg.get("outbox"), health,
         )
+        if "first_seq" in msg:
+            self._floors[msg["kiosk"]] = msg["first_seq"] - 1
         self._work.set()
 
     async def _write_forever(self) -> None:
@@ -152,9 +157,10 @@ class Store:
             verdicts, self._verdicts = self._verdicts, []
             statuses, self._statuses = list(self._statuses.values()), {}
             confirmed, self._confirmed = self._confirmed, []
+            floors, self._floors = self._floors, {}
             deletes = [(n,) for numbers, _done in confirmed for n in numbers]
             try:
-                fresh = await self._commit(scans, verdicts, statuses, deletes)
+                fresh = await self._commit(scans, verdicts, statuses, deletes, floors)
             except Exception as exc:  # noqa: BLE001 - every waiter must hear of it
                 for future in [i.done for i in scans] + [done for _n, done in confirmed]:
                     if not future.done():
@@ -169,7 +175,7 @@ class Store:
 
     async def _commit(
         self, scans: list[NewScan], verdicts: list[tuple], statuses: list[tuple],
-        deletes: list[tuple[int]],
+        deletes: list[tuple[int]], floors: dict[str, int],
     ) -> set[str]:
         fresh: set[str] = set()
         await self.db.execute("BEGIN IMMEDIATE")
@@ -200,7 +206,8 @@ class Store:
                     "INSERT INTO uploads (id, kiosk, seq, queued_ms, body) VALUES (?,?,?,?,?)",
                     uploads,
                 )
-                await self._advance_sequences(rows)
+            if scans or floors:
+                await self._advance_sequences(rows if scans else [], floors)
             if verdicts:
                 await self.db.executemany(
                     "UPDATE events SET colour=?, action=?, prompt=?, source=?, verdict_ms=? "
@@ -227,9 +234,10 @@ class Store:
             raise
         return fresh
 
-    async def _advance_sequences(self, rows: list[tuple]) -> None:
-        """Move each kiosk's `contiguous` mark over the sequence numbers now stored."""
-        seqs: dict[str, list[int]] = {}
+    async def _advance_sequences(self, rows: list[tuple], floors: dict[str, int]) -> None:
+        """Move each kiosk's `contiguous` mark over the sequence numbers now stored, and up
+        to the floor the kiosk reported (scans below it were stored by some gateway)."""
+        seqs: dict[str, list[int]] = {kiosk: [] for kiosk in floors}
         for row in rows:
             seqs.setdefault(row[1], []).append(row[3])
         for kiosk, numbers in seqs.items():
@@ -237,8 +245,9 @@ class Store:
                 "SELECT contiguous, high FROM sequences WHERE kiosk=?", (kiosk,)
             ) as cur:
                 found = await cur.fetchone()
-            contiguous, high = (found[0], found[1]) if found else (min(numbers) - 1, 0)
-            high = max(high, *numbers)
+            contiguous, high = (found[0], found[1]) if found else (0, 0)
+            contiguous = max(contiguous, floors.get(kiosk, 0))
+            high = max(high, contiguous, *numbers)
             while contiguous < high:
                 async with self.db.execute(
                     "SELECT seq FROM events WHERE kiosk=? AND seq > ? ORDER BY seq LIMIT 1000",

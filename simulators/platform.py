@@ -114,11 +114,13 @@ class Platform:
         return {"records": total, "deliveries": deliveries, "per_kiosk": per_kiosk,
                 "lookups": self.lookups}
 
-    def keys(self, kiosk: str | None) -> list[list]:
+    def keys(self, kiosk: str | None, arrival: bool = False) -> list[list]:
+        order = "rowid" if arrival else "seq"
         with self._lock:
             if kiosk:
                 rows = self._db.execute(
-                    "SELECT key, kiosk, seq, deliveries FROM records WHERE kiosk=? ORDER BY seq",
+                    "SELECT key, kiosk, seq, deliveries FROM records WHERE kiosk=? "
+                    f"ORDER BY {order}",
                     (kiosk,),
                 )
             else:
@@ -160,8 +162,8 @@ def create_app(db_path: Path, seed: int) -> FastAPI:
         return platform.stats()
 
     @app.get("/sim/records")
-    def keys(kiosk: str | None = None) -> list[list]:
-        return platform.keys(kiosk)
+    def keys(kiosk: str | None = None, order: str = "seq") -> list[list]:
+        return platform.keys(kiosk, arrival=order == "arrival")
 
     @app.put("/sim/faults")
     def set_faults(faults: Faults) -> Faults:

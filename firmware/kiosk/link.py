@@ -120,6 +120,7 @@ class KioskLink:
             "sw": SOFTWARE_VERSION,
             "outbox": backlog,
             "oldest_ms": oldest,
+            "first_seq": await self.outbox.first_unconfirmed(),
             "last_seq": await self.outbox.last_seq(),
             "health": self.health.snapshot(),
         }

@@ -130,6 +130,15 @@ class Outbox:
             count, oldest = await cur.fetchone()
         return count, oldest
 
+    async def first_unconfirmed(self) -> int:
+        """The lowest sequence number not yet confirmed (last_seq + 1 when none is): every
+        scan below it has been stored by a gateway and will never be sent again."""
+        async with self._reader.execute(
+            "SELECT coalesce((SELECT min(seq) FROM outbox), "
+            "(SELECT value + 1 FROM meta WHERE key='last_seq'))"
+        ) as cur:
+            return (await cur.fetchone())[0]
+
     async def last_seq(self) -> int:
         async with self._db.execute("SELECT value FROM meta WHERE key='last_seq'") as cur:
             return (await cur.fetchone())[0]
