@@ -91,6 +91,9 @@ async def test_duty_sees_scans_live_and_acknowledges_an_alert(site, browser):
         assert (await page.text_content("#alert-badge")) == "1"
         html = await page.content()
         assert yellow.id_number not in html and yellow.name not in html, "only masked forms"
+        rows = await page.evaluate("async () => (await fetch('/api/entries')).json()")
+        assert rows and all("subject" not in r for r in rows), "no keyed hash for this role"
+        assert yellow.id_number not in str(rows) and yellow.name not in str(rows)
         assert yellow.id_number[:3] + "*" in html and yellow.id_number[-4:] in html
         await shot(page, "live")
 
