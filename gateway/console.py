@@ -164,8 +164,14 @@ async def entries(request: Request, who: Annotated[Principal, Depends(need("live
 async def live(request: Request, who: Annotated[Principal, Depends(need("live"))]):
     console = _console(request)
     await console.audit.record(who.user, who.role, "open_live_feed")
+    token = request.cookies.get(auth.COOKIE)
+
+    async def still_signed_in() -> bool:
+        return await console.sessions.lookup(token) is not None
+
     return StreamingResponse(
-        console.hub.stream(request.is_disconnected), media_type="text/event-stream",
+        console.hub.stream(request.is_disconnected, still_signed_in),
+        media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 

@@ -83,7 +83,9 @@ class Hub:
     def clients(self) -> int:
         return len(self._clients)
 
-    async def stream(self, is_disconnected) -> AsyncIterator[str]:
+    async def stream(self, is_disconnected, still_signed_in) -> AsyncIterator[str]:
+        """Messages for one browser until it leaves or its session ends (checked at each
+        heartbeat, so a signed-out or expired session stops receiving within HEARTBEAT_S)."""
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=500)
         self._clients.add(queue)
         try:
@@ -92,7 +94,7 @@ class Hub:
                 try:
                     yield await asyncio.wait_for(queue.get(), HEARTBEAT_S)
                 except TimeoutError:
-                    if await is_disconnected():
+                    if await is_disconnected() or not await still_signed_in():
                         return
                     yield ": keep-alive\n\n"
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -148,3 +149,19 @@ async def test_guessing_passwords_locks_the_name(gateway):
         codes = [(await http.post("/api/sign-in", json={"name": "guessed", "password": f"guess-{n}"}
                                   )).status_code for n in range(6)]
     assert codes == [401] * 5 + [429]
+
+
+async def test_the_live_feed_ends_when_the_session_does(gateway):
+    from gateway import live
+
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as http:
+        me = await sign_in(http, gateway, "duty")
+        async with http.stream("GET", "/api/live") as stream:
+            assert stream.status_code == 200
+            lines = stream.aiter_lines()
+            assert await anext(lines) == "retry: 1000"
+            await http.post("/api/sign-out", headers={"X-CSRF-Token": me["csrf"]})
+            started = time.monotonic()
+            rest = [line async for line in lines]  # the server closes the stream
+        assert time.monotonic() - started < live.HEARTBEAT_S + 5
+        assert not any(line.startswith("event: entry") for line in rest)
