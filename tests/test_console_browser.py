@@ -166,6 +166,9 @@ async def test_manager_counts_report_audit_and_english(site, browser):
     assert await page.text_content("h1") == "PlaceCode · site console"
     await page.click("#tabs button[data-view=live]")
     await page.wait_for_selector("#entries tr")
+    assert "全部门" not in await page.text_content("#app")
+    if await page.locator("#alarm.on").count():
+        assert "open alert" in await page.text_content("#alarm")
     await shot(page, "live-en")
     await page.click("#lang")  # back to Chinese for the next page in this browser
 

@@ -76,6 +76,7 @@ function renderEntries(freshId) {
       doors.map(d => `<option value="${esc(d)}">${esc(d)}</option>`).join("");
     filter.value = doors.includes(door) ? door : "";
   }
+  filter.options[0].textContent = t("all_doors");
   $("entries").innerHTML = entries.filter(e => !filter.value || e.door === filter.value)
     .map(e => entryRow(e, e.id === freshId)).join("");
 }
@@ -248,7 +249,8 @@ $("signin-form").addEventListener("submit", async ev => {
 $("signout").onclick = async () => { try { await post("/api/sign-out", {}); } finally { showSignIn(); } };
 $("tabs").addEventListener("click", ev => { const b = ev.target.closest("button"); if (b) show(b.dataset.view); });
 $("alarm").onclick = () => show("alerts");
-$("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); if (me) { $("who").textContent = `${me.user} · ${t("role_" + me.role)}`; show(view); } };
+$("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang();
+  if (me) { $("who").textContent = `${me.user} · ${t("role_" + me.role)}`; alertsChanged(); renderEntries(); show(view); } };
 (function defaultTimes() {
   const pad = d => new Date(d - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   const now = Date.now();
