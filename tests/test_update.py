@@ -59,6 +59,7 @@ class SupervisedKiosk:
         self.starts = 0
 
     def start(self) -> None:
+        update.recover(self.root)  # the unit's ExecStartPre
         current = (self.root / "current").resolve()
         with open(self.log, "ab") as out:
             self.popen = subprocess.Popen(
@@ -192,12 +193,23 @@ def test_an_update_cut_short_is_rolled_back_at_boot(tmp_path: Path):
     old, _ = update.unpack(update.build_bundle(source_tree(tmp_path, "4.0.0"), tmp_path / "o").read_bytes(), root)
     new, _ = update.unpack(update.build_bundle(source_tree(tmp_path, "4.1.0"), tmp_path / "o").read_bytes(), root)
     update.point_current(root, old)
-    # power cut after the switch, before the health check finished:
-    (root / "update-pending").write_text(f'{{"from": "{old}", "to": "{new}"}}')
+    # The updater switched and restarted the kiosk; while it checks, a kiosk start
+    # (the unit's ExecStartPre) must leave the new release alone.
+    pending = {"from": old, "to": new, "boot": update.boot_id(), "pid": os.getpid()}
+    (root / "update-pending").write_text(update.json.dumps(pending))
     update.point_current(root, new)
+    assert update.recover(root) is None and update.current_release(root) == new
+    # Power cut before the check finished: at the next boot the old release comes back.
+    (root / "update-pending").write_text(update.json.dumps(pending | {"boot": "another-boot"}))
     assert update.recover(root) == old
     assert update.current_release(root) == old
     assert update.recover(root) is None  # nothing pending any more
+    # The updater was killed mid-check (same boot, its pid gone): rolled back too.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    update.point_current(root, new)
+    (root / "update-pending").write_text(update.json.dumps(pending | {"pid": dead.pid}))
+    assert update.recover(root) == old and update.current_release(root) == old
 
 
 def test_a_forged_bundle_with_a_path_outside_is_refused(tmp_path: Path):

@@ -7,7 +7,9 @@ the gateway as online with its own software version. If it does not (it crashes,
 cannot reach the broker), `current` is pointed back at the previous release and the
 service restarted again — without anyone on site. The swap is atomic, so a power cut
 leaves either the old or the new symlink, never none; `<root>/update-pending` records an
-unfinished update, and `recover` (run before the kiosk starts at boot) rolls it back.
+unfinished update with the boot and the updater's pid, and `recover` (run before every
+kiosk start) rolls it back only if that updater can no longer finish it: the machine has
+rebooted since, or the updater process is gone.
 
 A bundle is `placecode-<name>.tar.gz` plus `.sha256` (sha256sum format) and optionally
 `.sig` (Ed25519 over the tarball; checked when the kiosk has /etc/placecode/release-key.pub).
@@ -259,14 +261,15 @@ async def apply(root: Path, gateway: str, check: HealthCheck, restart: Restart,
         previous = current_release(root)
         if new == previous:
             return {"result": "already_current", "release": new}
-        (root / "update-pending").write_text(json.dumps({"from": previous, "to": new}))
+        (root / "update-pending").write_text(json.dumps(
+            {"from": previous, "to": new, "boot": boot_id(), "pid": os.getpid()}))
         since = await check.gateway_now_ms(client)
         point_current(root, new)
         await restart()
         log.info("updated %s -> %s; waiting up to %.0f s for it to come up", previous, new,
                  health_timeout_s)
         if await check.wait(client, sw, since, health_timeout_s):
-            (root / "update-pending").unlink()
+            (root / "update-pending").unlink(missing_ok=True)
             prune(root, {new, previous or ""})
             return {"result": "updated", "release": new, "previous": previous}
         log.error("release %s not healthy within %.0f s: rolling back to %s", new,
@@ -274,7 +277,7 @@ async def apply(root: Path, gateway: str, check: HealthCheck, restart: Restart,
         if previous is None:
             raise UpdateError(f"release {new} is unhealthy and there is nothing to roll back to")
         point_current(root, previous)
-        (root / "update-pending").unlink()
+        (root / "update-pending").unlink(missing_ok=True)
         await restart()
         back = await check.wait(client, software_version(root / "current"),
                                 await check.gateway_now_ms(client), health_timeout_s)
@@ -282,12 +285,35 @@ async def apply(root: Path, gateway: str, check: HealthCheck, restart: Restart,
                 "previous_healthy": back}
 
 
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _running(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def recover(root: Path) -> str | None:
-    """At boot: an update cut short (power cut while checking) is rolled back."""
+    """Before the kiosk starts: an update cut short (power cut, updater killed while it
+    checked the new release) is rolled back. One still being checked is left alone: the
+    updater restarts the kiosk on purpose and decides itself."""
     pending = Path(root) / "update-pending"
     if not pending.exists():
         return None
     state = json.loads(pending.read_text())
+    if state.get("boot") == boot_id() and _running(state.get("pid")):
+        return None
     if state.get("from"):
         point_current(Path(root), state["from"])
     pending.unlink()
