@@ -41,13 +41,14 @@ METHODS = ("code", "signed_code", "id_card")
 MEDIA = ("screen", "paper", "card", "unknown")
 COLOURS = ("green", "yellow", "red", "unknown")
 ACTIONS = ("open", "hold", "refuse")
-SOURCES = ("platform", "cache", "kiosk", "timeout")
+SOURCES = ("platform", "cache", "stale", "kiosk", "timeout")
 STATES = ("online", "offline")
 PROMPTS = (
     "pass",
     "wait_staff",
     "no_entry",
     "manual_check",
+    "stale_status",
     "not_health_code",
     "show_code",
     "place_card",
@@ -71,6 +72,9 @@ class ProtocolError(ValueError):
 # --- topics ---------------------------------------------------------------------------
 
 
+RESERVED_KIOSK_NAMES = ("trust", "gateway")  # site-wide topics live beside the kiosks
+
+
 def check_name(value, what):
     """Site and kiosk names: 1-64 of [a-z0-9-_], so they can never inject topic levels."""
     if not isinstance(value, str) or not 0 < len(value) <= 64:
@@ -84,7 +88,7 @@ def check_name(value, what):
 def topic(site, kiosk, kind):
     if kind not in KINDS:
         raise ProtocolError("unknown_kind", kind)
-    return "%s/%s/%s/%s" % (ROOT, check_name(site, "site"), check_name(kiosk, "kiosk"), kind)
+    return "%s/%s/%s/%s" % (ROOT, check_name(site, "site"), check_kiosk_name(kiosk), kind)
 
 
 def site_filter(site, kind):
@@ -100,8 +104,15 @@ def parse_topic(name):
     if parts[3] not in KINDS:
         raise ProtocolError("unknown_kind", parts[3][:32])
     check_name(parts[1], "site")
-    check_name(parts[2], "kiosk")
+    check_kiosk_name(parts[2])
     return parts[1], parts[2], parts[3]
+
+
+def check_kiosk_name(value):
+    check_name(value, "kiosk")
+    if value in RESERVED_KIOSK_NAMES:
+        raise ProtocolError("bad_name", "kiosk name reserved")
+    return value
 
 
 # --- message schemas ------------------------------------------------------------------
@@ -126,6 +137,10 @@ SCHEMAS = {
         "credential": (_STR, True, 2048),
         "name": (_STR, False, 64),
         "replay": (_BOOL, False, None),
+        # present when the kiosk decided itself (a signed code verified on the kiosk)
+        "colour": (_STR, False, COLOURS),
+        "action": (_STR, False, ACTIONS),
+        "source": (_STR, False, SOURCES),
     },
     VERDICT: {
         "v": (_INT, True, None),
@@ -155,6 +170,7 @@ SCHEMAS = {
         "first_seq": (_INT, False, None),
         "last_seq": (_INT, False, None),
         "health": (_DICT, False, None),
+        "lists": (_DICT, False, None),
     },
 }
 
@@ -238,7 +254,9 @@ def decode(topic_name, payload):
 # --- message builders -----------------------------------------------------------------
 
 
-def scan(event_id, kiosk, door, seq, ts, method, credential, medium=None, name=None):
+def scan(event_id, kiosk, door, seq, ts, method, credential, medium=None, name=None,
+         decided=None):
+    """`decided`: (colour, action, source) when the kiosk decided on its own."""
     msg = {
         "v": VERSION,
         "id": event_id,
@@ -253,6 +271,8 @@ def scan(event_id, kiosk, door, seq, ts, method, credential, medium=None, name=N
         msg["medium"] = medium
     if name is not None:
         msg["name"] = name
+    if decided is not None:
+        msg["colour"], msg["action"], msg["source"] = decided
     return msg
 
 
@@ -280,7 +300,7 @@ def ack(kiosk, ids, ts, high_seq=None):
 
 
 def status(kiosk, state, ts=None, **fields):
-    """Optional fields: sw, outbox, oldest_ms, first_seq, last_seq, health."""
+    """Optional fields: sw, outbox, oldest_ms, first_seq, last_seq, health, lists."""
     msg = {"v": VERSION, "kiosk": kiosk, "state": state}
     if ts is not None:
         msg["ts"] = ts

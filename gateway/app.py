@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from firmware import mqtt_client, protocol
+from firmware.kiosk.signed.lists import redlist_topic, trust_topic
 from gateway import auth, console, metrics, release
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
@@ -20,6 +21,7 @@ from gateway.forwarder import Forwarder
 from gateway.link import GatewayLink
 from gateway.personal import Pseudonymiser
 from gateway.platform import PlatformClient
+from gateway.status_cache import StatusCache
 from gateway.store import Store
 
 
@@ -47,11 +49,16 @@ class Gateway:
         self.forwarder = Forwarder(
             self.store, self.platform, cfg.platform.upload_batch, cfg.platform.upload_hold_s
         )
-        self.link = GatewayLink(cfg.site, address, self._on_scan, self._on_status)
+        self.link = GatewayLink(
+            cfg.site, address, self._on_scan, self._on_status, retained=signed_lists(cfg)
+        )
+        self.statuses = StatusCache(
+            self.platform, cfg.platform.cache_ttl_s, cfg.platform.cache_max_stale_s
+        )
         self.checkin = CheckIn(
             cfg.site,
             self.store,
-            self.platform,
+            self.statuses,
             Pseudonymiser(cfg.pseudonym_key),
             self.link.publish_verdict,
             self.link.acknowledge,
@@ -75,6 +82,16 @@ class Gateway:
     async def stop(self) -> None:
         await self.platform.close()
         await self.store.close()
+
+
+def signed_lists(cfg: GatewayConfig) -> dict[str, bytes]:
+    """The trust list and red list files, by the retained topic each goes out on."""
+    lists = {}
+    if cfg.trust.list_file:
+        lists[trust_topic(cfg.site)] = cfg.trust.list_file.read_bytes()
+    if cfg.trust.redlist_file:
+        lists[redlist_topic(cfg.site)] = cfg.trust.redlist_file.read_bytes()
+    return lists
 
 
 def create_app(config: GatewayConfig) -> FastAPI:

@@ -17,9 +17,17 @@ from collections.abc import Awaitable, Callable
 
 from firmware import protocol
 from gateway.personal import Pseudonymiser, mask, mask_name
-from gateway.platform import PlatformClient
+from gateway.status_cache import StatusCache
 from gateway.store import Store, StoredVerdict
 from gateway.verdict import decide
+
+OFFLINE = StoredVerdict("unknown", "hold", "manual_check", "timeout")
+
+
+def kiosk_decision(msg: dict) -> StoredVerdict:
+    prompt = {"open": "pass", "refuse": "no_entry"}.get(msg.get("action", "hold"), "manual_check")
+    return StoredVerdict(msg.get("colour", "unknown"), msg.get("action", "hold"), prompt,
+                         msg["source"])
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +56,7 @@ class CheckIn:
         self,
         site: str,
         store: Store,
-        platform: PlatformClient,
+        statuses: StatusCache,
         pseudonyms: Pseudonymiser,
         publish_verdict: Publish,
         acknowledge: Callable[[str, str], None],
@@ -56,7 +64,7 @@ class CheckIn:
     ) -> None:
         self.site = site
         self.store = store
-        self.platform = platform
+        self.statuses = statuses
         self.pseudonyms = pseudonyms
         self.publish_verdict = publish_verdict
         self.acknowledge = acknowledge
@@ -68,24 +76,25 @@ class CheckIn:
         received = protocol.now_ms()
         started = time.perf_counter()
         method, credential = msg["method"], msg["credential"]
+        subject = self.pseudonyms.subject(method, credential)
         stored = asyncio.ensure_future(self.store.add_scan(
             msg,
             received,
-            self.pseudonyms.subject(method, credential),
+            subject,
             mask(method, credential),
             mask_name(msg.get("name")),
             upload_record(self.site, msg),
         ))
         verdict = None
-        if not msg.get("replay"):
+        if "source" in msg:
+            # The kiosk decided itself (a signed code checked against the trust list):
+            # record its decision; there is nothing to send back but the ack.
+            verdict = kiosk_decision(msg)
+        elif not msg.get("replay"):
             # Someone is waiting at the door: the verdict goes out as soon as it is known,
             # while the scan is still being committed.
-            if method == "signed_code":
-                # Verified on the kiosk against the trust list; no platform colour here.
-                colour = "unknown"
-            else:
-                colour = await self.platform.status(method, credential)
-            verdict = decide(colour)
+            status = await self.statuses.status(subject, method, credential)
+            verdict = decide(status.colour, status.source)
             await self._send(msg, verdict)
         is_new = await stored
         self.acknowledge(msg["kiosk"], msg["id"])
@@ -94,8 +103,10 @@ class CheckIn:
             return
         self.on_stored()
         if verdict is None:
+            # A scan nobody waited for any more: the kiosk decided at the door without the
+            # gateway (manual check, or its fail-open setting).
             self.counts["replayed"] += 1
-            return
+            verdict = OFFLINE
         self.store.set_verdict(msg["id"], verdict, protocol.now_ms())
         self.counts[verdict.colour] += 1
         log.info("scan %s from %s -> %s in %.1f ms", msg["id"], msg["kiosk"], verdict.colour,

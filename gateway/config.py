@@ -19,6 +19,10 @@ class _Strict(BaseModel):
 class PlatformConfig(_Strict):
     url: str = "http://127.0.0.1:8700"
     lookup_deadline_s: float = Field(0.8, gt=0, le=10)
+    # how long a looked-up colour is answered from the cache
+    cache_ttl_s: dict[str, float] = {"green": 300.0, "yellow": 60.0, "red": 60.0}
+    # past its time-to-live a colour is only used, marked stale, when the platform fails
+    cache_max_stale_s: float = Field(86_400.0, ge=0)
     upload_batch: int = Field(500, ge=1, le=5000)
     upload_timeout_s: float = Field(10.0, gt=0)
     # a record behind a gap in its kiosk's sequence waits this long for the gap to fill
@@ -56,6 +60,14 @@ class ConsoleConfig(_Strict):
         return value
 
 
+class TrustConfig(_Strict):
+    """Signed lists the gateway hands to every kiosk (retained MQTT messages), made and
+    signed with `python -m provisioning.keys`."""
+
+    list_file: Path | None = None
+    redlist_file: Path | None = None
+
+
 class GatewayConfig(_Strict):
     site: str
     db_path: Path
@@ -64,6 +76,7 @@ class GatewayConfig(_Strict):
     broker: BrokerConfig = BrokerConfig()
     platform: PlatformConfig = PlatformConfig()
     http: HttpConfig = HttpConfig()
+    trust: TrustConfig = TrustConfig()
     console: ConsoleConfig = ConsoleConfig()
 
     def model_post_init(self, _context: object) -> None:

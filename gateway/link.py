@@ -31,11 +31,13 @@ class GatewayLink:
         on_scan: Handler,
         on_status: Handler,
         max_concurrent_replays: int = 256,
+        retained: dict[str, bytes] | None = None,
     ) -> None:
         self.site = site
         self.address = address
         self.on_scan = on_scan
         self.on_status = on_status
+        self.retained = retained or {}  # topic -> payload, published on every connect
         self.rejected: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
         self.connected = asyncio.Event()
@@ -57,6 +59,8 @@ class GatewayLink:
                     backoff = 0.2
                     await client.subscribe(protocol.site_filter(self.site, protocol.SCAN), qos=1)
                     await client.subscribe(protocol.site_filter(self.site, protocol.STATUS), qos=1)
+                    for topic, payload in self.retained.items():
+                        await client.publish(topic, payload, qos=1, retain=True)
                     self.connected.set()
                     log.info("connected to broker %s:%s", self.address.host, self.address.port)
                     async for message in client.messages:

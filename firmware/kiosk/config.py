@@ -41,6 +41,10 @@ class SignalConfig(_Strict):
     kind: Literal["lights"] = "lights"
 
 
+class TrustConfig(_Strict):
+    root_keys: Path  # PEM file with the site root public key(s) that sign the lists
+
+
 class KioskConfig(_Strict):
     site: str
     kiosk: str
@@ -54,10 +58,14 @@ class KioskConfig(_Strict):
     broker: BrokerConfig = BrokerConfig()
     input: InputConfig = InputConfig()
     signal: SignalConfig = SignalConfig()
+    trust: TrustConfig | None = None  # signed offline codes are checked only with it
+    # what the gate does when nothing could be checked: "closed" (the person on duty
+    # opens it) or "open" (the site lets people through and checks by hand)
+    gate_unchecked: Literal["closed", "open"] = "closed"
 
     def model_post_init(self, _context: object) -> None:
         protocol.check_name(self.site, "site")
-        protocol.check_name(self.kiosk, "kiosk")
+        protocol.check_kiosk_name(self.kiosk)
 
 
 class ConfigError(Exception):

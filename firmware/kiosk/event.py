@@ -19,12 +19,16 @@ class EventFactory:
         self._clock = clock
         self._ids = protocol.EventIds()
 
-    def builder(self, reading: Reading) -> Callable[[int], tuple[str, bytes, int]]:
-        """A function of the sequence number, for Outbox.add to call inside its transaction."""
+    def builder(
+        self, reading: Reading, judge: Callable[[str], tuple[str, str, str]] | None = None,
+    ) -> Callable[[int], tuple[str, bytes, int]]:
+        """A function of the sequence number, for Outbox.add to call inside its transaction.
+        `judge(event_id)` gives the kiosk's own decision when it decides itself."""
 
         def build(seq: int) -> tuple[str, bytes, int]:
             ts = self._clock()
             event_id = self._ids.new(ts)
+            decided = judge(event_id) if judge else None
             msg = protocol.scan(
                 event_id,
                 self.kiosk,
@@ -35,6 +39,7 @@ class EventFactory:
                 reading.credential,
                 medium=reading.medium,
                 name=reading.name,
+                decided=decided,
             )
             return event_id, protocol.encode(protocol.SCAN, msg), ts
 

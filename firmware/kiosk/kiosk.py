@@ -15,12 +15,14 @@ from collections import Counter
 
 from firmware import mqtt_client, protocol
 from firmware.kiosk.config import KioskConfig
+from firmware.kiosk.decide import KioskDecisions
 from firmware.kiosk.event import EventFactory
 from firmware.kiosk.health import Health
 from firmware.kiosk.link import KioskLink
 from firmware.kiosk.outbox import Outbox
 from firmware.kiosk.reading import Reading, ReadingSource
 from firmware.kiosk.signal import Signal, Verdict
+from firmware.kiosk.signed.lists import KioskLists, load_root_keys
 from firmware.kiosk.verdicts import VerdictWaiters
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,11 @@ class Kiosk:
         self.health = health or Health()
         self.events = EventFactory(config.kiosk, config.door, clock)
         self.waiters = VerdictWaiters()
+        self.lists = (
+            KioskLists(config.data_dir / "lists", load_root_keys(config.trust.root_keys), config.site)
+            if config.trust else None
+        )
+        self.decisions = KioskDecisions(self.lists, config.gate_unchecked)
         self.counts: Counter[str] = Counter()
         self.outbox: Outbox | None = None
         self.link: KioskLink | None = None
@@ -66,6 +73,7 @@ class Kiosk:
             self.config.status_interval_s,
             self.config.resend_after_s,
             self.config.outbox_alarm,
+            lists=self.lists,
         )
         self.ready.set()
         try:
@@ -89,6 +97,8 @@ class Kiosk:
 
     async def handle(self, reading: Reading) -> Verdict:
         assert self.outbox is not None
+        if reading.method == "signed_code":
+            return await self._decide_here(reading)
         pending = await self.outbox.add(self.events.builder(reading))
         self.waiters.expect(pending.id)
         try:
@@ -96,10 +106,33 @@ class Kiosk:
         except aiomqtt.MqttError:
             pass  # it stays in the outbox and goes out on the next connection
         verdict = await self.waiters.wait(pending.id, self.config.verdict_timeout_s)
+        if verdict.source == "timeout":
+            verdict = self.decisions.without_verdict(pending.id, reading)
         self.counts[verdict.colour] += 1
         log.info(
             "scan seq=%d id=%s method=%s -> %s/%s (%s)",
             pending.seq, pending.id, reading.method, verdict.colour, verdict.action, verdict.source,
         )
         await self.signal.show(verdict)
+        return verdict
+
+    async def _decide_here(self, reading: Reading) -> Verdict:
+        """A signed code: judged on the kiosk, shown at once, queued with its decision."""
+        decided: list[Verdict] = []
+
+        def judge(event_id: str) -> tuple[str, str, str]:
+            verdict = self.decisions.signed_code(event_id, reading)
+            decided.append(verdict)
+            return verdict.colour, verdict.action, verdict.source
+
+        pending = await self.outbox.add(self.events.builder(reading, judge))
+        verdict = decided[0]
+        self.counts[verdict.colour] += 1
+        log.info("scan seq=%d id=%s method=signed_code -> %s/%s (kiosk)",
+                 pending.seq, pending.id, verdict.colour, verdict.action)
+        await self.signal.show(verdict)
+        try:
+            await self.link.sender.send_live(pending)
+        except aiomqtt.MqttError:
+            pass
         return verdict

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 
@@ -23,6 +24,7 @@ from firmware.kiosk.health import Health
 from firmware.kiosk.outbox import Outbox
 from firmware.kiosk.sender import OutboxSender
 from firmware.kiosk.signal import Verdict
+from firmware.kiosk.signed.lists import KioskLists
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class KioskLink:
         status_interval_s: float = 10.0,
         resend_after_s: float = 5.0,
         outbox_alarm: int = 200_000,
+        lists: KioskLists | None = None,
     ) -> None:
         self.site = site
         self.kiosk = kiosk
@@ -54,6 +57,7 @@ class KioskLink:
         self.on_verdict = on_verdict
         self.status_interval_s = status_interval_s
         self.outbox_alarm = outbox_alarm
+        self.lists = lists
         self.sender = OutboxSender(outbox, waiting, resend_after_s=resend_after_s)
         self.connected = asyncio.Event()
         self.seq_synced = asyncio.Event()  # the gateway told us the highest seq it holds
@@ -89,6 +93,8 @@ class KioskLink:
     async def _session(self, client: aiomqtt.Client) -> None:
         await client.subscribe(self._topic[protocol.VERDICT], qos=1)
         await client.subscribe(self._topic[protocol.ACK], qos=1)
+        for topic in self.lists.topics() if self.lists else ():
+            await client.subscribe(topic, qos=1)  # retained, signed trust and red lists
         await self.publish_status(client)
         self.connected.set()
         log.info("connected to broker %s:%s", self.address.host, self.address.port)
@@ -123,6 +129,7 @@ class KioskLink:
             "first_seq": await self.outbox.first_unconfirmed(),
             "last_seq": await self.outbox.last_seq(),
             "health": self.health.snapshot(),
+            "lists": self.lists.status(time.time()) if self.lists else None,
         }
 
     async def publish_status(self, client: aiomqtt.Client, state: str = "online") -> None:
@@ -142,6 +149,11 @@ class KioskLink:
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
+            if self.lists and str(message.topic) in self.lists.topics():
+                offer = self.lists.handle(str(message.topic), bytes(message.payload))
+                log.info("signed list on %s: %s", message.topic, getattr(offer, "reason", offer))
+                self.health.changed.set()  # the console shows the list's version and age
+                continue
             try:
                 _site, _kiosk, kind, msg = protocol.decode(str(message.topic), message.payload)
             except protocol.ProtocolError as exc:

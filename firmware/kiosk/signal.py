@@ -32,11 +32,16 @@ class Look:
     gate: bool  # open the gate
 
 
-# action → what the door does. Never green unless the gateway said open.
+# What the door does. Green only for a checked green person; the board knows exactly
+# these lights, patterns and tones (firmware/board_link.py).
 LOOKS: dict[str, Look] = {
     "open": Look("green", "steady", "pass", True),
     "hold": Look("amber", "slow_blink", "attention", False),
     "refuse": Look("red", "blink", "deny", False),
+    # a colour from a stale cache: not fresh, so not green and not the usual hold
+    "stale": Look("amber", "blink", "manual", False),
+    # nothing could be checked and the site's gate fails open: amber, never green
+    "open_unchecked": Look("amber", "steady", "manual", True),
 }
 
 # Chinese first, English second: what the screen shows and the voice says.
@@ -45,6 +50,7 @@ PROMPT_TEXT: dict[str, tuple[str, str]] = {
     "wait_staff": ("黄码，请等待工作人员", "Yellow code, please wait for staff"),
     "no_entry": ("红码，禁止通行", "Red code, no entry"),
     "manual_check": ("无法核验，请工作人员人工核验", "Cannot verify, staff will check you"),
+    "stale_status": ("健康状态未更新，请工作人员核验", "Status not current, staff will check you"),
     "not_health_code": ("这不是健康码", "This is not a health code"),
     "show_code": ("请出示健康码", "Please show your health code"),
     "place_card": ("请放置身份证", "Please place your ID card"),
@@ -53,6 +59,10 @@ PROMPT_TEXT: dict[str, tuple[str, str]] = {
 
 
 def look_for(verdict: Verdict) -> Look:
+    if verdict.action == "open":
+        return LOOKS["open"] if verdict.colour == "green" else LOOKS["open_unchecked"]
+    if verdict.source == "stale" and verdict.action == "hold":
+        return LOOKS["stale"]
     return LOOKS[verdict.action]
 
 
