@@ -113,6 +113,9 @@ class Store:
         db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")  # an ack means: stored, power cut or not
+        # deleted personal data (confirmed uploads, purged events) is overwritten, not left
+        # in free pages of the file
+        await db.execute("PRAGMA secure_delete=ON")
         await db.executescript(SCHEMA)
         return cls(db)
 

@@ -54,6 +54,22 @@ class RecordBatch(BaseModel):
     records: list[ScanRecord] = Field(max_length=5000)
 
 
+class DoorReport(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    door: str
+    scans: int = Field(ge=0)
+
+
+class DailyReport(BaseModel):
+    """The unit's daily scan count (due by 16:00), per door."""
+
+    model_config = ConfigDict(extra="allow")
+    site: str
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    total: int = Field(ge=0)
+    doors: list[DoorReport]
+
+
 class Faults(BaseModel):
     model_config = ConfigDict(extra="forbid")
     delay_ms: int = Field(0, ge=0, le=60000)
@@ -156,6 +172,22 @@ def create_app(db_path: Path, seed: int) -> FastAPI:
             raise HTTPException(503, "platform unavailable")
         new, duplicates = platform.store(batch)
         return {"accepted": new, "duplicates": duplicates}
+
+    reports: dict[tuple[str, str], dict] = {}
+
+    @app.post("/api/v1/daily-reports")
+    def daily_report(report: DailyReport) -> dict:
+        """Idempotent per (site, date): a report sent again replaces the earlier one."""
+        if platform.faults.fail_uploads:
+            raise HTTPException(503, "platform unavailable")
+        if sum(d.scans for d in report.doors) != report.total:
+            raise HTTPException(422, "total is not the sum of the doors' scans")
+        reports[(report.site, report.date)] = report.model_dump()
+        return {"accepted": True, "site": report.site, "date": report.date}
+
+    @app.get("/sim/daily-reports")
+    def daily_reports() -> list[dict]:
+        return list(reports.values())
 
     @app.get("/sim/stats")
     def stats() -> dict:

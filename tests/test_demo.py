@@ -44,8 +44,13 @@ def test_demo_runs_the_site_and_ctrl_c_stops_everything(tmp_path):
 
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert page.status_code == 200 and "场所码" in page.text
-        entries = httpx.get(f"http://127.0.0.1:{port}/api/entries", timeout=5).json()
-        assert {e["door"] for e in entries} <= {"east-gate", "west-gate", "shop-101"}
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(base + "/api/entries", timeout=5).status_code == 401  # needs sign-in
+        name, password = re.search(r"site manager\s+(\S+) / (\S+)", "".join(lines)).groups()
+        with httpx.Client(base_url=base, timeout=5) as http:
+            http.post("/api/sign-in", json={"name": name, "password": password}).raise_for_status()
+            entries = http.get("/api/entries").json()
+        assert entries and {e["door"] for e in entries} <= {"east-gate", "west-gate", "shop-101"}
         assert len(children_of_work_dir(work)) >= 5  # broker, platform, gateway, 3 kiosks
 
         demo.send_signal(signal.SIGINT)  # what Ctrl-C does
