@@ -1,6 +1,7 @@
 """The install recipes: units systemd accepts, udev rules for the documented ids, a runtime
 lock that still holds every runtime dependency, idempotent steps — and, marked slow, the
-real thing: both recipes in a debootstrap'ed Debian bookworm, twice (deploy/ci-debootstrap).
+real thing: both recipes in a debootstrap'ed Debian bookworm, twice (deploy/ci-debootstrap),
+then both roots booted under systemd as PID 1 (deploy/ci-boot).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def test_steps_change_only_what_differs(tmp_path: Path):
 
 
 def test_scripts_parse():
-    for name in ("install-kiosk", "install-gateway", "ci-debootstrap", "lib.sh"):
+    for name in ("install-kiosk", "install-gateway", "ci-debootstrap", "ci-boot", "lib.sh"):
         subprocess.run(["bash", "-n", str(REPO / "deploy" / name)], check=True)
 
 
@@ -103,9 +104,15 @@ def test_scripts_parse():
 def test_install_recipes_in_a_debootstrap_bookworm_root_twice():
     """Minutes (the first time also builds the cached base root): `just test-install`."""
     result = subprocess.run(["bash", str(REPO / "deploy" / "ci-debootstrap")],
-                            capture_output=True, text=True, timeout=1700)
+                            capture_output=True, text=True, timeout=1200,
+                            env=dict(os.environ, KEEP_ROOTS="1"))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     for role in ("gateway", "kiosk"):
         assert summary[role]["first_changes"] > 0
         assert summary[role]["second_changes"] == 0
+    # The same roots booted under real systemd: services, watchdog, update, rollback.
+    booted = subprocess.run(["bash", str(REPO / "deploy" / "ci-boot")],
+                            capture_output=True, text=True, timeout=500)
+    assert booted.returncode == 0, booted.stdout[-4000:] + booted.stderr[-2000:]
+    assert json.loads(booted.stdout.strip().splitlines()[-1])["rolled_back"] is True
