@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import aiomqtt
 import pytest
@@ -39,6 +40,7 @@ KIOSK = "kiosk-f"
 DEVICE_KIOSK = """
 import asyncio, sys
 from pathlib import Path
+from typing import Self
 from firmware.kiosk import config as kiosk_config, logging_setup
 from firmware.kiosk.board import BoardLink, DoorEventStore, BoardError
 from firmware.kiosk.health import Health
@@ -130,7 +132,7 @@ class StatusWatch:
                 self.latest = json.loads(message.payload)
                 self.history.append(self.latest)
 
-    async def __aenter__(self) -> StatusWatch:
+    async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run())
         return self
 

@@ -59,7 +59,7 @@ class UpdateError(RuntimeError):
 
 def software_version(tree: Path) -> str:
     text = (tree / "firmware" / "kiosk" / "__init__.py").read_text()
-    match = re.search(r'^SOFTWARE_VERSION = "([^"]+)"', text, re.M)
+    match = re.search(r'^SOFTWARE_VERSION = "([^"]+)"', text, re.MULTILINE)
     if not match:
         raise UpdateError(f"{tree}: no SOFTWARE_VERSION in firmware/kiosk/__init__.py")
     return match.group(1)
