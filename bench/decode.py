@@ -253,7 +253,7 @@ def run_study(per_category: int, seed_base: int) -> dict:
 
         best = max(remaining, key=value)
         gained = len(reads[best] - covered)
-        if gained < max(1, len(scenes) // 200):
+        if gained < max(1, len(scenes) // 100):
             break
         chosen.append(best)
         covered |= reads[best]
