@@ -9,12 +9,12 @@ baseline, measured in the same run, is the resident set after the warm-up frames
 verdict is the growth after it and the slope over the second half.
 Last line: JSON summary.
 
-Measured 2026-11-25 (2 shared cores, ~13 min): 100,023 frames decoded (190,519 read,
-90,494 dropped by LatestFrame), RSS 103.6 MB after 2,010 frames -> 106.1 MB at the end,
-flat for the last 53,000 frames (slope 0.005 MB per 10,000 frames); Python objects
-34,630 -> 34,582; 34 codes tracked at the end. An earlier run that decoded on asyncio's
-default thread pool grew 125.2 -> 133.3 MB in 1.8 MB steps (the decoder alone, on one
-thread, grew 0.1 MB over 30,000 frames): allocator arenas, fixed by one decode thread.
+Measured 2026-11-25 00:44 UTC, final ladder (2 shared cores, 737 s): 100,025 frames
+decoded (184,083 read, 84,057 dropped by LatestFrame), RSS 102.6 MB after 2,008 frames
+-> 105.2 MB at the end, flat over the last 83,000 frames (slope 0.005 MB per 10,000
+frames); Python objects 34,603 -> 34,563; 33 codes tracked at the end. An earlier run that
+decoded on asyncio's default thread pool grew 125.2 -> 133.3 MB in 1.8 MB steps (the
+decoder alone, on one thread, grew 0.1 MB over 30,000 frames): allocator arenas, fixed by one decode thread.
 """
 
 from __future__ import annotations
