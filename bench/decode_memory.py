@@ -14,7 +14,8 @@ decoded (184,083 read, 84,057 dropped by LatestFrame), RSS 102.6 MB after 2,008 
 -> 105.2 MB at the end, flat over the last 83,000 frames (slope 0.005 MB per 10,000
 frames); Python objects 34,603 -> 34,563; 33 codes tracked at the end. An earlier run that
 decoded on asyncio's default thread pool grew 125.2 -> 133.3 MB in 1.8 MB steps (the
-decoder alone, on one thread, grew 0.1 MB over 30,000 frames): allocator arenas, fixed by one decode thread.
+decoder alone, on one thread, grew 0.1 MB over 30,000 frames): allocator arenas, fixed
+by giving decoding one thread of its own.
 """
 
 from __future__ import annotations
