@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from bench.stats import summarise
+from firmware.kiosk.__main__ import tune_interpreter
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk.event import EventFactory
 from firmware.kiosk.kiosk import Kiosk
@@ -112,6 +113,7 @@ async def run(n: int, idle_scans: int) -> dict:
 
 
 def main() -> None:
+    tune_interpreter()  # as the kiosk process does
     parser = argparse.ArgumentParser(prog="just bench-drain")
     parser.add_argument("-n", type=int, default=86_400)
     parser.add_argument("--idle-scans", type=int, default=200)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from bench.stats import summarise
+from firmware.kiosk.__main__ import tune_interpreter
 from firmware import mqtt_client
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk.kiosk import Kiosk
@@ -107,6 +108,7 @@ def logging_quiet() -> None:
 
 
 def main() -> None:
+    tune_interpreter()  # as the kiosk process does
     parser = argparse.ArgumentParser(prog="just bench-roundtrip")
     parser.add_argument("-n", type=int, default=1000)
     result = asyncio.run(run(parser.parse_args().n))

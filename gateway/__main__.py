@@ -9,6 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
+from firmware.kiosk.__main__ import tune_interpreter
 from firmware.kiosk.config import ConfigError
 from gateway import config as gateway_config
 from gateway.app import create_app
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"gateway: bad config: {exc}", file=sys.stderr)
         return 2
+    tune_interpreter()
     uvicorn.run(
         create_app(cfg), host=cfg.http.host, port=cfg.http.port, log_level="warning",
         access_log=False,

@@ -77,25 +77,25 @@ class CheckIn:
         started = time.perf_counter()
         method, credential = msg["method"], msg["credential"]
         subject = self.pseudonyms.subject(method, credential)
-        stored = asyncio.ensure_future(self.store.add_scan(
-            msg,
-            received,
-            subject,
-            mask(method, credential),
-            mask_name(msg.get("name")),
-            upload_record(self.site, msg),
-        ))
         verdict = None
         if "source" in msg:
             # The kiosk decided itself (a signed code checked against the trust list):
             # record its decision; there is nothing to send back but the ack.
             verdict = kiosk_decision(msg)
         elif not msg.get("replay"):
-            # Someone is waiting at the door: the verdict goes out as soon as it is known,
-            # while the scan is still being committed.
+            # Someone is waiting at the door: the verdict goes out first, before the scan
+            # is committed, so the writer's disk work never sits on the visitor's path.
             status = await self.statuses.status(subject, method, credential)
             verdict = decide(status.colour, status.source)
             await self._send(msg, verdict)
+        stored = self.store.add_scan(
+            msg,
+            received,
+            subject,
+            mask(method, credential),
+            mask_name(msg.get("name")),
+            upload_record(self.site, msg),
+        )
         is_new = await stored
         self.acknowledge(msg["kiosk"], msg["id"])
         if not is_new:

@@ -1,0 +1,145 @@
+"""bench-verdict: scan-to-verdict latency for (a) a cached status, (b) a platform lookup
+with the simulator answering after 20 ms, (c) a signed code verified on the kiosk — each
+next to the bare broker round trip measured in the same run.
+
+(a) and (b) run from the moment the kiosk publishes the scan to the verdict's arrival
+(the outbox commit before it is the kiosk's, not the verdict's). (c) runs from the
+reading to the signal, everything included. Targets: (a) ≤ 2x bare, (b) ≤ bare + 30 ms,
+(c) ≤ 15 ms. The last line is a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.roundtrip import bare_round_trips
+from bench.stats import summarise
+from firmware.kiosk.__main__ import tune_interpreter
+from firmware.kiosk import config as kiosk_config
+from firmware.kiosk.kiosk import Kiosk
+from firmware.kiosk.reading import Reading
+from gateway.broker import Broker
+from provisioning import keys
+from simulators import processes
+from simulators.lights import SimulatedLights
+from simulators.population import population
+from simulators.visitors import QueuedReadings
+
+SITE = "bench"
+
+
+class Timed:
+    """Wraps the kiosk's send and verdict hand-over to time the network part of a scan."""
+
+    def __init__(self, kiosk: Kiosk) -> None:
+        self.sent: dict[str, float] = {}
+        self.samples: list[float] = []
+        send, deliver = kiosk.link.sender.send_live, kiosk.waiters.deliver
+
+        async def send_live(pending):
+            self.sent[pending.id] = time.perf_counter()
+            await send(pending)
+
+        def on_verdict(verdict):
+            if verdict.event_id in self.sent:
+                self.samples.append((time.perf_counter() - self.sent.pop(verdict.event_id)) * 1000)
+            return deliver(verdict)
+
+        kiosk.link.sender.send_live = send_live
+        kiosk.link.on_verdict = on_verdict
+
+
+async def scans(readings, lights, make, n: int, warmup: int = 20) -> list[float]:
+    samples = []
+    for i in range(n + warmup):
+        started = time.perf_counter()
+        readings.present(make(i))
+        await lights.wait_for(len(lights.shown) + 1, timeout=10)
+        if i >= warmup:
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def run(n: int) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-verdict-"))
+    broker = Broker(work / "broker").start()
+    platform, url = processes.start_platform(work)
+    root, issuer = keys.new_private_key(), keys.new_issuer()
+    (work / "root.pem").write_bytes(keys.public_pem(root))
+    (work / "trust.cose").write_bytes(keys.sign_trust_list(root, SITE, 1, [issuer]))
+    gw_cfg = processes.gateway_config(work, SITE, broker.port, url)
+    gw_cfg["trust"] = {"list_file": str(work / "trust.cose")}
+    gateway, _ = processes.start_gateway(work, gw_cfg)
+    raw = processes.kiosk_config(work, SITE, "kiosk-1", "door-1", broker.port)
+    raw.update(verdict_timeout_s=5.0, trust={"root_keys": str(work / "root.pem")})
+    readings, lights = QueuedReadings(), SimulatedLights()
+    kiosk = Kiosk(kiosk_config.KioskConfig.model_validate(raw), readings, lights)
+    task = asyncio.create_task(kiosk.run())
+    people = population(7)
+    try:
+        await kiosk.ready.wait()
+        await asyncio.wait_for(kiosk.link.connected.wait(), 10)
+        for _ in range(200):
+            if kiosk.lists.trust.current is not None:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise RuntimeError(f"no trust list on the kiosk: {kiosk.lists.status(time.time())}")
+        timed = Timed(kiosk)
+        bare = await bare_round_trips(broker.port, n)
+
+        # (a) one person again and again: every lookup after the first is a cache hit
+        await scans(readings, lights, lambda i: Reading("code", people[0].code_url), n)
+        cached, timed.samples = timed.samples[20:], []
+        # (b) a new person each time, the platform answering after 20 ms
+        httpx.put(url + "/sim/faults", json={"delay_ms": 20}).raise_for_status()
+        await scans(readings, lights, lambda i: Reading("code", people[1 + i].code_url), n)
+        lookup, timed.samples = timed.samples[20:], []
+        httpx.put(url + "/sim/faults", json={}).raise_for_status()
+        # (c) signed codes, verified on the kiosk
+        codes = [keys.sign_code(issuer) for _ in range(n + 20)]
+        signed = await scans(readings, lights, lambda i: Reading("signed_code", codes[i]), n)
+        sources = [v.source for v, _ in lights.shown]
+        assert sources.count("kiosk") == n + 20 and "timeout" not in sources, set(sources)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        gateway.stop()
+        platform.stop()
+        broker.stop()
+    return {"bench": "verdict", "n": n, "bare_broker_round_trip_ms": summarise(bare),
+            "a_cached_ms": summarise(cached), "b_platform_20ms_ms": summarise(lookup),
+            "c_signed_on_kiosk_ms": summarise(signed)}
+
+
+def main() -> None:
+    tune_interpreter()  # as the kiosk process does
+    parser = argparse.ArgumentParser(prog="just bench-verdict")
+    parser.add_argument("-n", type=int, default=500)
+    result = asyncio.run(run(parser.parse_args().n))
+    bare = result["bare_broker_round_trip_ms"]
+    a, b, c = (result[k] for k in ("a_cached_ms", "b_platform_20ms_ms", "c_signed_on_kiosk_ms"))
+    result["targets"] = {
+        "a_p50_le_2x_bare": a["p50"] <= 2 * bare["p50"],
+        "a_p99_le_2x_bare": a["p99"] <= 2 * bare["p99"],
+        "b_p50_le_bare_plus_30": b["p50"] <= bare["p50"] + 30,
+        "b_p99_le_bare_plus_30": b["p99"] <= bare["p99"] + 30,
+        "c_p50_le_15": c["p50"] <= 15,
+        "c_p99_le_15": c["p99"] <= 15,
+    }
+    print(f"{'':34s}{'p50':>9s}{'p99':>9s}  (ms, n={result['n']})")
+    for label, s in (("bare broker round trip", bare), ("(a) cached status", a),
+                     ("(b) platform lookup, 20 ms", b), ("(c) signed code on the kiosk", c)):
+        print(f"{label:34s}{s['p50']:9.2f}{s['p99']:9.2f}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
