@@ -30,11 +30,12 @@ SCAN = "scan"
 VERDICT = "verdict"
 STATUS = "status"
 ACK = "ack"
-KINDS = (SCAN, VERDICT, ACK, STATUS)
+DOOR = "door"
+KINDS = (SCAN, VERDICT, ACK, STATUS, DOOR)
 
 # QoS and retain per kind (docs/protocol.md, "Topics").
-QOS = {SCAN: 1, VERDICT: 1, ACK: 1, STATUS: 1}
-RETAIN = {SCAN: False, VERDICT: False, ACK: False, STATUS: True}
+QOS = {SCAN: 1, VERDICT: 1, ACK: 1, STATUS: 1, DOOR: 1}
+RETAIN = {SCAN: False, VERDICT: False, ACK: False, STATUS: True, DOOR: False}
 MAX_ACK_IDS = 500
 
 METHODS = ("code", "signed_code", "id_card")
@@ -159,6 +160,16 @@ SCHEMAS = {
         "ts": (_INT, True, None),
         "high_seq": (_INT, False, None),
     },
+    DOOR: {
+        "v": (_INT, True, None),
+        "id": (_STR, True, 64),  # "<kiosk>-<board boot hex>-<board seq>": the dedup key
+        "kiosk": (_STR, True, 64),
+        "door": (_STR, True, 64),
+        "direction": (_STR, True, ("in", "out")),
+        "ts": (_INT, True, None),
+        "board_boot": (_INT, True, None),
+        "board_seq": (_INT, True, None),
+    },
     STATUS: {
         "v": (_INT, True, None),
         "kiosk": (_STR, True, 64),
@@ -171,6 +182,10 @@ SCHEMAS = {
         "last_seq": (_INT, False, None),
         "health": (_DICT, False, None),
         "lists": (_DICT, False, None),
+        "clock_offset_ms": (_INT, False, None),
+        "clock_synced": (_BOOL, False, None),
+        "clock_jumps": (_INT, False, None),
+        "metrics": (_DICT, False, None),
     },
 }
 
@@ -213,7 +228,7 @@ def validate(kind, msg):
                 raise ProtocolError("bad_value", field)
         elif isinstance(limit, int) and len(value) > limit:
             raise ProtocolError("too_long", field)
-    if "id" in schema:
+    if "id" in schema and kind != DOOR:
         check_event_id(msg["id"])
     if "ids" in schema:
         if not msg["ids"] and "high_seq" not in msg:
@@ -287,6 +302,12 @@ def verdict(event_id, kiosk, colour, action, prompt, source, ts):
         "source": source,
         "ts": ts,
     }
+
+
+def door(key, kiosk, door_code, direction, ts, board_boot, board_seq):
+    """One person through the door, counted by the board's beams."""
+    return {"v": VERSION, "id": key, "kiosk": kiosk, "door": door_code, "direction": direction,
+            "ts": ts, "board_boot": board_boot, "board_seq": board_seq}
 
 
 def ack(kiosk, ids, ts, high_seq=None):

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from firmware import mqtt_client, protocol
 from firmware.kiosk.signed.lists import redlist_topic, trust_topic
-from gateway import auth, console, metrics, release
+from gateway import auth, console, counts, metrics, release
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
 from gateway.forwarder import Forwarder
@@ -50,8 +50,10 @@ class Gateway:
             self.store, self.platform, cfg.platform.upload_batch, cfg.platform.upload_hold_s
         )
         self.link = GatewayLink(
-            cfg.site, address, self._on_scan, self._on_status, retained=signed_lists(cfg)
+            cfg.site, address, self._on_scan, self._on_status, self._on_door,
+            retained=signed_lists(cfg),
         )
+        self.door_listeners: list = []  # async (door, hour_ms, people_in) -> None
         self.statuses = StatusCache(
             self.platform, cfg.platform.cache_ttl_s, cfg.platform.cache_max_stale_s
         )
@@ -79,6 +81,12 @@ class Gateway:
             # wiped continues its numbering instead of reusing it.
             await self.link.publish_ack(msg["kiosk"], [], await self.store.high_seq(msg["kiosk"]))
 
+    async def _on_door(self, msg: dict) -> None:
+        people = await self.store.add_door_pass(msg)
+        hour = msg["ts"] - msg["ts"] % 3_600_000
+        for listener in self.door_listeners:
+            await listener(msg["door"], hour, people)
+
     async def stop(self) -> None:
         await self.platform.close()
         await self.store.close()
@@ -102,6 +110,11 @@ def create_app(config: GatewayConfig) -> FastAPI:
         tasks = await gateway.start()
         app.state.console = console.Console(gateway)
         tasks += await app.state.console.start()
+
+        async def people_counted(door: str, hour_ms: int, people: int) -> None:
+            await counts.record_people(app.state.console.db, door, hour_ms, people, protocol.now_ms())
+
+        gateway.door_listeners.append(people_counted)
         try:
             yield
         finally:

@@ -79,8 +79,13 @@ class GatewayConfig(_Strict):
     trust: TrustConfig = TrustConfig()
     console: ConsoleConfig = ConsoleConfig()
 
-    def model_post_init(self, _context: object) -> None:
-        protocol.check_name(self.site, "site")
+    @field_validator("site")
+    @classmethod
+    def _site_name(cls, value: str) -> str:
+        try:
+            return protocol.check_name(value, "site")
+        except protocol.ProtocolError:
+            raise ValueError("must be 1-64 of a-z 0-9 - _") from None
 
 
 def load(path: Path) -> GatewayConfig:

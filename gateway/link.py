@@ -30,6 +30,7 @@ class GatewayLink:
         address: mqtt_client.BrokerAddress,
         on_scan: Handler,
         on_status: Handler,
+        on_door: Handler | None = None,
         max_concurrent_replays: int = 256,
         retained: dict[str, bytes] | None = None,
     ) -> None:
@@ -37,6 +38,7 @@ class GatewayLink:
         self.address = address
         self.on_scan = on_scan
         self.on_status = on_status
+        self.on_door = on_door
         self.retained = retained or {}  # topic -> payload, published on every connect
         self.rejected: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
@@ -59,6 +61,7 @@ class GatewayLink:
                     backoff = 0.2
                     await client.subscribe(protocol.site_filter(self.site, protocol.SCAN), qos=1)
                     await client.subscribe(protocol.site_filter(self.site, protocol.STATUS), qos=1)
+                    await client.subscribe(protocol.site_filter(self.site, protocol.DOOR), qos=1)
                     for topic, payload in self.retained.items():
                         await client.publish(topic, payload, qos=1, retain=True)
                     self.connected.set()
@@ -92,8 +95,9 @@ class GatewayLink:
             task = asyncio.create_task(self._run_scan(msg, replay))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        elif kind == protocol.STATUS:
-            task = asyncio.create_task(self.on_status(msg))
+        elif kind in (protocol.STATUS, protocol.DOOR):
+            handler = self.on_status if kind == protocol.STATUS else self.on_door
+            task = asyncio.create_task(handler(msg))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         else:  # a verdict on a kiosk topic never comes from a kiosk

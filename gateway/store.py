@@ -63,6 +63,14 @@ CREATE TABLE IF NOT EXISTS kiosks (
     outbox INTEGER,
     health TEXT
 );
+-- People counted through each door by the kiosks' boards, once per board event.
+CREATE TABLE IF NOT EXISTS door_passes (
+    id TEXT PRIMARY KEY,
+    door TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    ts INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS door_passes_door_ts ON door_passes (door, ts);
 CREATE TABLE IF NOT EXISTS forwarder (
     key TEXT PRIMARY KEY,
     value INTEGER
@@ -102,6 +110,7 @@ class Store:
         # per kiosk: every seq at or below this has been stored by some gateway (the kiosk
         # says so in its status); nothing below it will ever arrive
         self._floors: dict[str, int] = {}
+        self._passes: list[tuple[tuple, asyncio.Future[None]]] = []
         self._work = asyncio.Event()
         self._writer = asyncio.create_task(self._write_forever(), name="store-writer")
         self.commits = 0
@@ -161,24 +170,27 @@ class Store:
             statuses, self._statuses = list(self._statuses.values()), {}
             confirmed, self._confirmed = self._confirmed, []
             floors, self._floors = self._floors, {}
+            passes, self._passes = self._passes, []
             deletes = [(n,) for numbers, _done in confirmed for n in numbers]
             try:
-                fresh = await self._commit(scans, verdicts, statuses, deletes, floors)
+                fresh = await self._commit(scans, verdicts, statuses, deletes, floors,
+                                           [row for row, _done in passes])
             except Exception as exc:  # noqa: BLE001 - every waiter must hear of it
-                for future in [i.done for i in scans] + [done for _n, done in confirmed]:
+                waiting = [i.done for i in scans] + [done for _n, done in confirmed]
+                for future in waiting + [done for _row, done in passes]:
                     if not future.done():
                         future.set_exception(exc)
                 continue
             for item in scans:
                 if not item.done.done():
                     item.done.set_result(item.row[0] in fresh)
-            for _numbers, done in confirmed:
+            for _numbers, done in confirmed + passes:
                 if not done.done():
                     done.set_result(None)
 
     async def _commit(
         self, scans: list[NewScan], verdicts: list[tuple], statuses: list[tuple],
-        deletes: list[tuple[int]], floors: dict[str, int],
+        deletes: list[tuple[int]], floors: dict[str, int], passes: list[tuple] = (),
     ) -> set[str]:
         fresh: set[str] = set()
         await self.db.execute("BEGIN IMMEDIATE")
@@ -229,6 +241,11 @@ class Store:
                 )
             if deletes:
                 await self.db.executemany("DELETE FROM uploads WHERE n=?", deletes)
+            if passes:
+                await self.db.executemany(
+                    "INSERT OR IGNORE INTO door_passes (id, door, direction, ts) VALUES (?,?,?,?)",
+                    passes,
+                )
             await self.db.execute("COMMIT")
             self.commits += 1
         except BaseException:
@@ -271,6 +288,20 @@ class Store:
                 "high=excluded.high",
                 (kiosk, contiguous, high),
             )
+
+    async def add_door_pass(self, msg: dict) -> int:
+        """Store one counted person (idempotent on its id); return the people counted in
+        through that door in the same hour."""
+        done = asyncio.get_running_loop().create_future()
+        self._passes.append(((msg["id"], msg["door"], msg["direction"], msg["ts"]), done))
+        self._work.set()
+        await done
+        hour = msg["ts"] - msg["ts"] % 3_600_000
+        async with self.db.execute(
+            "SELECT count(*) FROM door_passes WHERE door=? AND direction='in' AND ts >= ? "
+            "AND ts < ?", (msg["door"], hour, hour + 3_600_000),
+        ) as cur:
+            return (await cur.fetchone())[0]
 
     async def high_seq(self, kiosk: str) -> int:
         async with self.db.execute("SELECT high FROM sequences WHERE kiosk=?", (kiosk,)) as cur:

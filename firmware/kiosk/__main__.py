@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from firmware.kiosk import config as kiosk_config
+from firmware.kiosk import devices
 from firmware.kiosk.kiosk import Kiosk
 
 
@@ -20,25 +21,15 @@ def tune_interpreter() -> None:
     sys.setswitchinterval(0.001)
 
 
-def build_source(cfg: kiosk_config.KioskConfig):
-    if cfg.input.kind == "simulated":
-        from simulators.visitors import SimulatedVisitors
-
-        return SimulatedVisitors(cfg.input.platform_seed, cfg.input.seed, cfg.input.rate_hz)
-    raise SystemExit(f"input.kind: unsupported {cfg.input.kind!r}")
-
-
-def build_signal(cfg: kiosk_config.KioskConfig):
-    if cfg.signal.kind == "lights":
-        from simulators.lights import SimulatedLights
-
-        return SimulatedLights()
-    raise SystemExit(f"signal.kind: unsupported {cfg.signal.kind!r}")
-
-
 async def main_async(cfg: kiosk_config.KioskConfig) -> None:
-    kiosk = Kiosk(cfg, build_source(cfg), build_signal(cfg))
-    task = asyncio.create_task(kiosk.run())
+    found = devices.build(cfg)
+    kiosk = Kiosk(cfg, found.source, found.signal, found.health, board=found.board)
+
+    async def run() -> None:
+        async with devices.running(found):
+            await kiosk.run()
+
+    task = asyncio.create_task(run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)

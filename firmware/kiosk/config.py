@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from firmware import protocol
 
@@ -29,16 +29,38 @@ class BrokerConfig(_Strict):
     cert_file: str | None = None
     key_file: str | None = None
 
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
 
 class InputConfig(_Strict):
-    kind: Literal["simulated"] = "simulated"
+    """The kiosk's camera (or, on a development machine, simulated visitors)."""
+
+    kind: Literal["simulated", "camera", "camera_files"] = "simulated"
     seed: int = 1
     rate_hz: float = Field(0.5, gt=0, le=50)
     platform_seed: int = 7  # the simulated visitors are people the platform simulator knows
+    files: Path | None = None  # camera_files: a folder of images played as camera frames
+
+
+class ReaderConfig(_Strict):
+    """The resident-ID-card reader (SAM serial); absent when the kiosk has none."""
+
+    port: str = "/dev/placecode-reader"
+    baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
 
 
 class SignalConfig(_Strict):
-    kind: Literal["lights"] = "lights"
+    """Lights, buzzer and gate: the board on its serial port, or simulated lights."""
+
+    kind: Literal["lights", "board"] = "lights"
+    port: str = "/dev/placecode-board"
+    audio_dir: Path | None = None  # voice prompts (just board-audio); none: silent
+    screen_port: int | None = 8089  # the local status page for the HDMI panel
 
 
 class TrustConfig(_Strict):
@@ -57,15 +79,29 @@ class KioskConfig(_Strict):
     outbox_alarm: int = Field(200_000, ge=1)  # backlog that raises the "outbox" fault
     broker: BrokerConfig = BrokerConfig()
     input: InputConfig = InputConfig()
+    reader: ReaderConfig | None = None
     signal: SignalConfig = SignalConfig()
     trust: TrustConfig | None = None  # signed offline codes are checked only with it
     # what the gate does when nothing could be checked: "closed" (the person on duty
     # opens it) or "open" (the site lets people through and checks by hand)
     gate_unchecked: Literal["closed", "open"] = "closed"
 
-    def model_post_init(self, _context: object) -> None:
-        protocol.check_name(self.site, "site")
-        protocol.check_kiosk_name(self.kiosk)
+    @field_validator("site")
+    @classmethod
+    def _site_name(cls, value: str) -> str:
+        return _checked(lambda: protocol.check_name(value, "site"))
+
+    @field_validator("kiosk")
+    @classmethod
+    def _kiosk_name(cls, value: str) -> str:
+        return _checked(lambda: protocol.check_kiosk_name(value))
+
+
+def _checked(check) -> str:
+    try:
+        return check()
+    except protocol.ProtocolError as exc:
+        raise ValueError("must be 1-64 of a-z 0-9 - _ (and not a reserved name)") from None
 
 
 class ConfigError(Exception):

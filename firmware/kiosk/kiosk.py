@@ -43,6 +43,7 @@ class Kiosk:
         signal: Signal,
         health: Health | None = None,
         clock=protocol.now_ms,
+        board=None,
     ) -> None:
         self.config = config
         self.source = source
@@ -59,6 +60,7 @@ class Kiosk:
         self.outbox: Outbox | None = None
         self.link: KioskLink | None = None
         self.ready = asyncio.Event()
+        self.board = board  # counts people through the door, when the kiosk has a board
 
     async def run(self) -> None:
         self.outbox = await Outbox.open(self.config.data_dir / "outbox.sqlite")
@@ -80,6 +82,8 @@ class Kiosk:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.link.run())
                 tasks.create_task(self._scan_loop())
+                if self.board is not None:
+                    tasks.create_task(self._door_counts())
         finally:
             await self.outbox.close()
 
@@ -115,6 +119,14 @@ class Kiosk:
         )
         await self.signal.show(verdict)
         return verdict
+
+    async def _door_counts(self) -> None:
+        """People counted through the door go to the gateway (coverage = scans ÷ people)."""
+        async for count in self.board.door_counts():
+            await self.link.publish_door(protocol.door(
+                f"{self.config.kiosk}-{count.key}", self.config.kiosk, self.config.door,
+                count.direction, count.ts, count.board_boot, count.board_seq,
+            ))
 
     async def _decide_here(self, reading: Reading) -> Verdict:
         """A signed code: judged on the kiosk, shown at once, queued with its decision."""

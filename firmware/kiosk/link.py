@@ -63,6 +63,7 @@ class KioskLink:
         self.seq_synced = asyncio.Event()  # the gateway told us the highest seq it holds
         self.rejected: Counter[str] = Counter()
         self._topic = {kind: protocol.topic(site, kiosk, kind) for kind in protocol.KINDS}
+        self._client: aiomqtt.Client | None = None
         self._acked: list[str] = []
         self._acked_ready = asyncio.Event()
 
@@ -78,6 +79,7 @@ class KioskLink:
                     self.address, f"kiosk-{self.site}-{self.kiosk}", will=self._will()
                 ) as client:
                     backoff = 0.2
+                    self._client = client
                     try:
                         await self._session(client)
                     except asyncio.CancelledError:
@@ -87,6 +89,7 @@ class KioskLink:
                 log.warning("broker connection lost or refused: %s", exc)
             finally:
                 self.connected.clear()
+                self._client = None
             await asyncio.sleep(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, 5.0)
 
@@ -184,6 +187,18 @@ class KioskLink:
                 log.warning("sequence continued from the gateway's %d (local data was lost)",
                             msg["high_seq"])
             self.seq_synced.set()
+
+    async def publish_door(self, msg: dict) -> None:
+        """A door count, QoS 1, once connected; the gateway de-duplicates on its id."""
+        while True:
+            await self.connected.wait()
+            client = self._client
+            try:
+                await client.publish(self._topic[protocol.DOOR],
+                                     protocol.encode(protocol.DOOR, msg), qos=1)
+                return
+            except (aiomqtt.MqttError, AttributeError):
+                await asyncio.sleep(0.5)
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:
         """On a clean stop, say offline ourselves: the broker sends no will then."""
