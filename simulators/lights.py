@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 class SimulatedLights:
     def __init__(self) -> None:
         self.shown: list[tuple[Verdict, Look]] = []
-        self.changed = asyncio.Condition()
+        self.prompts: list[str] = []
+        self._changed = asyncio.Event()
 
     async def show(self, verdict: Verdict) -> None:
         look = look_for(verdict)
@@ -24,10 +25,18 @@ class SimulatedLights:
             "signal %s %s tone=%s gate=%s | %s / %s",
             look.light, look.pattern, look.tone, "open" if look.gate else "closed", zh, en,
         )
-        async with self.changed:
-            self.changed.notify_all()
+        self._changed.set()
+
+    async def prompt(self, key: str) -> None:
+        """A prompt that is no verdict ("not a health code", "read failed")."""
+        self.prompts.append(key)
+        zh, en = PROMPT_TEXT[key]
+        log.info("prompt %s | %s / %s", key, zh, en)
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[Verdict, Look]]:
-        async with self.changed:
-            await asyncio.wait_for(self.changed.wait_for(lambda: len(self.shown) >= count), timeout)
+        """The first `count` signals shown, waiting up to `timeout` seconds for them."""
+        async with asyncio.timeout(timeout):
+            while len(self.shown) < count:
+                self._changed.clear()
+                await self._changed.wait()
         return self.shown[:count]
