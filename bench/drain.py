@@ -60,7 +60,7 @@ async def live_scans(kiosk: Kiosk, readings: QueuedReadings, lights: SimulatedLi
         started = time.perf_counter()
         readings.present(Reading("code", people[len(lights.shown) % 500].code_url))
         verdict, _ = (await lights.wait_for(len(lights.shown) + 1, timeout=10))[-1]
-        assert verdict.source == "platform", verdict
+        assert verdict.source in ("platform", "cache"), verdict
         samples.append((time.perf_counter() - started) * 1000)
         await asyncio.sleep(interval)
     return samples

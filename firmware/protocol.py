@@ -353,14 +353,12 @@ def check_event_id(value):
     """An event id is a lowercase canonical UUID of version 7."""
     if not isinstance(value, str) or len(value) != _ID_LEN:
         raise ProtocolError("bad_id")
-    for i in range(_ID_LEN):
-        ch = value[i]
-        if i in (8, 13, 18, 23):
-            if ch != "-":
-                raise ProtocolError("bad_id")
-        elif ch not in _HEX:
-            raise ProtocolError("bad_id")
+    if value[8] != "-" or value[13] != "-" or value[18] != "-" or value[23] != "-":
+        raise ProtocolError("bad_id")
     if value[14] != "7" or value[19] not in "89ab":
+        raise ProtocolError("bad_id")
+    digits = value[0:8] + value[9:13] + value[14:18] + value[19:23] + value[24:36]
+    if digits.strip(_HEX):  # anything left is not a lowercase hex digit
         raise ProtocolError("bad_id")
     return value
 

@@ -73,6 +73,13 @@ class Alerts:
                 masked=view.get("masked_name") or view.get("masked"),
             )
 
+    async def on_misuse(self, misuse, msg: dict) -> None:
+        """A one-time signed code at a second door, or presented again."""
+        await self._raise(
+            f"misuse:{msg['id']}", "misuse", kiosk=msg["kiosk"], door=msg["door"], ts=msg["ts"],
+            action=misuse.kind, masked=f"first seen at {misuse.first_door}",
+        )
+
     async def watch_kiosks(self, kiosks: Callable, every_s: float) -> None:
         """Raise an alert for each kiosk that is offline, once per time it went offline."""
         while True:

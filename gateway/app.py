@@ -51,7 +51,7 @@ class Gateway:
         )
         self.link = GatewayLink(
             cfg.site, address, self._on_scan, self._on_status, self._on_door,
-            retained=signed_lists(cfg),
+            self._on_replays, retained=signed_lists(cfg),
         )
         self.door_listeners: list = []  # async (door, hour_ms, people_in) -> None
         self.statuses = StatusCache(
@@ -68,11 +68,15 @@ class Gateway:
         )
         return [
             asyncio.create_task(self.link.run(), name="mqtt"),
+            asyncio.create_task(self.link.handle_replays(), name="replays"),
             asyncio.create_task(self.forwarder.run(), name="forwarder"),
         ]
 
     async def _on_scan(self, msg: dict) -> None:
         await self.checkin.handle(msg)
+
+    async def _on_replays(self, batch: list[dict]) -> None:
+        await self.checkin.handle_replays(batch)
 
     async def _on_status(self, msg: dict) -> None:
         self.store.kiosk_status(msg, protocol.now_ms())
@@ -115,6 +119,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
             await counts.record_people(app.state.console.db, door, hour_ms, people, protocol.now_ms())
 
         gateway.door_listeners.append(people_counted)
+        gateway.checkin.misuse_listeners.append(app.state.console.alerts.on_misuse)
         try:
             yield
         finally:

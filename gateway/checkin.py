@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from firmware import protocol
 from gateway.personal import Pseudonymiser, mask, mask_name
+from firmware.kiosk.replay import ReplayGuard
 from gateway.status_cache import StatusCache
 from gateway.store import Store, StoredVerdict
 from gateway.verdict import decide
@@ -71,6 +72,9 @@ class CheckIn:
         self.on_stored = on_stored
         self.counts: Counter[str] = Counter()
         self.listeners: list[Callable[[dict], None]] = []
+        # One-time signed codes seen at two doors, or again: flagged to the console.
+        self.replays = ReplayGuard(secret=pseudonyms.key)
+        self.misuse_listeners: list = []  # async (misuse, msg) -> None
 
     async def handle(self, msg: dict) -> None:
         received = protocol.now_ms()
@@ -102,6 +106,8 @@ class CheckIn:
             self.counts["duplicate"] += 1
             return
         self.on_stored()
+        if method == "signed_code":
+            await self._check_misuse(msg)
         if verdict is None:
             # A scan nobody waited for any more: the kiosk decided at the door without the
             # gateway (manual check, or its fail-open setting).
@@ -115,6 +121,44 @@ class CheckIn:
                  "method": method, "colour": verdict.colour, "action": verdict.action}
         for listener in self.listeners:
             listener(entry)
+
+    async def handle_replays(self, batch: list[dict]) -> None:
+        """Scans nobody waits for any more (a kiosk's backlog): store, acknowledge, record
+        the kiosk's own decision. One writer round for the whole batch."""
+        received = protocol.now_ms()
+        waits = []
+        for msg in batch:
+            method, credential = msg["method"], msg["credential"]
+            waits.append(self.store.add_scan_nowait(
+                msg, received, self.pseudonyms.subject(method, credential),
+                mask(method, credential), mask_name(msg.get("name")),
+                upload_record(self.site, msg),
+            ))
+        fresh = 0
+        for msg, done in zip(batch, waits, strict=True):
+            is_new = await done
+            self.acknowledge(msg["kiosk"], msg["id"])
+            if not is_new:
+                self.counts["duplicate"] += 1
+                continue
+            fresh += 1
+            verdict = kiosk_decision(msg) if "source" in msg else OFFLINE
+            self.store.set_verdict(msg["id"], verdict, received)
+            self.counts["replayed"] += 1
+            if msg["method"] == "signed_code":
+                await self._check_misuse(msg)
+        if fresh:
+            self.on_stored()
+
+    async def _check_misuse(self, msg: dict) -> None:
+        misuse = self.replays.observe(msg["credential"], msg["door"], msg["ts"] / 1000)
+        if misuse is None:
+            return
+        self.counts["misuse_" + misuse.kind] += 1
+        log.warning("signed code %s: scan %s at %s (first seen at %s)", misuse.kind, msg["id"],
+                    msg["door"], misuse.first_door)
+        for listener in self.misuse_listeners:
+            await listener(misuse, msg)
 
     async def _send(self, msg: dict, v: StoredVerdict) -> None:
         await self.publish_verdict(

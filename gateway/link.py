@@ -31,7 +31,8 @@ class GatewayLink:
         on_scan: Handler,
         on_status: Handler,
         on_door: Handler | None = None,
-        max_concurrent_replays: int = 256,
+        on_replays: Callable[[list[dict]], Awaitable[None]] | None = None,
+        max_queued_replays: int = 5000,
         retained: dict[str, bytes] | None = None,
     ) -> None:
         self.site = site
@@ -39,14 +40,20 @@ class GatewayLink:
         self.on_scan = on_scan
         self.on_status = on_status
         self.on_door = on_door
+        self.on_replays = on_replays
         self.retained = retained or {}  # topic -> payload, published on every connect
         self.rejected: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
-        # Replayed scans (a kiosk's backlog) wait for a slot; live scans never do, so a
-        # person at the door is not queued behind another kiosk's day of backlog.
-        self._replay_slots = asyncio.Semaphore(max_concurrent_replays)
+        # Replayed scans (a kiosk's backlog) are handled in batches by one worker; live
+        # scans never wait for them, so a person at the door is not queued behind another
+        # kiosk's day of backlog.
+        self._replays: list[dict] = []
+        self._replays_ready = asyncio.Event()
+        self._replays_room = asyncio.Event()
+        self._replays_room.set()
+        self.max_queued_replays = max_queued_replays
         self._tasks: set[asyncio.Task] = set()
         self._acks: dict[str, list[str]] = {}
 
@@ -89,10 +96,14 @@ class GatewayLink:
             return
         self.received[kind] += 1
         if kind == protocol.SCAN:
-            replay = bool(msg.get("replay"))
-            if replay:
-                await self._replay_slots.acquire()
-            task = asyncio.create_task(self._run_scan(msg, replay))
+            if msg.get("replay") and self.on_replays is not None:
+                await self._replays_room.wait()
+                self._replays.append(msg)
+                self._replays_ready.set()
+                if len(self._replays) >= self.max_queued_replays:
+                    self._replays_room.clear()
+                return
+            task = asyncio.create_task(self._run_scan(msg))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         elif kind in (protocol.STATUS, protocol.DOOR):
@@ -103,15 +114,25 @@ class GatewayLink:
         else:  # a verdict on a kiosk topic never comes from a kiosk
             self.rejected["unexpected_kind"] += 1
 
-    async def _run_scan(self, msg: dict, replay: bool) -> None:
+    async def _run_scan(self, msg: dict) -> None:
         try:
             await self.on_scan(msg)
         except Exception:
             self.rejected["handler_error"] += 1
             log.exception("scan %s could not be handled", msg.get("id"))
-        finally:
-            if replay:
-                self._replay_slots.release()
+
+    async def handle_replays(self) -> None:
+        """The replay worker: everything queued since its last round, as one batch."""
+        while True:
+            await self._replays_ready.wait()
+            self._replays_ready.clear()
+            batch, self._replays = self._replays, []
+            self._replays_room.set()
+            try:
+                await self.on_replays(batch)
+            except Exception:
+                self.rejected["handler_error"] += len(batch)
+                log.exception("%d replayed scans could not be handled; kiosks resend", len(batch))
 
     def acknowledge(self, kiosk: str, event_id: str) -> None:
         """Queue an ack; all acks queued in one turn of the event loop (a group commit's

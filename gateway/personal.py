@@ -19,6 +19,10 @@ class Pseudonymiser:
     def __init__(self, key: str) -> None:
         self._key = key.encode()
 
+    @property
+    def key(self) -> bytes:
+        return self._key
+
     def subject(self, method: str, credential: str) -> str:
         """Stable keyed hash of the person behind a credential."""
         normal = credential.strip().upper() if method == "id_card" else credential.strip()

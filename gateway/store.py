@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS kiosks (
     last_seen_ms INTEGER NOT NULL,
     sw TEXT,
     outbox INTEGER,
-    health TEXT
+    health TEXT,
+    extra TEXT  -- the rest of the status: lists, clock, oldest unsent scan (JSON)
 );
 -- People counted through each door by the kiosks' boards, once per board event.
 CREATE TABLE IF NOT EXISTS door_passes (
@@ -76,6 +77,10 @@ CREATE TABLE IF NOT EXISTS forwarder (
     value INTEGER
 );
 """
+
+
+STATUS_EXTRA = ("lists", "oldest_ms", "first_seq", "last_seq", "clock_offset_ms",
+                "clock_synced", "clock_jumps", "metrics")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,13 @@ class Store:
         upload: dict,
     ) -> bool:
         """Store a scan durably, once per event id. True if new, False if seen before."""
+        return await self.add_scan_nowait(msg, received_ms, subject, masked, masked_name, upload)
+
+    def add_scan_nowait(
+        self, msg: dict, received_ms: int, subject: str, masked: str, masked_name: str | None,
+        upload: dict,
+    ) -> asyncio.Future[bool]:
+        """Queue a scan for the writer's next round; the future says whether it was new."""
         row = (
             msg["id"], msg["kiosk"], msg["door"], msg["seq"], msg["ts"], received_ms,
             msg["method"], msg.get("medium"), subject, masked, masked_name,
@@ -146,7 +158,7 @@ class Store:
         item = NewScan(row, json.dumps(upload), asyncio.get_running_loop().create_future())
         self._scans.append(item)
         self._work.set()
-        return await item.done
+        return item.done
 
     def set_verdict(self, event_id: str, v: StoredVerdict, at_ms: int) -> None:
         self._verdicts.append((v.colour, v.action, v.prompt, v.source, at_ms, event_id))
@@ -154,8 +166,10 @@ class Store:
 
     def kiosk_status(self, msg: dict, now_ms: int) -> None:
         health = json.dumps(msg["health"]) if "health" in msg else None
+        extra = {k: msg[k] for k in STATUS_EXTRA if k in msg}
         self._statuses[msg["kiosk"]] = (
             msg["kiosk"], msg["state"], now_ms, now_ms, msg.get("sw"), msg.get("outbox"), health,
+            json.dumps(extra) if extra else None,
         )
         if "first_seq" in msg:
             self._floors[msg["kiosk"]] = msg["first_seq"] - 1
@@ -231,12 +245,12 @@ class Store:
                 )
             if statuses:
                 await self.db.executemany(
-                    "INSERT INTO kiosks (kiosk, state, changed_ms, last_seen_ms, sw, outbox, health) "
-                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(kiosk) DO UPDATE SET "
+                    "INSERT INTO kiosks (kiosk, state, changed_ms, last_seen_ms, sw, outbox, health, "
+                    "extra) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(kiosk) DO UPDATE SET "
                     "changed_ms = CASE WHEN state != excluded.state THEN excluded.changed_ms "
                     "ELSE changed_ms END, state=excluded.state, last_seen_ms=excluded.last_seen_ms, "
                     "sw=coalesce(excluded.sw, sw), outbox=coalesce(excluded.outbox, outbox), "
-                    "health=coalesce(excluded.health, health)",
+                    "health=coalesce(excluded.health, health), extra=coalesce(excluded.extra, extra)",
                     statuses,
                 )
             if deletes:
@@ -355,6 +369,7 @@ class Store:
             rows = [dict(r) for r in await cur.fetchall()]
         for row in rows:
             row["health"] = json.loads(row["health"]) if row["health"] else {}
+            row.update(json.loads(row.pop("extra") or "{}"))
         return rows
 
     # --- console queries ------------------------------------------------------------------

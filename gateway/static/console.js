@@ -111,6 +111,7 @@ function alertsChanged() {
 }
 function alertWhat(a) {
   if (a.kind === "kiosk_offline") return `${t("alert_kiosk_offline")} ${esc(a.kiosk)}`;
+  if (a.kind === "misuse") return `${t("alert_misuse_" + a.action) || t("alert_misuse")} · ${esc(a.door)}`;
   return `<span class="dot ${esc(a.colour || "unknown")}"></span>${esc(t(a.colour || "unknown"))} · ${t("alert_entry")}`;
 }
 function renderAlerts() {
@@ -153,12 +154,21 @@ function offset(k) {  // reported offset if any, else the estimate from the last
   const v = k.clock_offset_estimate_ms, bad = Math.abs(v) > 2000;
   return `<span class="${bad ? "fault" : ""}" title="${t("offset_estimate")}">≈ ${v > 0 ? "+" : ""}${esc(v)} ms</span>`;
 }
+function ageOf(ms) {  // how long ago, in seconds, or a dash
+  return ms == null ? `<span class="muted">—</span>` : `${Math.max(0, Math.round((Date.now() - ms) / 1000))} ${t("seconds_ago")}`;
+}
+function trustList(k) {
+  const tl = k.lists && k.lists.trust_list;
+  if (!tl || tl.version == null) return `<span class="muted">—</span>`;
+  return `${t("version")}${esc(tl.version)} · ${t("age")}${esc(tl.age_s)} ${t("seconds_ago")}`;
+}
 async function loadKiosks() {
   const rows = await api("/api/kiosks");
   $("kiosks").innerHTML = rows.map(k => `<tr data-kiosk="${esc(k.kiosk)}"><td>${esc(k.kiosk)}</td>
     <td class="${esc(k.state)}">${t(k.state)}</td><td>${hms(k.last_seen_ms)}</td><td>${esc(k.outbox ?? "—")}</td>
     <td>${part(k.health, "camera")}</td><td>${part(k.health, "reader")}</td><td>${part(k.health, "board")}</td>
-    <td>${esc(k.sw || "—")}</td><td>${offset(k)}</td></tr>`).join("");
+    <td>${esc(k.sw || "—")}</td><td>${offset(k)}</td><td>${ageOf(k.oldest_ms)}</td>
+    <td class="${k.missing ? "fault" : ""}">${esc(k.missing ?? "—")}</td><td>${trustList(k)}</td></tr>`).join("");
 }
 
 // --- counts ---------------------------------------------------------------------------------
