@@ -32,11 +32,7 @@ KIOSK_BAD = [
     ("unknown", KIOSK_OK + "verdict_timeout = 2\n", "verdict_timeout", "not permitted"),
     ("unknown_nested", KIOSK_OK + "[input]\nratehz = 3\n", "input.ratehz", "not permitted"),
     ("out_of_range", KIOSK_OK + "[broker]\nport = 70000\n", "broker.port", "65535"),
-    pytest.param("bad_name", KIOSK_OK.replace('"k1"', '"Kiosk 1"'), "kiosk", "a-z",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "config.py checks names in model_post_init: pydantic wraps the "
-                     "ProtocolError, giving '(file): Value error, bad_name: kiosk'; "
-                     "a field_validator would give 'kiosk: ...'"))),
+    ("bad_name", KIOSK_OK.replace('"k1"', '"Kiosk 1"'), "kiosk", "a-z"),
 ]
 GATEWAY_BAD = [
     ("missing", GATEWAY_OK.replace('site = "s1"\n', ""), "site", "required"),

@@ -50,7 +50,7 @@ PROMPT_TEXT: dict[str, tuple[str, str]] = {
     "wait_staff": ("黄码，请等待工作人员", "Yellow code, please wait for staff"),
     "no_entry": ("红码，禁止通行", "Red code, no entry"),
     "manual_check": ("无法核验，请工作人员人工核验", "Cannot verify, staff will check you"),
-    "stale_status": ("健康状态未更新，请工作人员核验", "Status not current, staff will check you"),
+    "stale_status": ("状态未更新，请人工核验", "Status not current, staff will check"),
     "not_health_code": ("这不是健康码", "This is not a health code"),
     "show_code": ("请出示健康码", "Please show your health code"),
     "place_card": ("请放置身份证", "Please place your ID card"),

@@ -49,10 +49,7 @@ PINYIN: dict[str, tuple[str, str]] = {
         "无法核验，请工作人员人工核验",
         "wu2 fa3 he2 yan4, qing3 gong1 zuo4 ren2 yuan2 ren2 gong1 he2 yan4",
     ),
-    "stale_status": (
-        "健康状态未更新，请工作人员核验",
-        "jian4 kang1 zhuang4 tai4 wei4 geng1 xin1, qing3 gong1 zuo4 ren2 yuan2 he2 yan4",
-    ),
+    "stale_status": ("状态未更新，请人工核验", "zhuang4 tai4 wei4 geng1 xin1, qing3 ren2 gong1 he2 yan4"),
     "not_health_code": ("这不是健康码", "zhe4 bu2 shi4 jian4 kang1 ma3"),
     "show_code": ("请出示健康码", "qing3 chu1 shi4 jian4 kang1 ma3"),
     "place_card": ("请放置身份证", "qing3 fang4 zhi4 shen1 fen4 zheng4"),
