@@ -116,6 +116,7 @@ class Store:
         # says so in its status); nothing below it will ever arrive
         self._floors: dict[str, int] = {}
         self._passes: list[tuple[tuple, asyncio.Future[None]]] = []
+        self._sequences: dict[str, tuple[int, int]] = {}  # kiosk -> (contiguous, high)
         self._work = asyncio.Event()
         self._writer = asyncio.create_task(self._write_forever(), name="store-writer")
         self.commits = 0
@@ -263,6 +264,7 @@ class Store:
             await self.db.execute("COMMIT")
             self.commits += 1
         except BaseException:
+            self._sequences.clear()  # rolled back: read the marks from the table again
             if self.db.in_transaction:
                 await self.db.execute("ROLLBACK")
             raise
@@ -270,38 +272,56 @@ class Store:
 
     async def _advance_sequences(self, rows: list[tuple], floors: dict[str, int]) -> None:
         """Move each kiosk's `contiguous` mark over the sequence numbers now stored, and up
-        to the floor the kiosk reported (scans below it were stored by some gateway)."""
-        seqs: dict[str, list[int]] = {kiosk: [] for kiosk in floors}
+        to the floor the kiosk reported (scans below it were stored by some gateway).
+
+        In-order arrival, the usual case, is settled from the batch alone; only when
+        scans above the mark were stored earlier (a gap being filled) is the table read."""
+        seqs: dict[str, set[int]] = {kiosk: set() for kiosk in floors}
         for row in rows:
-            seqs.setdefault(row[1], []).append(row[3])
+            seqs.setdefault(row[1], set()).add(row[3])
+        updates = []
         for kiosk, numbers in seqs.items():
-            async with self.db.execute(
-                "SELECT contiguous, high FROM sequences WHERE kiosk=?", (kiosk,)
-            ) as cur:
-                found = await cur.fetchone()
-            contiguous, high = (found[0], found[1]) if found else (0, 0)
-            contiguous = max(contiguous, floors.get(kiosk, 0))
-            high = max(high, contiguous, *numbers)
-            while contiguous < high:
+            known = self._sequences.get(kiosk)
+            if known is None:
                 async with self.db.execute(
-                    "SELECT seq FROM events WHERE kiosk=? AND seq > ? ORDER BY seq LIMIT 1000",
-                    (kiosk, contiguous),
+                    "SELECT contiguous, high FROM sequences WHERE kiosk=?", (kiosk,)
                 ) as cur:
-                    following = [r[0] for r in await cur.fetchall()]
-                moved = contiguous
-                for seq in following:
-                    if seq != moved + 1:
-                        break
-                    moved = seq
-                if moved == contiguous:
+                    found = await cur.fetchone()
+                known = (found[0], found[1]) if found else (0, 0)
+            contiguous, high = known
+            gap_before = high > contiguous  # scans above the mark are already stored
+            contiguous = max(contiguous, floors.get(kiosk, 0))
+            high = max(high, contiguous, *numbers) if numbers else max(high, contiguous)
+            while contiguous + 1 in numbers:
+                contiguous += 1
+            if gap_before and contiguous < high:
+                contiguous = await self._walk(kiosk, contiguous, high)
+            self._sequences[kiosk] = (contiguous, high)
+            updates.append((kiosk, contiguous, high))
+        await self.db.executemany(
+            "INSERT INTO sequences (kiosk, contiguous, high) VALUES (?,?,?) "
+            "ON CONFLICT(kiosk) DO UPDATE SET contiguous=excluded.contiguous, high=excluded.high",
+            updates,
+        )
+
+    async def _walk(self, kiosk: str, contiguous: int, high: int) -> int:
+        while contiguous < high:
+            async with self.db.execute(
+                "SELECT seq FROM events WHERE kiosk=? AND seq > ? ORDER BY seq LIMIT 1000",
+                (kiosk, contiguous),
+            ) as cur:
+                following = [r[0] for r in await cur.fetchall()]
+            moved = contiguous
+            for seq in following:
+                if seq == moved:
+                    continue  # a reused number (a kiosk wiped without the gateway's help)
+                if seq != moved + 1:
                     break
-                contiguous = moved
-            await self.db.execute(
-                "INSERT INTO sequences (kiosk, contiguous, high) VALUES (?,?,?) "
-                "ON CONFLICT(kiosk) DO UPDATE SET contiguous=excluded.contiguous, "
-                "high=excluded.high",
-                (kiosk, contiguous, high),
-            )
+                moved = seq
+            if moved == contiguous:
+                break
+            contiguous = moved
+        return contiguous
 
     async def add_door_pass(self, msg: dict) -> int:
         """Store one counted person (idempotent on its id); return the people counted in
