@@ -29,13 +29,6 @@ class BrokerConfig(_Strict):
     cert_file: str | None = None
     key_file: str | None = None
 
-    @field_validator("ca_file", "cert_file", "key_file")
-    @classmethod
-    def _exists(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).is_file():
-            raise ValueError(f"no such file: {value}")
-        return value
-
 
 class InputConfig(_Strict):
     """The kiosk's camera (or, on a development machine, simulated visitors)."""

@@ -87,6 +87,10 @@ class KioskLink:
                         raise
             except aiomqtt.MqttError as exc:
                 log.warning("broker connection lost or refused: %s", exc)
+                self.health.report("broker", False, "unreachable")
+            except OSError as exc:  # TLS files missing or unreadable, certificate refused
+                log.warning("cannot connect to the broker: %s", exc)
+                self.health.report("broker", False, type(exc).__name__)
             finally:
                 self.connected.clear()
                 self._client = None
@@ -98,6 +102,7 @@ class KioskLink:
         await client.subscribe(self._topic[protocol.ACK], qos=1)
         for topic in self.lists.topics() if self.lists else ():
             await client.subscribe(topic, qos=1)  # retained, signed trust and red lists
+        self.health.report("broker", True)
         await self.publish_status(client)
         self.connected.set()
         log.info("connected to broker %s:%s", self.address.host, self.address.port)

@@ -94,15 +94,24 @@ async def keep_alive(
 async def serve(cfg, gateway_url: str | None, notifier: Notifier | None = None) -> None:
     import signal as os_signal
 
-    from firmware.kiosk.__main__ import build_signal, build_source
+    from firmware.kiosk import devices
     from firmware.kiosk.kiosk import Kiosk
     from firmware.kiosk.timesync import GatewayClock
 
+    from firmware.kiosk.__main__ import tune_interpreter
+
+    tune_interpreter()
     notifier = notifier or Notifier()
     clock = GatewayClock(gateway_url) if gateway_url else None
-    kiosk = Kiosk(cfg, build_source(cfg), build_signal(cfg),
+    found = devices.build(cfg)
+    kiosk = Kiosk(cfg, found.source, found.signal, found.health, board=found.board,
                   **({"clock": clock.now_ms} if clock else {}))
-    main = asyncio.create_task(kiosk.run(), name="kiosk")
+
+    async def run() -> None:
+        async with devices.running(found):
+            await kiosk.run()
+
+    main = asyncio.create_task(run(), name="kiosk")
     loop = asyncio.get_running_loop()
     for sig in (os_signal.SIGTERM, os_signal.SIGINT):
         loop.add_signal_handler(sig, main.cancel)
