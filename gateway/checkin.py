@@ -9,7 +9,6 @@ platform lookup, no verdict.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter

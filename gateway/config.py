@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from firmware import protocol
-from firmware.kiosk.config import BrokerConfig, ConfigError, describe
+from firmware.kiosk.config import BrokerConfig, load_model
 
 
 class _Strict(BaseModel):
@@ -89,13 +88,4 @@ class GatewayConfig(_Strict):
 
 
 def load(path: Path) -> GatewayConfig:
-    try:
-        return GatewayConfig.model_validate(tomllib.loads(Path(path).read_text()))
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe(exc)}") from None
-    except protocol.ProtocolError as exc:
-        raise ConfigError(f"{path}: {exc.detail}: must be 1-64 of a-z 0-9 - _") from None
+    return load_model(path, GatewayConfig)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import aiomqtt
 
 from firmware import mqtt_client, protocol
 from firmware.kiosk.reading import Reading

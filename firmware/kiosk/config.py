@@ -93,7 +93,7 @@ class KioskConfig(_Strict):
 def _checked(check) -> str:
     try:
         return check()
-    except protocol.ProtocolError as exc:
+    except protocol.ProtocolError:
         raise ValueError("must be 1-64 of a-z 0-9 - _ (and not a reserved name)") from None
 
 
@@ -107,15 +107,18 @@ def describe(error: ValidationError) -> str:
     return f"{key}: {first['msg']}"
 
 
-def load(path: Path) -> KioskConfig:
+def load_model(path: Path, model: type[BaseModel]) -> BaseModel:
+    """Read and validate one TOML config file; any problem is one ConfigError line that
+    names the file, the key and what is wrong (shared by the kiosk and the gateway)."""
     try:
-        raw = tomllib.loads(Path(path).read_text())
-        return KioskConfig.model_validate(raw)
+        return model.model_validate(tomllib.loads(Path(path).read_text()))
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except ValidationError as exc:
         raise ConfigError(f"{path}: {describe(exc)}") from None
-    except protocol.ProtocolError as exc:
-        raise ConfigError(f"{path}: {exc.detail}: must be 1-64 of a-z 0-9 - _") from None
+
+
+def load(path: Path) -> KioskConfig:
+    return load_model(path, KioskConfig)
