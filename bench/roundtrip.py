@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench.stats import summarise
-from firmware.kiosk.__main__ import tune_interpreter
+from firmware.startup import tune_interpreter
 from firmware import mqtt_client
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk.kiosk import Kiosk

@@ -21,7 +21,7 @@ import httpx
 
 from bench.roundtrip import bare_round_trips
 from bench.stats import summarise
-from firmware.kiosk.__main__ import tune_interpreter
+from firmware.startup import tune_interpreter
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk.kiosk import Kiosk
 from firmware.kiosk.reading import Reading

@@ -7,7 +7,8 @@ pseudo-terminals behind stable symlinked paths (what udev's /dev/placecode-reade
 status message on the real broker — online/offline, and each device's health.
 
 The kiosk process here is the kiosk wired with the real reader and board drivers
-(DEVICE_KIOSK below: the kiosk plus IdCardSource and BoardLink sharing one Health), because firmware/kiosk/__main__.py does not wire them yet.
+(DEVICE_KIOSK below: the kiosk plus IdCardSource and BoardLink sharing one Health, as
+firmware/kiosk/devices.py assembles them), written out so the test controls the retry timing.
 """
 
 from __future__ import annotations

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import logging
 import signal
 import sys
-from pathlib import Path
 
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk import devices
 from firmware.kiosk.kiosk import Kiosk
-
-
-def tune_interpreter() -> None:
-    """SQLite runs on helper threads (aiosqlite); with CPython's default 5 ms GIL switch
-    interval a verdict arriving while such a thread holds the GIL can wait up to 5 ms.
-    One millisecond keeps the door's path short at a negligible cost."""
-    sys.setswitchinterval(0.001)
+from firmware.startup import configure
 
 
 async def main_async(cfg: kiosk_config.KioskConfig) -> None:
@@ -40,19 +31,7 @@ async def main_async(cfg: kiosk_config.KioskConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m firmware.kiosk")
-    parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        cfg = kiosk_config.load(args.config)
-    except kiosk_config.ConfigError as exc:
-        print(f"kiosk: bad config: {exc}", file=sys.stderr)
-        return 2
-    tune_interpreter()
+    cfg = configure("python -m firmware.kiosk", "kiosk", kiosk_config.load, argv)
     asyncio.run(main_async(cfg))
     return 0
 

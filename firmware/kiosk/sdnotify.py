@@ -98,7 +98,7 @@ async def serve(cfg, gateway_url: str | None, notifier: Notifier | None = None) 
     from firmware.kiosk.kiosk import Kiosk
     from firmware.kiosk.timesync import GatewayClock
 
-    from firmware.kiosk.__main__ import tune_interpreter
+    from firmware.startup import tune_interpreter
 
     tune_interpreter()
     notifier = notifier or Notifier()
