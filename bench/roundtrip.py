@@ -33,7 +33,10 @@ from simulators.visitors import QueuedReadings
 SITE = "bench"
 
 
-async def bare_round_trips(port: int, n: int) -> list[float]:
+async def bare_round_trips(port: int, n: int, gap_s: float = 0.0) -> list[float]:
+    """Publish → responder process → reply, QoS 1 both ways. `gap_s` paces the requests
+    like the scans they are compared with: four processes woken from idle every 50 ms
+    answer markedly slower than the same ones kept busy back to back."""
     echo = subprocess.Popen(
         [sys.executable, "-m", "bench.echo", "--port", str(port)],
         stdout=subprocess.PIPE, cwd=processes.ROOT,
@@ -46,6 +49,8 @@ async def bare_round_trips(port: int, n: int) -> list[float]:
             await client.subscribe("bench/rep/#", qos=1)
             messages = aiter(client.messages)
             for i in range(n + 50):
+                if gap_s:
+                    await asyncio.sleep(gap_s)
                 started = time.perf_counter()
                 await client.publish(f"bench/req/{i}", b'{"v":1,"payload":"x"}', qos=1)
                 await anext(messages)

@@ -45,6 +45,9 @@ class Outbox:
         self.fresh = fresh  # a new file: the sequence must be restored from the gateway
         self._lock = asyncio.Lock()
         self.added = asyncio.Event()  # set whenever a scan is added; the sender waits on it
+        # No row has a higher seq (None: not known yet). Lets the sender see without a
+        # query that the only new scan is the live one it has just sent.
+        self.newest_seq: int | None = None
 
     @classmethod
     async def open(cls, path: Path) -> Outbox:
@@ -83,6 +86,7 @@ class Outbox:
             except BaseException:
                 await self._db.execute("ROLLBACK")
                 raise
+            self.newest_seq = seq
         self.added.set()
         return Pending(seq, event_id, payload, created_ms)
 

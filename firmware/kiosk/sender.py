@@ -46,6 +46,7 @@ class OutboxSender:
         self.unacked: dict[str, float] = {}  # sent on this connection, not yet acknowledged
         self.progress = asyncio.Event()
         self.resends = 0
+        self._cursor = 0  # every scan up to this seq has been sent on this connection
         self._publish: Publish | None = None  # the current connection's, while there is one
 
     def acknowledged(self, ids: Iterable[str]) -> None:
@@ -60,11 +61,14 @@ class OutboxSender:
         if publish is None:
             return
         self.unacked[pending.id] = time.monotonic()
+        if pending.seq == self._cursor + 1:
+            self._cursor = pending.seq  # no backlog before it: nothing left to look up
         await publish(pending.payload)
 
     async def run(self, publish: Publish) -> None:
         """Send for one connection; everything unacknowledged is sent again on the next."""
         self.unacked.clear()
+        self._cursor = 0
         self._publish = publish
         try:
             await self._run(publish)
@@ -72,7 +76,6 @@ class OutboxSender:
             self._publish = None
 
     async def _run(self, publish: Publish) -> None:
-        cursor = 0
         while True:
             self.outbox.added.clear()
             self.progress.clear()
@@ -81,10 +84,11 @@ class OutboxSender:
             await self._send(publish, live, replay=False)
             backlog: list[Pending] = []
             room = self.window - len(self.unacked)
-            if room > 0:
-                rows = await self.outbox.after(cursor, min(room, self.batch))
+            newest = self.outbox.newest_seq
+            if room > 0 and (newest is None or self._cursor < newest):
+                rows = await self.outbox.after(self._cursor, min(room, self.batch))
                 if rows:
-                    cursor = rows[-1].seq
+                    self._cursor = max(self._cursor, rows[-1].seq)
                 backlog = [r for r in rows if r.id not in self.unacked]
                 await self._send(publish, backlog, replay=True)
             if live or backlog:
@@ -95,7 +99,7 @@ class OutboxSender:
                     log.warning("%d scans unacknowledged for %.0f s; sending them again",
                                 len(self.unacked), self.resend_after_s)
                     self.unacked.clear()
-                    cursor = 0
+                    self._cursor = 0
 
     async def _send(self, publish: Publish, rows: list[Pending], replay: bool) -> None:
         if not rows:
