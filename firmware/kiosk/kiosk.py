@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+from collections import Counter
 
 import aiomqtt
-from collections import Counter
 
 from firmware import mqtt_client, protocol
 from firmware.kiosk.config import KioskConfig
@@ -19,7 +20,7 @@ from firmware.kiosk.decide import KioskDecisions
 from firmware.kiosk.event import EventFactory
 from firmware.kiosk.health import Health
 from firmware.kiosk.link import KioskLink
-from firmware.kiosk.outbox import Outbox
+from firmware.kiosk.outbox import Outbox, Pending
 from firmware.kiosk.reading import Reading, ReadingSource
 from firmware.kiosk.signal import Signal, Verdict
 from firmware.kiosk.signed.lists import KioskLists, load_root_keys
@@ -103,7 +104,10 @@ class Kiosk:
         assert self.outbox is not None
         if reading.method == "signed_code":
             return await self._decide_here(reading)
-        pending = await self.outbox.add(self.events.builder(reading))
+        try:
+            pending = await self._record(self.events.builder(reading))
+        except sqlite3.Error as exc:
+            return await self._not_recorded(exc)
         self.waiters.expect(pending.id)
         try:
             await self.link.sender.send_live(pending)
@@ -117,6 +121,23 @@ class Kiosk:
             "scan seq=%d id=%s method=%s -> %s/%s (%s)",
             pending.seq, pending.id, reading.method, verdict.colour, verdict.action, verdict.source,
         )
+        await self.signal.show(verdict)
+        return verdict
+
+    async def _record(self, build) -> Pending:
+        pending = await self.outbox.add(build)
+        self.health.report("disk", True)
+        return pending
+
+    async def _not_recorded(self, exc: sqlite3.Error) -> Verdict:
+        """The outbox cannot take the scan (a full or failing disk): nothing was recorded
+        and nothing is sent, so nobody is let through on it — the person on duty checks
+        and records by hand, and the console shows the fault until a scan is stored again.
+        The next scan tries again; nothing already queued is touched."""
+        log.error("scan not recorded, outbox refused it (%s); manual check", exc)
+        self.health.report("disk", False, f"scans cannot be stored: {exc}")
+        verdict = Verdict("", "unknown", "hold", "manual_check", "timeout")
+        self.counts["not_recorded"] += 1
         await self.signal.show(verdict)
         return verdict
 
@@ -137,7 +158,10 @@ class Kiosk:
             decided.append(verdict)
             return verdict.colour, verdict.action, verdict.source
 
-        pending = await self.outbox.add(self.events.builder(reading, judge))
+        try:
+            pending = await self._record(self.events.builder(reading, judge))
+        except sqlite3.Error as exc:
+            return await self._not_recorded(exc)
         verdict = decided[0]
         self.counts[verdict.colour] += 1
         log.info("scan seq=%d id=%s method=signed_code -> %s/%s (kiosk)",

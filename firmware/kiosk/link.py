@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -180,8 +181,17 @@ class KioskLink:
             await self._acked_ready.wait()
             self._acked_ready.clear()
             ids, self._acked = self._acked, []
-            await self.outbox.confirm(ids)
-            self.sender.acknowledged(ids)
+            self.sender.acknowledged(ids)  # stored at the gateway: never sent again
+            try:
+                await self.outbox.confirm(ids)
+            except sqlite3.Error as exc:
+                # A disk that refuses writes: the rows stay (a restart would only send
+                # them again, harmlessly); try again shortly, the door keeps working.
+                log.error("acknowledged scans not removed from the outbox (%s)", exc)
+                self.health.report("disk", False, f"outbox cannot be written: {exc}")
+                self._acked[:0] = ids
+                await asyncio.sleep(1.0)
+                self._acked_ready.set()
 
     async def _on_ack(self, msg: dict) -> None:
         if msg["ids"]:

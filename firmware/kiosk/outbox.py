@@ -25,6 +25,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_ms INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0);
+-- The highest sequence number ever used moves with the row, in the same statement: adding
+-- a scan is one INSERT (one round trip to the database thread), still all-or-nothing.
+CREATE TRIGGER IF NOT EXISTS outbox_last_seq AFTER INSERT ON outbox BEGIN
+    UPDATE meta SET value = NEW.seq WHERE key = 'last_seq' AND value < NEW.seq;
+END;
 """
 
 
@@ -45,9 +50,12 @@ class Outbox:
         self.fresh = fresh  # a new file: the sequence must be restored from the gateway
         self._lock = asyncio.Lock()
         self.added = asyncio.Event()  # set whenever a scan is added; the sender waits on it
-        # No row has a higher seq (None: not known yet). Lets the sender see without a
-        # query that the only new scan is the live one it has just sent.
-        self.newest_seq: int | None = None
+        # The highest sequence number used, as in meta.last_seq: no row has a higher one.
+        # Every write goes through this object, under its lock, so memory is authoritative;
+        # it also lets the sender see without a query that the only new scan is the live
+        # one it has just sent.
+        self.newest_seq = 0
+        self._unsure = False
 
     @classmethod
     async def open(cls, path: Path) -> Outbox:
@@ -59,49 +67,61 @@ class Outbox:
         await db.execute("PRAGMA synchronous=FULL")
         await db.executescript(SCHEMA)
         reader = await aiosqlite.connect(path, isolation_level=None)
-        return cls(db, reader, fresh)
+        outbox = cls(db, reader, fresh)
+        outbox.newest_seq = await outbox.last_seq()
+        return outbox
 
     async def close(self) -> None:
         await self._reader.close()
         await self._db.close()
 
     async def add(self, build: callable) -> Pending:
-        """Reserve the next sequence number, build the payload with it, commit both.
+        """Take the next sequence number, build the payload with it, commit both.
 
-        `build(seq) -> (event_id, payload_bytes, created_ms)`; one transaction, so a
-        sequence number is never used twice nor skipped.
+        `build(seq) -> (event_id, payload_bytes, created_ms)`. One INSERT, which the trigger
+        extends to meta.last_seq atomically: a sequence number is never used twice nor
+        skipped, and a failed insert (a full disk) leaves the number free.
         """
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
+            if self._unsure:  # an insert was interrupted: did it land? The file knows.
+                self.newest_seq = await self.last_seq()
+                self._unsure = False
+            seq = self.newest_seq + 1
+            event_id, payload, created_ms = build(seq)
             try:
-                async with self._db.execute("SELECT value FROM meta WHERE key='last_seq'") as cur:
-                    seq = (await cur.fetchone())[0] + 1
-                event_id, payload, created_ms = build(seq)
                 await self._db.execute(
                     "INSERT INTO outbox (seq, id, payload, created_ms) VALUES (?, ?, ?, ?)",
                     (seq, event_id, payload, created_ms),
                 )
-                await self._db.execute("UPDATE meta SET value=? WHERE key='last_seq'", (seq,))
-                await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                self._unsure = True
                 raise
             self.newest_seq = seq
         self.added.set()
         return Pending(seq, event_id, payload, created_ms)
 
     async def confirm(self, event_ids: list[str]) -> int:
-        """The gateway has stored these scans: remove them, in one transaction."""
+        """The gateway has stored these scans: remove them, in one transaction.
+
+        Without a sync of its own (synchronous=NORMAL for this transaction): a removal lost
+        to a power cut only sends those scans again, and the gateway, idempotent on event
+        id, acknowledges them again; the next scan's commit syncs it anyway. So a scan at
+        the door never queues behind the disk work of confirming a drained backlog.
+        """
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
             try:
-                cur = await self._db.executemany(
-                    "DELETE FROM outbox WHERE id=?", [(i,) for i in event_ids]
-                )
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    cur = await self._db.executemany(
+                        "DELETE FROM outbox WHERE id=?", [(i,) for i in event_ids]
+                    )
+                    await self._db.execute("COMMIT")
+                except BaseException:
+                    await self._db.execute("ROLLBACK")
+                    raise
+            finally:
+                await self._db.execute("PRAGMA synchronous=FULL")
             return cur.rowcount
 
     async def after(self, seq: int, limit: int = 200) -> Sequence[Pending]:
@@ -123,10 +143,13 @@ class Outbox:
         """Continue numbering above what the gateway already holds from this kiosk (its
         data was wiped or re-flashed). True if the sequence had to move."""
         async with self._lock:
-            cur = await self._db.execute(
+            if high_seq <= self.newest_seq:
+                return False
+            await self._db.execute(
                 "UPDATE meta SET value=? WHERE key='last_seq' AND value < ?", (high_seq, high_seq)
             )
-            return cur.rowcount > 0
+            self.newest_seq = high_seq
+            return True
 
     async def backlog(self) -> tuple[int, int | None]:
         """(number of unconfirmed scans, creation time of the oldest in ms or None)."""

@@ -23,10 +23,16 @@ Publish = Callable[[bytes], Awaitable[None]]
 
 
 def mark_replay(payload: bytes) -> bytes:
-    """Nobody waits for this scan's verdict any more: the gateway need only store it."""
-    msg = json.loads(payload)
-    msg["replay"] = True
-    return json.dumps(msg).encode()
+    """Nobody waits for this scan's verdict any more: the gateway need only store it.
+    The outbox holds the encoded JSON object; one more member is spliced in before its
+    closing brace rather than decoding and encoding a day of backlog."""
+    body = payload.rstrip()
+    if len(body) < 3 or not body.endswith(b"}") or b'"replay"' in body:
+        msg = json.loads(payload)
+        msg["replay"] = True
+        return json.dumps(msg).encode()
+    return body[:-1] + b',"replay":true}'
+
 
 
 class OutboxSender:
@@ -84,8 +90,7 @@ class OutboxSender:
             await self._send(publish, live, replay=False)
             backlog: list[Pending] = []
             room = self.window - len(self.unacked)
-            newest = self.outbox.newest_seq
-            if room > 0 and (newest is None or self._cursor < newest):
+            if room > 0 and self._cursor < self.outbox.newest_seq:
                 rows = await self.outbox.after(self._cursor, min(room, self.batch))
                 if rows:
                     self._cursor = max(self._cursor, rows[-1].seq)
