@@ -91,6 +91,10 @@ class CheckIn:
             status = await self.statuses.status(subject, method, credential)
             verdict = decide(status.colour, status.source)
             await self._send(msg, verdict)
+        # A scan nobody waited for any more: the kiosk decided at the door without the
+        # gateway (manual check, or its fail-open setting).
+        replayed = verdict is None
+        verdict = verdict or OFFLINE
         stored = self.store.add_scan(
             msg,
             received,
@@ -98,6 +102,8 @@ class CheckIn:
             mask(method, credential),
             mask_name(msg.get("name")),
             upload_record(self.site, msg),
+            verdict,
+            protocol.now_ms(),
         )
         is_new = await stored
         self.acknowledge(msg["kiosk"], msg["id"])
@@ -107,12 +113,8 @@ class CheckIn:
         self.on_stored()
         if method == "signed_code":
             await self._check_misuse(msg)
-        if verdict is None:
-            # A scan nobody waited for any more: the kiosk decided at the door without the
-            # gateway (manual check, or its fail-open setting).
+        if replayed:
             self.counts["replayed"] += 1
-            verdict = OFFLINE
-        self.store.set_verdict(msg["id"], verdict, protocol.now_ms())
         self.counts[verdict.colour] += 1
         log.info("scan %s from %s -> %s in %.1f ms", msg["id"], msg["kiosk"], verdict.colour,
                  (time.perf_counter() - started) * 1000)
@@ -132,6 +134,7 @@ class CheckIn:
                 msg, received, self.pseudonyms.subject(method, credential),
                 mask(method, credential), mask_name(msg.get("name")),
                 upload_record(self.site, msg),
+                kiosk_decision(msg) if "source" in msg else OFFLINE, received,
             ))
         fresh = 0
         for msg, done in zip(batch, waits, strict=True):
@@ -141,8 +144,6 @@ class CheckIn:
                 self.counts["duplicate"] += 1
                 continue
             fresh += 1
-            verdict = kiosk_decision(msg) if "source" in msg else OFFLINE
-            self.store.set_verdict(msg["id"], verdict, received)
             self.counts["replayed"] += 1
             if msg["method"] == "signed_code":
                 await self._check_misuse(msg)

@@ -91,6 +91,9 @@ class StoredVerdict:
     source: str
 
 
+NO_VERDICT = StoredVerdict(None, None, None, None)
+
+
 @dataclass(slots=True)
 class NewScan:
     """One scan waiting for the writer; `done` resolves to True if stored now, False if
@@ -109,7 +112,6 @@ class Store:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
         self._scans: list[NewScan] = []
-        self._verdicts: list[tuple] = []
         self._statuses: dict[str, tuple] = {}
         self._confirmed: list[tuple[list[int], asyncio.Future[None]]] = []
         # per kiosk: every seq at or below this has been stored by some gateway (the kiosk
@@ -142,28 +144,29 @@ class Store:
 
     async def add_scan(
         self, msg: dict, received_ms: int, subject: str, masked: str, masked_name: str | None,
-        upload: dict,
+        upload: dict, verdict: StoredVerdict | None = None, verdict_ms: int | None = None,
     ) -> bool:
         """Store a scan durably, once per event id. True if new, False if seen before."""
-        return await self.add_scan_nowait(msg, received_ms, subject, masked, masked_name, upload)
+        return await self.add_scan_nowait(msg, received_ms, subject, masked, masked_name, upload,
+                                          verdict, verdict_ms)
 
     def add_scan_nowait(
         self, msg: dict, received_ms: int, subject: str, masked: str, masked_name: str | None,
-        upload: dict,
+        upload: dict, verdict: StoredVerdict | None = None, verdict_ms: int | None = None,
     ) -> asyncio.Future[bool]:
-        """Queue a scan for the writer's next round; the future says whether it was new."""
+        """Queue a scan for the writer's next round; the future says whether it was new.
+        Its verdict is known by then (sent, decided by the kiosk, or none: offline), so it
+        is written with the row, not by a second write to the same row."""
+        v = verdict or NO_VERDICT
         row = (
             msg["id"], msg["kiosk"], msg["door"], msg["seq"], msg["ts"], received_ms,
             msg["method"], msg.get("medium"), subject, masked, masked_name,
+            v.colour, v.action, v.prompt, v.source, verdict_ms if verdict else None,
         )
         item = NewScan(row, json.dumps(upload), asyncio.get_running_loop().create_future())
         self._scans.append(item)
         self._work.set()
         return item.done
-
-    def set_verdict(self, event_id: str, v: StoredVerdict, at_ms: int) -> None:
-        self._verdicts.append((v.colour, v.action, v.prompt, v.source, at_ms, event_id))
-        self._work.set()
 
     def kiosk_status(self, msg: dict, now_ms: int) -> None:
         health = json.dumps(msg["health"]) if "health" in msg else None
@@ -181,14 +184,13 @@ class Store:
             await self._work.wait()
             self._work.clear()
             scans, self._scans = self._scans, []
-            verdicts, self._verdicts = self._verdicts, []
             statuses, self._statuses = list(self._statuses.values()), {}
             confirmed, self._confirmed = self._confirmed, []
             floors, self._floors = self._floors, {}
             passes, self._passes = self._passes, []
             deletes = [(n,) for numbers, _done in confirmed for n in numbers]
             try:
-                fresh = await self._commit(scans, verdicts, statuses, deletes, floors,
+                fresh = await self._commit(scans, statuses, deletes, floors,
                                            [row for row, _done in passes])
             except Exception as exc:  # noqa: BLE001 - every waiter must hear of it
                 waiting = [i.done for i in scans] + [done for _n, done in confirmed]
@@ -204,7 +206,7 @@ class Store:
                     done.set_result(None)
 
     async def _commit(
-        self, scans: list[NewScan], verdicts: list[tuple], statuses: list[tuple],
+        self, scans: list[NewScan], statuses: list[tuple],
         deletes: list[tuple[int]], floors: dict[str, int], passes: list[tuple] = (),
     ) -> set[str]:
         fresh: set[str] = set()
@@ -229,7 +231,8 @@ class Store:
                     uploads.append((event_id, item.row[1], item.row[3], item.row[5], item.upload))
                 await self.db.executemany(
                     "INSERT INTO events (id, kiosk, door, seq, ts, received_ms, method, medium, "
-                    "subject, masked, masked_name) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "subject, masked, masked_name, colour, action, prompt, source, verdict_ms) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     rows,
                 )
                 await self.db.executemany(
@@ -238,12 +241,6 @@ class Store:
                 )
             if scans or floors:
                 await self._advance_sequences(rows if scans else [], floors)
-            if verdicts:
-                await self.db.executemany(
-                    "UPDATE events SET colour=?, action=?, prompt=?, source=?, verdict_ms=? "
-                    "WHERE id=?",
-                    verdicts,
-                )
             if statuses:
                 await self.db.executemany(
                     "INSERT INTO kiosks (kiosk, state, changed_ms, last_seen_ms, sw, outbox, health, "
