@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from bench.stats import summarise
+from firmware import startup
 from firmware.startup import tune_interpreter
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk.event import EventFactory
@@ -118,7 +119,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=86_400)
     parser.add_argument("--idle-scans", type=int, default=200)
     args = parser.parse_args()
-    result = asyncio.run(run(args.n, args.idle_scans))
+    result = startup.run(run(args.n, args.idle_scans))
     d, i = result["live_during_drain_ms"], result["live_idle_ms"]
     result["live_p99_ratio"] = round(d["p99"] / i["p99"], 2)
     result["targets_met"] = result["drain_s"] <= 60 and result["live_p99_ratio"] <= 2

@@ -4,9 +4,8 @@ back on bench/rep/<n>, with the same client options as the gateway (QoS 1, TCP_N
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from firmware import mqtt_client
+from firmware import mqtt_client, startup
 
 
 async def main(port: int) -> None:
@@ -22,4 +21,4 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    asyncio.run(main(parser.parse_args().port))
+    startup.run(main(parser.parse_args().port))

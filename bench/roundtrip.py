@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from bench.stats import summarise
+from firmware import startup
 from firmware.startup import tune_interpreter
 from firmware import mqtt_client
 from firmware.kiosk import config as kiosk_config
@@ -116,7 +117,7 @@ def main() -> None:
     tune_interpreter()  # as the kiosk process does
     parser = argparse.ArgumentParser(prog="just bench-roundtrip")
     parser.add_argument("-n", type=int, default=1000)
-    result = asyncio.run(run(parser.parse_args().n))
+    result = startup.run(run(parser.parse_args().n))
     s, b = result["scan_to_signal_ms"], result["bare_broker_round_trip_ms"]
     result["overhead_p50_ms"] = round(s["p50"] - b["p50"], 3)
     print(f"{'':28s}{'p50':>9s}{'p99':>9s}{'mean':>9s}  (ms, n={result['scans']})")

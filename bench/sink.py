@@ -4,10 +4,9 @@ prints the time the last of `--expect` arrived. Same client options as the gatew
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 
-from firmware import mqtt_client
+from firmware import mqtt_client, startup
 
 
 async def main(port: int, topic: str, expect: int) -> None:
@@ -30,4 +29,4 @@ if __name__ == "__main__":
     parser.add_argument("--topic", required=True)
     parser.add_argument("--expect", type=int, required=True)
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.topic, args.expect))
+    startup.run(main(args.port, args.topic, args.expect))

@@ -27,6 +27,7 @@ import httpx
 
 from bench.roundtrip import bare_round_trips
 from bench.stats import summarise
+from firmware import startup
 from firmware.startup import tune_interpreter
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk.kiosk import Kiosk
@@ -141,7 +142,7 @@ def main() -> None:
     parser.add_argument("--gap-ms", type=float, default=50.0,
                         help="time between two scans, and between two bare round trips")
     args = parser.parse_args()
-    result = asyncio.run(run(args.n, args.gap_ms / 1000))
+    result = startup.run(run(args.n, args.gap_ms / 1000))
     bare = result["bare_broker_round_trip_ms"]
     a, b, c = (result[k] for k in ("a_cached_ms", "b_platform_20ms_ms", "c_signed_on_kiosk_ms"))
     result["targets"] = {

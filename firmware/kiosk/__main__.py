@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 
+from firmware import startup
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk import devices
 from firmware.kiosk.kiosk import Kiosk
@@ -32,7 +33,7 @@ async def main_async(cfg: kiosk_config.KioskConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = configure("python -m firmware.kiosk", "kiosk", kiosk_config.load, argv)
-    asyncio.run(main_async(cfg))
+    startup.run(main_async(cfg))
     return 0
 
 

@@ -139,6 +139,7 @@ def service_main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     from firmware.kiosk import config as kiosk_config
+    from firmware import startup
     from firmware.kiosk import logging_setup
 
     parser = argparse.ArgumentParser(prog="python -m firmware.kiosk.sdnotify")
@@ -152,7 +153,7 @@ def service_main(argv: list[str] | None = None) -> int:
         print(f"kiosk: bad config: {exc}", file=sys.stderr)
         Notifier().notify(STATUS=f"bad config: {exc}"[:200])
         return 2
-    asyncio.run(serve(cfg, os.environ.get("PLACECODE_GATEWAY_URL") or None))
+    startup.run(serve(cfg, os.environ.get("PLACECODE_GATEWAY_URL") or None))
     return 0
 
 
