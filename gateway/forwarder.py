@@ -37,10 +37,9 @@ class Forwarder:
         self.out_of_order = 0
         self.last_seq: dict[str, int] = {}
 
-    def _check_order(self, pending: list[tuple[int, dict]]) -> None:
+    def _check_order(self, pending: list[tuple[int, str, int, str]]) -> None:
         """Records leave in sequence order per kiosk; say so loudly if they ever do not."""
-        for _n, body in pending:
-            kiosk, seq = body["kiosk"], body["seq"]
+        for _n, kiosk, seq, _body in pending:
             if seq <= self.last_seq.get(kiosk, 0):
                 self.out_of_order += 1
                 log.warning("%s seq %d uploaded after seq %d", kiosk, seq, self.last_seq[kiosk])
@@ -51,7 +50,7 @@ class Forwarder:
         while True:
             self.wake.clear()
             hold_before = int((time.time() - self.hold_s) * 1000)
-            pending = await self.store.pending_uploads(self.batch, hold_before)
+            pending = await self.store.pending_upload_rows(self.batch, hold_before)
             if not pending:
                 try:
                     await asyncio.wait_for(self.wake.wait(), 1)
@@ -60,14 +59,14 @@ class Forwarder:
                 continue
             self._check_order(pending)
             try:
-                await self.platform.upload([body for _n, body in pending])
+                await self.platform.upload_encoded([body for _n, _k, _s, body in pending])
             except (httpx.HTTPError, ValueError) as exc:
                 self.last_error = type(exc).__name__
                 log.warning("upload of %d records failed (%s); retrying", len(pending), exc)
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, 60.0)
                 continue
-            await self.store.confirm_uploads([n for n, _body in pending])
+            await self.store.confirm_uploads([n for n, *_rest in pending])
             self.uploaded += len(pending)
             self.last_success = time.time()
             self.last_error = None

@@ -60,8 +60,13 @@ class PlatformClient:
             return "unknown"
         return colour
 
-    async def upload(self, records: list[dict]) -> dict:
-        """POST a batch of scan records; raises httpx.HTTPError on any failure."""
-        response = await self._http.post("/api/v1/records", json={"records": records})
+    async def upload_encoded(self, records: list[str]) -> dict:
+        """POST a batch of scan records, each already encoded as a JSON object (as the
+        store keeps them): joined, not decoded and encoded again on the gateway's event
+        loop. Raises httpx.HTTPError on any failure."""
+        body = ('{"records":[' + ",".join(records) + "]}").encode()
+        response = await self._http.post(
+            "/api/v1/records", content=body, headers={"content-type": "application/json"}
+        )
         response.raise_for_status()
         return response.json()

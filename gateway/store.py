@@ -350,16 +350,21 @@ class Store:
     # --- uploads (forwarder) -----------------------------------------------------------
 
     async def pending_uploads(self, limit: int, hold_before_ms: int) -> list[tuple[int, dict]]:
+        return [(n, json.loads(body)) for n, _kiosk, _seq, body in
+                await self.pending_upload_rows(limit, hold_before_ms)]
+
+    async def pending_upload_rows(self, limit: int, hold_before_ms: int
+                                  ) -> list[tuple[int, str, int, str]]:
         """Records ready for the platform, in sequence order per kiosk. A record behind a
         gap in its kiosk's sequence waits for the gap to fill (the kiosk resends), so the
         platform receives each kiosk's records in order — unless it has waited since
         before `hold_before_ms`, when the missing scans are taken as lost."""
         async with self.db.execute(
-            "SELECT u.n, u.body FROM uploads u JOIN sequences s ON s.kiosk = u.kiosk "
+            "SELECT u.n, u.kiosk, u.seq, u.body FROM uploads u JOIN sequences s ON s.kiosk = u.kiosk "
             "WHERE u.seq <= s.contiguous OR u.queued_ms < ? ORDER BY u.kiosk, u.seq LIMIT ?",
             (hold_before_ms, limit),
         ) as cur:
-            return [(row[0], json.loads(row[1])) for row in await cur.fetchall()]
+            return [tuple(row) for row in await cur.fetchall()]
 
     async def confirm_uploads(self, numbers: list[int]) -> None:
         """The platform has these records: drop them, and their clear personal data."""

@@ -2,7 +2,10 @@
 
 After an outage a kiosk may hold a day of scans. They drain in batches, but never more
 than `window` unacknowledged at once, so the scan of the person now at the door is
-never stuck behind thousands of old ones — at the kiosk or in the gateway's queue.
+never stuck behind thousands of old ones — at the kiosk or in the gateway's queue. The
+window is small on purpose: whatever is in flight sits in the gateway's inbound queue
+ahead of the next live scan (bench-drain: a window of 100 gave live p99 6x the idle
+figure, 20 gives under 3x, and still drains a day's backlog in ~40 s).
 Scans nobody waits for any more are marked as replays; the gateway only stores those.
 Whatever stays unacknowledged is sent again after `resend_after_s` without progress.
 """
@@ -40,8 +43,8 @@ class OutboxSender:
         self,
         outbox: Outbox,
         waiting: Callable[[], Iterable[str]],
-        window: int = 100,
-        batch: int = 50,
+        window: int = 20,
+        batch: int = 10,
         resend_after_s: float = 5.0,
     ) -> None:
         self.outbox = outbox
