@@ -10,6 +10,7 @@ gateway, idempotent on event id, stores it once.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,27 +102,14 @@ class Outbox:
         return Pending(seq, event_id, payload, created_ms)
 
     async def confirm(self, event_ids: list[str]) -> int:
-        """The gateway has stored these scans: remove them, in one transaction.
-
-        Without a sync of its own (synchronous=NORMAL for this transaction): a removal lost
-        to a power cut only sends those scans again, and the gateway, idempotent on event
-        id, acknowledges them again; the next scan's commit syncs it anyway. So a scan at
-        the door never queues behind the disk work of confirming a drained backlog.
-        """
+        """The gateway has stored these scans: remove them. One statement, so one
+        round trip to the database thread and atomic on its own: no transaction is ever
+        left open on the writer's connection, where the next scan's INSERT would land."""
         async with self._lock:
-            await self._db.execute("PRAGMA synchronous=NORMAL")
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    cur = await self._db.executemany(
-                        "DELETE FROM outbox WHERE id=?", [(i,) for i in event_ids]
-                    )
-                    await self._db.execute("COMMIT")
-                except BaseException:
-                    await self._db.execute("ROLLBACK")
-                    raise
-            finally:
-                await self._db.execute("PRAGMA synchronous=FULL")
+            cur = await self._db.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(event_ids),),
+            )
             return cur.rowcount
 
     async def after(self, seq: int, limit: int = 200) -> Sequence[Pending]:
