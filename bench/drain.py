@@ -20,12 +20,12 @@ from pathlib import Path
 
 from bench.stats import summarise
 from firmware import startup
-from firmware.startup import tune_interpreter
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk.event import EventFactory
 from firmware.kiosk.kiosk import Kiosk
 from firmware.kiosk.outbox import SCHEMA
 from firmware.kiosk.reading import Reading
+from firmware.startup import tune_interpreter
 from gateway.broker import Broker
 from simulators import processes
 from simulators.lights import SimulatedLights

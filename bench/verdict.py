@@ -28,10 +28,10 @@ import httpx
 from bench.roundtrip import bare_round_trips
 from bench.stats import summarise
 from firmware import startup
-from firmware.startup import tune_interpreter
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk.kiosk import Kiosk
 from firmware.kiosk.reading import Reading
+from firmware.startup import tune_interpreter
 from gateway.broker import Broker
 from provisioning import keys
 from simulators import processes

@@ -360,7 +360,8 @@ class Store:
         platform receives each kiosk's records in order — unless it has waited since
         before `hold_before_ms`, when the missing scans are taken as lost."""
         async with self.db.execute(
-            "SELECT u.n, u.kiosk, u.seq, u.body FROM uploads u JOIN sequences s ON s.kiosk = u.kiosk "
+            "SELECT u.n, u.kiosk, u.seq, u.body FROM uploads u "
+            "JOIN sequences s ON s.kiosk = u.kiosk "
             "WHERE u.seq <= s.contiguous OR u.queued_ms < ? ORDER BY u.kiosk, u.seq LIMIT ?",
             (hold_before_ms, limit),
         ) as cur:

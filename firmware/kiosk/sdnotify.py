@@ -138,8 +138,8 @@ def service_main(argv: list[str] | None = None) -> int:
     import sys
     from pathlib import Path
 
-    from firmware.kiosk import config as kiosk_config
     from firmware import startup
+    from firmware.kiosk import config as kiosk_config
     from firmware.kiosk import logging_setup
 
     parser = argparse.ArgumentParser(prog="python -m firmware.kiosk.sdnotify")

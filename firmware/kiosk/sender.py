@@ -5,7 +5,7 @@ than `window` unacknowledged at once, so the scan of the person now at the door 
 never stuck behind thousands of old ones — at the kiosk or in the gateway's queue. The
 window is small on purpose: whatever is in flight sits in the gateway's inbound queue
 ahead of the next live scan (bench-drain: a window of 100 gave live p99 6x the idle
-figure, 20 gives under 3x, and still drains a day's backlog in ~40 s).
+figure, 20 about 3x, and a day's backlog still drains in ~40 s).
 Scans nobody waits for any more are marked as replays; the gateway only stores those.
 Whatever stays unacknowledged is sent again after `resend_after_s` without progress.
 """
@@ -35,7 +35,6 @@ def mark_replay(payload: bytes) -> bytes:
         msg["replay"] = True
         return json.dumps(msg).encode()
     return body[:-1] + b',"replay":true}'
-
 
 
 class OutboxSender:
