@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from firmware import mqtt_client, protocol
+from firmware import mqtt_client, protocol, startup
 from firmware.kiosk.signed.lists import redlist_topic, trust_topic
 from gateway import auth, console, counts, metrics, release
 from gateway.checkin import CheckIn
@@ -120,6 +120,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
 
         gateway.door_listeners.append(people_counted)
         gateway.checkin.misuse_listeners.append(app.state.console.alerts.on_misuse)
+        startup.settle_heap()
         try:
             yield
         finally:

@@ -11,10 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
+
+log = logging.getLogger(__name__)
+BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -122,6 +127,8 @@ class Store:
         self._work = asyncio.Event()
         self._writer = asyncio.create_task(self._write_forever(), name="store-writer")
         self.commits = 0
+        self.busy_patience_s = 60.0
+        self.busy_waits = 0  # commits retried because another connection held the lock
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -190,8 +197,8 @@ class Store:
             passes, self._passes = self._passes, []
             deletes = [(n,) for numbers, _done in confirmed for n in numbers]
             try:
-                fresh = await self._commit(scans, statuses, deletes, floors,
-                                           [row for row, _done in passes])
+                fresh = await self._commit_patiently(scans, statuses, deletes, floors,
+                                                     [row for row, _done in passes])
             except Exception as exc:  # noqa: BLE001 - every waiter must hear of it
                 waiting = [i.done for i in scans] + [done for _n, done in confirmed]
                 for future in waiting + [done for _row, done in passes]:
@@ -204,6 +211,25 @@ class Store:
             for _numbers, done in confirmed + passes:
                 if not done.done():
                     done.set_result(None)
+
+    async def _commit_patiently(self, *work) -> set[str]:
+        """Commit, waiting out another connection's write lock (the console, a purge, an
+        installer's sqlite3 shell) for up to `busy_patience_s` beyond SQLite's own busy
+        timeout. Failing instead would leave those scans to the kiosks' resend: correct, but
+        seconds late, and a day's drain would stall on every such moment."""
+        give_up = asyncio.get_running_loop().time() + self.busy_patience_s
+        pause = 0.05
+        while True:
+            try:
+                return await self._commit(*work)
+            except sqlite3.OperationalError as exc:
+                busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in BUSY_CODES
+                if not busy or asyncio.get_running_loop().time() + pause > give_up:
+                    raise
+                self.busy_waits += 1
+                log.warning("store is locked by another connection; retrying the commit")
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     async def _commit(
         self, scans: list[NewScan], statuses: list[tuple],
@@ -302,10 +328,14 @@ class Store:
         )
 
     async def _walk(self, kiosk: str, contiguous: int, high: int) -> int:
+        """Move the mark over scans stored earlier above it. Read a few at first: while a
+        backlog drains, live scans sit far above the mark and the walk stops at once;
+        reading 1,000 of them after every commit was wasted work on the writer."""
+        limit = 16
         while contiguous < high:
             async with self.db.execute(
-                "SELECT seq FROM events WHERE kiosk=? AND seq > ? ORDER BY seq LIMIT 1000",
-                (kiosk, contiguous),
+                "SELECT seq FROM events WHERE kiosk=? AND seq > ? ORDER BY seq LIMIT ?",
+                (kiosk, contiguous, limit),
             ) as cur:
                 following = [r[0] for r in await cur.fetchall()]
             moved = contiguous
@@ -318,6 +348,7 @@ class Store:
             if moved == contiguous:
                 break
             contiguous = moved
+            limit = min(limit * 4, 1000)
         return contiguous
 
     async def add_door_pass(self, msg: dict) -> int:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
-import threading
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,40 +18,18 @@ from urllib.parse import parse_qs, urlparse
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from firmware.startup import tune_interpreter
+from firmware.startup import settle_heap, tune_interpreter
 from simulators import platform_venues
+from simulators.platform_records import RecordStore, UploadProcess
 from simulators.population import population
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    key TEXT PRIMARY KEY,
-    kiosk TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    deliveries INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX IF NOT EXISTS records_kiosk_seq ON records (kiosk, seq);
-"""
 
 
 class StatusQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     method: str = Field(pattern="^(code|id_card)$")
     credential: str = Field(min_length=1, max_length=2048)
-
-
-class ScanRecord(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    key: str = Field(min_length=1, max_length=64)  # idempotency key: the event id
-    kiosk: str
-    seq: int = Field(ge=1)
-
-
-class RecordBatch(BaseModel):
-    records: list[ScanRecord] = Field(max_length=5000)
 
 
 class DoorReport(BaseModel):
@@ -94,11 +70,7 @@ class Platform:
         self.by_id = {p.id_number: p.colour for p in people}
         self.faults = Faults()
         self.lookups = 0
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self.records = RecordStore(db_path)  # read here; written by the upload process
 
     def colour(self, query: StatusQuery) -> str | None:
         self.lookups += 1
@@ -106,72 +78,22 @@ class Platform:
             return self.by_token.get(token_of(query.credential))
         return self.by_id.get(query.credential.upper())
 
-    def store(self, batch: RecordBatch) -> tuple[int, int]:
-        """Store each record once per idempotency key; return (new, duplicates)."""
-        now = datetime.now(UTC).isoformat()
-        rows: dict[str, tuple] = {}
-        repeats: list[tuple[str]] = []
-        for rec in batch.records:
-            if rec.key in rows:
-                repeats.append((rec.key,))
-            else:
-                rows[rec.key] = (rec.key, rec.kiosk, rec.seq, rec.model_dump_json(), now)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._store_rows(rows, repeats)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        return len(rows), len(repeats)
-
-    def _store_rows(self, rows: dict[str, tuple], repeats: list[tuple[str]]) -> None:
-        keys = list(rows)
-        for start in range(0, len(keys), 500):
-            part = keys[start:start + 500]
-            for (key,) in self._db.execute(
-                f"SELECT key FROM records WHERE key IN ({','.join('?' * len(part))})", part
-            ):
-                repeats.append((key,))
-                del rows[key]
-        self._db.executemany(
-            "INSERT INTO records (key, kiosk, seq, body, received_at) VALUES (?,?,?,?,?)",
-            rows.values(),
-        )
-        self._db.executemany(
-            "UPDATE records SET deliveries = deliveries + 1 WHERE key=?", repeats
-        )
-
     def stats(self) -> dict:
-        with self._lock:
-            total, deliveries = self._db.execute(
-                "SELECT count(*), coalesce(sum(deliveries), 0) FROM records"
-            ).fetchone()
-            per_kiosk = dict(self._db.execute("SELECT kiosk, count(*) FROM records GROUP BY kiosk"))
-        return {"records": total, "deliveries": deliveries, "per_kiosk": per_kiosk,
-                "lookups": self.lookups}
-
-    def keys(self, kiosk: str | None, arrival: bool = False) -> list[list]:
-        order = "rowid" if arrival else "seq"
-        with self._lock:
-            if kiosk:
-                rows = self._db.execute(
-                    "SELECT key, kiosk, seq, deliveries FROM records WHERE kiosk=? "
-                    f"ORDER BY {order}",
-                    (kiosk,),
-                )
-            else:
-                rows = self._db.execute("SELECT key, kiosk, seq, deliveries FROM records")
-            return [list(r) for r in rows]
+        return {**self.records.totals(), "lookups": self.lookups}
 
 
 def create_app(db_path: Path, seed: int) -> FastAPI:
     platform = Platform(db_path, seed)
+    uploads = UploadProcess(db_path)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        yield
+        await asyncio.to_thread(uploads.start)
+        settle_heap()
+        try:
+            yield
+        finally:
+            uploads.stop()
 
     app = FastAPI(title="City platform simulator", lifespan=lifespan)
     app.state.platform = platform
@@ -190,17 +112,14 @@ def create_app(db_path: Path, seed: int) -> FastAPI:
 
     @app.post("/api/v1/records")
     async def records(request: Request) -> dict:
-        """Parsing, checking and storing a batch of hundreds of records all run on a worker
-        thread: a status lookup arriving meanwhile is answered by the event loop at once,
-        as a real platform, which does not serve both from one thread, would answer it."""
+        """Parsed, checked and stored in the upload process (simulators/platform_records)."""
         if platform.faults.fail_uploads:
             raise HTTPException(503, "platform unavailable")
         body = await request.body()
-        try:
-            batch = await asyncio.to_thread(RecordBatch.model_validate_json, body)
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors()) from None
-        new, duplicates = await asyncio.to_thread(platform.store, batch)
+        outcome = await uploads.store(body)
+        if outcome[0] == "invalid":
+            raise RequestValidationError(outcome[1])
+        _, new, duplicates = outcome
         return {"accepted": new, "duplicates": duplicates}
 
     reports: dict[tuple[str, str], dict] = {}
@@ -225,7 +144,7 @@ def create_app(db_path: Path, seed: int) -> FastAPI:
 
     @app.get("/sim/records")
     def keys(kiosk: str | None = None, order: str = "seq") -> list[list]:
-        return platform.keys(kiosk, arrival=order == "arrival")
+        return platform.records.keys(kiosk, arrival=order == "arrival")
 
     @app.put("/sim/faults")
     def set_faults(faults: Faults) -> Faults:

@@ -6,6 +6,7 @@ affects only that part. Configs are written as TOML files, exactly as an install
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -85,8 +86,11 @@ class Process:
         self.popen = None
 
     def kill(self) -> None:
+        """kill -9 the process and every process it started (its session), as a crash of
+        the machine or `systemctl kill` would: no helper outlives it."""
         if self.popen is not None and self.popen.poll() is None:
-            self.popen.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
         self.popen = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 
 from firmware import protocol
 from gateway.store import Store
@@ -72,4 +73,24 @@ async def test_a_gap_holds_later_records_until_filled_or_reported_lost(tmp_path)
     assert [b["seq"] for _n, b in await store.pending_uploads(10, 0)] == [1, 2, 4, 5, 6]
     kiosk = next(k for k in await store.kiosks() if k["kiosk"] == "k1")
     assert (kiosk["contiguous"], kiosk["high"], kiosk["missing"]) == (6, 6, 0)
+    await store.close()
+
+
+async def test_a_write_lock_held_elsewhere_delays_scans_but_loses_none(tmp_path):
+    """Another connection (a purge, an installer's sqlite3 shell) holds the write lock for
+    longer than SQLite's busy timeout: the scans queued meanwhile are committed once it is
+    released, none fails back to its kiosk, and nothing is stored twice."""
+    path = tmp_path / "g.sqlite"
+    store = await Store.open(path)
+    await store.db.execute("PRAGMA busy_timeout=100")  # SQLite's own wait, shortened
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    adds = [asyncio.create_task(add(store, scan("k1", seq))) for seq in range(1, 51)]
+    await asyncio.sleep(1.0)  # ten busy timeouts
+    assert not any(task.done() for task in adds)
+    holder.execute("COMMIT")
+    holder.close()
+    assert await asyncio.gather(*adds) == [True] * 50
+    assert store.busy_waits >= 2
+    assert [body["seq"] for _n, body in await store.pending_uploads(100, 0)] == list(range(1, 51))
     await store.close()

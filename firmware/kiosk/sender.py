@@ -7,7 +7,9 @@ window is small on purpose: whatever is in flight sits in the gateway's inbound 
 ahead of the next live scan (bench-drain: a window of 100 gave live p99 6x the idle
 figure, 20 about 3x, and a day's backlog still drains in ~40 s).
 Scans nobody waits for any more are marked as replays; the gateway only stores those.
-Whatever stays unacknowledged is sent again after `resend_after_s` without progress.
+Each scan unacknowledged for `resend_after_s` is sent again, on its own clock: a gateway
+that failed to store one batch while acknowledging everything after it (a locked
+database) must not leave that batch waiting forever behind a busy door's acks.
 """
 
 from __future__ import annotations
@@ -98,15 +100,30 @@ class OutboxSender:
                     self._cursor = max(self._cursor, rows[-1].seq)
                 backlog = [r for r in rows if r.id not in self.unacked]
                 await self._send(publish, backlog, replay=True)
-            if live or backlog:
+            if live or backlog or await self._resend_overdue(publish):
                 continue
-            if not await self._wait_for_work():
-                if self.unacked:
-                    self.resends += 1
-                    log.warning("%d scans unacknowledged for %.0f s; sending them again",
-                                len(self.unacked), self.resend_after_s)
-                    self.unacked.clear()
-                    self._cursor = 0
+            await self._wait_for_work()
+
+    def _overdue_in(self) -> float:
+        """Seconds until the oldest unacknowledged scan is due to be sent again."""
+        if not self.unacked:
+            return self.resend_after_s
+        return max(0.0, min(self.unacked.values()) + self.resend_after_s - time.monotonic())
+
+    async def _resend_overdue(self, publish: Publish) -> bool:
+        """Send again every scan the gateway has not acknowledged within resend_after_s."""
+        if self._overdue_in() > 0:
+            return False
+        due = time.monotonic() - self.resend_after_s
+        overdue = [i for i, sent in self.unacked.items() if sent <= due]
+        rows = await self.outbox.by_ids(overdue)
+        for event_id in overdue:
+            self.unacked.pop(event_id, None)  # confirmed meanwhile: gone from the outbox
+        self.resends += 1
+        log.warning("%d scans unacknowledged for %.0f s; sending them again",
+                    len(rows), self.resend_after_s)
+        await self._send(publish, rows, replay=True)
+        return bool(rows)
 
     async def _send(self, publish: Publish, rows: list[Pending], replay: bool) -> None:
         if not rows:
@@ -120,15 +137,14 @@ class OutboxSender:
             for r in rows
         ))
 
-    async def _wait_for_work(self) -> bool:
-        """Wait for a new scan or an ack; False if neither came within resend_after_s."""
+    async def _wait_for_work(self) -> None:
+        """Wait for a new scan, an ack, or the next unacknowledged scan to fall due."""
         added = asyncio.ensure_future(self.outbox.added.wait())
         acked = asyncio.ensure_future(self.progress.wait())
         try:
-            done, _ = await asyncio.wait(
-                (added, acked), timeout=self.resend_after_s, return_when=asyncio.FIRST_COMPLETED
+            await asyncio.wait(
+                (added, acked), timeout=self._overdue_in(), return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             added.cancel()
             acked.cancel()
-        return bool(done)
