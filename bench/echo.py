@@ -13,7 +13,7 @@ async def main(port: int) -> None:
     async with mqtt_client.client(address, "bench-echo", persistent=False) as client:
         await client.subscribe("bench/req/#", qos=1)
         print("ready", flush=True)
-        async for message in client.messages:
+        async for message in mqtt_client.messages(client):
             reply = str(message.topic).replace("bench/req/", "bench/rep/", 1)
             await client.publish(reply, message.payload, qos=1)
 

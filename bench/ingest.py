@@ -60,7 +60,7 @@ async def feed_kiosk(port: int, kiosk: str, scans: list[tuple[str, bytes]], wind
         remaining = {i for i, _p in scans}
 
         async def receive() -> None:
-            async for message in client.messages:
+            async for message in mqtt_client.messages(client):
                 ids = json.loads(message.payload)["ids"]
                 unacked.difference_update(ids)
                 remaining.difference_update(ids)

@@ -47,7 +47,7 @@ async def bare_round_trips(port: int, n: int, gap_s: float = 0.0) -> list[float]
         samples = []
         async with mqtt_client.client(address, "bench-caller", persistent=False) as client:
             await client.subscribe("bench/rep/#", qos=1)
-            messages = aiter(client.messages)
+            messages = mqtt_client.messages(client)
             for i in range(n + 50):
                 if gap_s:
                     await asyncio.sleep(gap_s)

@@ -16,7 +16,7 @@ async def main(port: int, topic: str, expect: int) -> None:
         await client.subscribe(topic, qos=1)
         print("ready", flush=True)
         count = 0
-        async for _message in client.messages:
+        async for _message in mqtt_client.messages(client):
             count += 1
             if count >= expect:
                 print(f"done {time.time()}", flush=True)

@@ -73,7 +73,7 @@ class GatewayLink:
                         await client.publish(topic, payload, qos=1, retain=True)
                     self.connected.set()
                     log.info("connected to broker %s:%s", self.address.host, self.address.port)
-                    async for message in client.messages:
+                    async for message in mqtt_client.messages(client):
                         await self._dispatch(str(message.topic), message.payload)
             except aiomqtt.MqttError as exc:
                 log.warning("broker connection lost or refused: %s", exc)

@@ -157,7 +157,7 @@ class KioskLink:
             await self.publish_status(client)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
+        async for message in mqtt_client.messages(client):
             if self.lists and str(message.topic) in self.lists.topics():
                 offer = self.lists.handle(str(message.topic), bytes(message.payload))
                 log.info("signed list on %s: %s", message.topic, getattr(offer, "reason", offer))
