@@ -70,6 +70,7 @@ async def scan_to_signal(work: Path, port: int, n: int) -> list[float]:
     kiosk = Kiosk(cfg, readings, lights)
     task = asyncio.create_task(kiosk.run())
     await kiosk.ready.wait()
+    startup.settle_heap()  # as the kiosk process does
     await asyncio.wait_for(kiosk.link.connected.wait(), 10)
     people = population(7)
     samples = []

@@ -96,6 +96,7 @@ async def run(n: int, gap_s: float) -> dict:
     people = population(7)
     try:
         await kiosk.ready.wait()
+        startup.settle_heap()  # as the kiosk process does
         await asyncio.wait_for(kiosk.link.connected.wait(), 10)
         for _ in range(200):
             if kiosk.lists.trust.current is not None:

@@ -73,7 +73,7 @@ async def messages(mqtt: aiomqtt.Client, turn_every: int = 8) -> AsyncIterator[a
     (aiomqtt 2.x, pinned in the lock); only an empty queue waits on the iterator, which
     raises MqttError on a disconnection. Every `turn_every` messages the loop gets a
     turn, so a burst never holds back a live scan's task or the socket."""
-    queue: asyncio.Queue = mqtt._queue  # noqa: SLF001
+    queue: asyncio.Queue = mqtt._queue  # aiomqtt 2.x: the queue its own iterator reads
     waiting = mqtt.messages
     taken = 0
     while True:

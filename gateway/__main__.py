@@ -14,8 +14,8 @@ from gateway.app import create_app
 def main(argv: list[str] | None = None) -> int:
     cfg = configure("python -m gateway", "gateway", gateway_config.load, argv)
     uvicorn.run(
-        create_app(cfg), host=cfg.http.host, port=cfg.http.port, log_level="warning",
-        access_log=False,
+        create_app(cfg, settle_heap=True), host=cfg.http.host, port=cfg.http.port,
+        log_level="warning", access_log=False,
     )
     return 0
 

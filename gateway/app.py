@@ -106,7 +106,9 @@ def signed_lists(cfg: GatewayConfig) -> dict[str, bytes]:
     return lists
 
 
-def create_app(config: GatewayConfig) -> FastAPI:
+def create_app(config: GatewayConfig, settle_heap: bool = False) -> FastAPI:
+    """`settle_heap`: the gateway process's own app (python -m gateway), once started, has
+    its heap frozen (firmware/startup.settle_heap); an app inside a test process does not."""
     gateway = Gateway(config)
 
     @asynccontextmanager
@@ -120,7 +122,8 @@ def create_app(config: GatewayConfig) -> FastAPI:
 
         gateway.door_listeners.append(people_counted)
         gateway.checkin.misuse_listeners.append(app.state.console.alerts.on_misuse)
-        startup.settle_heap()
+        if settle_heap:
+            startup.settle_heap()
         try:
             yield
         finally:

@@ -20,7 +20,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
-from firmware.startup import settle_heap, tune_interpreter
+from firmware.startup import settle_heap as settle
+from firmware.startup import tune_interpreter
 from simulators import platform_venues
 from simulators.platform_records import RecordStore, UploadProcess
 from simulators.population import population
@@ -82,14 +83,15 @@ class Platform:
         return {**self.records.totals(), "lookups": self.lookups}
 
 
-def create_app(db_path: Path, seed: int) -> FastAPI:
+def create_app(db_path: Path, seed: int, settle_heap: bool = False) -> FastAPI:
     platform = Platform(db_path, seed)
     uploads = UploadProcess(db_path)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         await asyncio.to_thread(uploads.start)
-        settle_heap()
+        if settle_heap:
+            settle()
         try:
             yield
         finally:
@@ -168,8 +170,8 @@ def main() -> None:
     args.db.parent.mkdir(parents=True, exist_ok=True)
     tune_interpreter()  # its upload thread must not hold lookups for 5 ms at a time
     uvicorn.run(
-        create_app(args.db, args.seed), host=args.host, port=args.port, log_level="warning",
-        access_log=False,
+        create_app(args.db, args.seed, settle_heap=True), host=args.host, port=args.port,
+        log_level="warning", access_log=False,
     )
 
 

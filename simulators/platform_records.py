@@ -15,6 +15,7 @@ import multiprocessing
 import sqlite3
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,7 +153,15 @@ class UploadProcess:
         self._pool().submit(int).result()
 
     async def store(self, body: bytes) -> tuple:
-        return await asyncio.get_running_loop().run_in_executor(self._pool(), store_upload, body)
+        pool = self._pool()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, store_upload, body)
+        except BrokenProcessPool:
+            # The upload process died (killed alone): this upload fails, the forwarder
+            # retries it, and the next one gets a fresh process.
+            if self._executor is pool:
+                self._executor = None
+            raise
 
     def stop(self) -> None:
         if self._executor is not None:

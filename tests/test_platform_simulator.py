@@ -50,7 +50,7 @@ def children(pid: int) -> set[int]:
 
 
 def test_kill_9_of_the_platform_takes_its_upload_process_with_it(tmp_path):
-    proc, url = processes.start_platform(tmp_path)
+    proc, _url = processes.start_platform(tmp_path)
     helpers = children(proc.popen.pid)
     assert helpers, "the upload process runs beside the server"
     proc.kill()
@@ -58,3 +58,26 @@ def test_kill_9_of_the_platform_takes_its_upload_process_with_it(tmp_path):
     while any(os.path.exists(f"/proc/{pid}") for pid in helpers):
         assert time.monotonic() < deadline, "an upload process outlived the platform"
         time.sleep(0.05)
+
+
+def test_an_upload_process_killed_alone_is_replaced_and_nothing_is_counted_twice(platform):
+    batch = {"records": [record("a", 1)]}
+    assert httpx.post(platform + "/api/v1/records", json=batch).status_code == 200
+    port = int(platform.rsplit(":", 1)[1])
+    server = next(int(p) for p in os.listdir("/proc") if p.isdigit() and _serves(int(p), port))
+    for helper in children(server):
+        os.kill(helper, 9)
+    time.sleep(0.3)
+    statuses = [httpx.post(platform + "/api/v1/records", json=batch).status_code
+                for _ in range(3)]  # the forwarder's retries
+    assert statuses[0] == 500 and statuses[-1] == 200
+    stats = httpx.get(platform + "/sim/stats").json()
+    assert stats["records"] == 1
+
+
+def _serves(pid: int, port: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f"--port\0{port}\0".encode() in f.read()
+    except OSError:
+        return False

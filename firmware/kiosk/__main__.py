@@ -25,6 +25,11 @@ async def main_async(cfg: kiosk_config.KioskConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
+    ready = asyncio.create_task(kiosk.ready.wait())
+    await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
+    ready.cancel()
+    if kiosk.ready.is_set():
+        startup.settle_heap()
     try:
         await task
     except asyncio.CancelledError:

@@ -14,7 +14,7 @@ from collections import Counter
 
 import aiomqtt
 
-from firmware import mqtt_client, protocol, startup
+from firmware import mqtt_client, protocol
 from firmware.kiosk.config import KioskConfig
 from firmware.kiosk.decide import KioskDecisions
 from firmware.kiosk.event import EventFactory
@@ -78,7 +78,6 @@ class Kiosk:
             self.config.outbox_alarm,
             lists=self.lists,
         )
-        startup.settle_heap()
         self.ready.set()
         try:
             async with asyncio.TaskGroup() as tasks:
