@@ -180,14 +180,14 @@ class KioskLink:
         in one transaction, off the receive path: a verdict never waits behind acks.
         Acks gather for `confirm_gather_s` first: while a backlog drains, one fsync then
         covers a hundred scans instead of ten, and the live scan's own insert seldom queues
-        behind a confirmation. Nothing depends on the delay: an acknowledged scan is never
-        sent again on this connection, and after a crash it is only sent again, harmlessly."""
+        behind a confirmation. Nothing else waits for it: the sender hears of each ack at
+        once (its window moves on), and a scan acknowledged but not yet confirmed when the
+        kiosk crashes is only sent again, harmlessly."""
         while True:
             await self._acked_ready.wait()
             await asyncio.sleep(self.confirm_gather_s)
             self._acked_ready.clear()
             ids, self._acked = self._acked, []
-            self.sender.acknowledged(ids)  # stored at the gateway: never sent again
             try:
                 await self.outbox.confirm(ids)
             except sqlite3.Error as exc:
@@ -201,6 +201,7 @@ class KioskLink:
 
     async def _on_ack(self, msg: dict) -> None:
         if msg["ids"]:
+            self.sender.acknowledged(msg["ids"])  # stored at the gateway: never sent again
             self._acked.extend(msg["ids"])
             self._acked_ready.set()
         if "high_seq" in msg:
