@@ -213,10 +213,11 @@ class Store:
                     done.set_result(None)
 
     async def _commit_patiently(self, *work) -> set[str]:
-        """Commit, waiting out another connection's write lock (the console, a purge, an
-        installer's sqlite3 shell) for up to `busy_patience_s` beyond SQLite's own busy
-        timeout. Failing instead would leave those scans to the kiosks' resend: correct, but
-        seconds late, and a day's drain would stall on every such moment."""
+        """Commit, retrying for up to `busy_patience_s` while SQLite answers busy: another
+        connection's write lock held past the busy timeout (the console, a purge, an
+        installer's sqlite3 shell), or a busy returned at once, which bench-drain meets
+        now and then near the end of a drain (cause not yet known; the log names the
+        extended code). Failing the batch instead left it to the kiosks' resend."""
         give_up = asyncio.get_running_loop().time() + self.busy_patience_s
         pause = 0.05
         while True:
@@ -227,7 +228,8 @@ class Store:
                 if not busy or asyncio.get_running_loop().time() + pause > give_up:
                     raise
                 self.busy_waits += 1
-                log.warning("store is locked by another connection; retrying the commit")
+                log.warning("store busy (%s) after %d commits; retrying the commit",
+                            getattr(exc, "sqlite_errorname", exc), self.commits)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 1.0)
 
