@@ -128,7 +128,7 @@ class Store:
         self._writer = asyncio.create_task(self._write_forever(), name="store-writer")
         self.commits = 0
         self.busy_patience_s = 60.0
-        self.busy_waits = 0  # commits retried because another connection held the lock
+        self.busy_waits = 0  # commits retried because SQLite answered busy
 
     @classmethod
     async def open(cls, path: Path) -> Store:

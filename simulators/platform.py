@@ -20,8 +20,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
-from firmware.startup import settle_heap as settle
-from firmware.startup import tune_interpreter
+from firmware import startup
 from simulators import platform_venues
 from simulators.platform_records import RecordStore, UploadProcess
 from simulators.population import population
@@ -91,7 +90,7 @@ def create_app(db_path: Path, seed: int, settle_heap: bool = False) -> FastAPI:
     async def lifespan(_app: FastAPI):
         await asyncio.to_thread(uploads.start)
         if settle_heap:
-            settle()
+            startup.settle_heap()
         try:
             yield
         finally:
@@ -168,7 +167,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     args.db.parent.mkdir(parents=True, exist_ok=True)
-    tune_interpreter()  # its upload thread must not hold lookups for 5 ms at a time
+    startup.tune_interpreter()  # its upload thread must not hold lookups for 5 ms at a time
     uvicorn.run(
         create_app(args.db, args.seed, settle_heap=True), host=args.host, port=args.port,
         log_level="warning", access_log=False,

@@ -60,24 +60,18 @@ def test_kill_9_of_the_platform_takes_its_upload_process_with_it(tmp_path):
         time.sleep(0.05)
 
 
-def test_an_upload_process_killed_alone_is_replaced_and_nothing_is_counted_twice(platform):
-    batch = {"records": [record("a", 1)]}
-    assert httpx.post(platform + "/api/v1/records", json=batch).status_code == 200
-    port = int(platform.rsplit(":", 1)[1])
-    server = next(int(p) for p in os.listdir("/proc") if p.isdigit() and _serves(int(p), port))
-    for helper in children(server):
-        os.kill(helper, 9)
-    time.sleep(0.3)
-    statuses = [httpx.post(platform + "/api/v1/records", json=batch).status_code
-                for _ in range(3)]  # the forwarder's retries
-    assert statuses[0] == 500 and statuses[-1] == 200
-    stats = httpx.get(platform + "/sim/stats").json()
-    assert stats["records"] == 1
-
-
-def _serves(pid: int, port: int) -> bool:
+def test_an_upload_process_killed_alone_is_replaced_and_nothing_is_counted_twice(tmp_path):
+    proc, url = processes.start_platform(tmp_path)
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f"--port\0{port}\0".encode() in f.read()
-    except OSError:
-        return False
+        batch = {"records": [record("a", 1)]}
+        assert httpx.post(url + "/api/v1/records", json=batch).status_code == 200
+        for helper in children(proc.popen.pid):
+            os.kill(helper, 9)
+        time.sleep(0.3)
+        statuses = [httpx.post(url + "/api/v1/records", json=batch).status_code
+                    for _ in range(3)]  # the forwarder's retries
+        assert statuses[0] == 500 and statuses[-1] == 200
+        stats = httpx.get(url + "/sim/stats").json()
+        assert stats["records"] == 1
+    finally:
+        proc.stop()
