@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import shutil
 from pathlib import Path
 
 import httpx
@@ -127,3 +128,18 @@ async def get_json(url: str) -> object:
             response = await http.get(url)
         response.raise_for_status()
         return response.json()
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+async def launch_chromium(playwright, **options):
+    """The system's headless Chromium (scripts/setup installs Debian's package, or keeps a
+    chromium already on PATH); a machine without one skips the browser tests."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("no chromium on PATH: scripts/setup installs Debian's chromium package")
+    return await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
+                                            **options)

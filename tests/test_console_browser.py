@@ -5,7 +5,6 @@ permission sees no tracing and no personal data. Screenshots: artifacts/screens/
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
@@ -13,12 +12,10 @@ from playwright.async_api import Browser, Page, async_playwright
 from firmware.kiosk.reading import Reading
 from simulators.population import first_of_colour
 from simulators.processes import ROOT
-from tests.conftest import TEST_USERS, poll
+from tests.conftest import TEST_USERS, launch_chromium, poll
 from tests.test_console_site import kiosk_at, running_site, signed_in
 
 SCREENS = ROOT / "artifacts" / "screens"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TABLET = {"width": 1024, "height": 768}
 SEED = 7
 
@@ -31,10 +28,8 @@ def site(tmp_path_factory):
 
 @pytest.fixture
 async def browser():
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("system Chromium not installed")
     async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        chromium = await launch_chromium(pw)
         yield chromium
         await chromium.close()
 

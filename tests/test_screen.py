@@ -16,11 +16,9 @@ from playwright.async_api import Page, async_playwright
 
 from firmware.kiosk.screen import ScreenState, create_app
 from firmware.kiosk.signal import PROMPT_TEXT, Verdict
+from tests.conftest import launch_chromium
 
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screens"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 PANEL = {"width": 800, "height": 480}  # a 7-inch HDMI panel
 BACKGROUNDS = {"green": (0x0B, 0x8A, 0x3E), "yellow": (0xF4, 0xC4, 0x00),
                "red": (0xC8, 0x10, 0x2E), "manual": (0xE6, 0x73, 0x00)}
@@ -55,8 +53,7 @@ async def serve(state: ScreenState) -> Served:
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                           args=CHROMIUM_ARGS)
+        browser = await launch_chromium(pw)
         yield await browser.new_page(viewport=PANEL)
         await browser.close()
 
