@@ -15,6 +15,7 @@ import time
 
 import httpx
 
+from firmware.timeouts import event_set_within
 from gateway.platform import PlatformClient
 from gateway.store import Store
 
@@ -52,10 +53,7 @@ class Forwarder:
             hold_before = int((time.time() - self.hold_s) * 1000)
             pending = await self.store.pending_upload_rows(self.batch, hold_before)
             if not pending:
-                try:
-                    await asyncio.wait_for(self.wake.wait(), 1)
-                except TimeoutError:
-                    pass
+                await event_set_within(self.wake, 1)
                 continue
             self._check_order(pending)
             try:

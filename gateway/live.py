@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 
 import aiosqlite
 
+from firmware.timeouts import within
+
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0
@@ -92,7 +94,7 @@ class Hub:
             yield "retry: 1000\nevent: hello\ndata: {}\n\n"
             while True:
                 try:
-                    yield await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                    yield await within(queue.get(), HEARTBEAT_S)
                 except TimeoutError:
                     if await is_disconnected() or not await still_signed_in():
                         return

@@ -27,6 +27,7 @@ import serial
 from firmware import board_link as link
 from firmware.kiosk.board_counts import DoorCount, DoorEventStore
 from firmware.kiosk.health import Health
+from firmware.timeouts import event_set_within, within
 
 log = logging.getLogger(__name__)
 PART = "board"
@@ -90,9 +91,7 @@ class BoardLink:
             raise BoardError(f"cannot open board port {self.port}: {err}") from err
         self._tasks.append(asyncio.create_task(self._keep_alive(), name="board-heartbeat"))
         self._hello()
-        try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
-        except TimeoutError:
+        if not await event_set_within(self._ready, timeout):
             await self.close()
             if self._refused_version:
                 theirs = ".".join(map(str, self._refused_version))
@@ -164,9 +163,7 @@ class BoardLink:
         for attempt in range(self.attempts):
             if attempt:
                 self.counters["retries"] += 1
-            try:
-                await asyncio.wait_for(self._ready.wait(), self.ack_timeout_s * self.attempts)
-            except TimeoutError:
+            if not await event_set_within(self._ready, self.ack_timeout_s * self.attempts):
                 break  # no board to talk to: fail now, the door must not wait on us
             left = self._left_ms(active)
             if active.deadline is not None and left == 0:
@@ -176,7 +173,7 @@ class BoardLink:
             self._waiting[seq] = future
             self._write(data)
             try:
-                status = await asyncio.wait_for(future, self.ack_timeout_s)
+                status = await within(future, self.ack_timeout_s)
             except TimeoutError:
                 continue
             finally:

@@ -25,6 +25,7 @@ from firmware.kiosk.reading import Reading, ReadingSource
 from firmware.kiosk.signal import Signal, Verdict
 from firmware.kiosk.signed.lists import KioskLists, load_root_keys
 from firmware.kiosk.verdicts import VerdictWaiters
+from firmware.timeouts import event_set_within
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +90,12 @@ class Kiosk:
             await self.outbox.close()
 
     async def _scan_loop(self) -> None:
-        if self.outbox.fresh:
-            # New or wiped data: learn the last sequence number the gateway holds before
-            # numbering scans, so none is reused. The door works on regardless.
-            try:
-                await asyncio.wait_for(self.link.seq_synced.wait(), self.config.seq_sync_s)
-            except TimeoutError:
-                log.warning("gateway did not confirm the sequence; numbering from %d",
-                            await self.outbox.last_seq() + 1)
+        # New or wiped data: learn the last sequence number the gateway holds before
+        # numbering scans, so none is reused. The door works on regardless.
+        if self.outbox.fresh and not await event_set_within(self.link.seq_synced,
+                                                            self.config.seq_sync_s):
+            log.warning("gateway did not confirm the sequence; numbering from %d",
+                        await self.outbox.last_seq() + 1)
         async for reading in self.source:
             await self.handle(reading)
 

@@ -26,6 +26,7 @@ from firmware.kiosk.outbox import Outbox
 from firmware.kiosk.sender import OutboxSender
 from firmware.kiosk.signal import Verdict
 from firmware.kiosk.signed.lists import KioskLists
+from firmware.timeouts import event_set_within, within
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +152,7 @@ class KioskLink:
     async def _report_status(self, client: aiomqtt.Client) -> None:
         while True:
             self.health.changed.clear()
-            try:
-                await asyncio.wait_for(self.health.changed.wait(), self.status_interval_s)
-            except TimeoutError:
-                pass
+            await event_set_within(self.health.changed, self.status_interval_s)
             await self.publish_status(client)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
@@ -225,6 +223,6 @@ class KioskLink:
     async def _goodbye(self, client: aiomqtt.Client) -> None:
         """On a clean stop, say offline ourselves: the broker sends no will then."""
         try:
-            await asyncio.wait_for(self.publish_status(client, "offline"), 2)
+            await within(self.publish_status(client, "offline"), 2)
         except (aiomqtt.MqttError, TimeoutError):
             pass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from firmware.kiosk.signal import Verdict
+from firmware.timeouts import within
 
 
 def no_answer(event_id: str) -> Verdict:
@@ -37,7 +38,7 @@ class VerdictWaiters:
     async def wait(self, event_id: str, timeout: float) -> Verdict:
         future = self._waiting[event_id]
         try:
-            return await asyncio.wait_for(future, timeout)
+            return await within(future, timeout)
         except TimeoutError:
             return no_answer(event_id)
         finally:
