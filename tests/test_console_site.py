@@ -22,7 +22,7 @@ from gateway.broker import Broker
 from simulators import processes
 from simulators.lights import SimulatedLights
 from simulators.visitors import QueuedReadings
-from tests.conftest import SITE, TEST_USERS, KioskUnderTest
+from tests.conftest import SITE, TEST_USERS, KioskUnderTest, poll
 
 
 @dataclass
@@ -58,6 +58,10 @@ def running_site(work: Path, platform_url: str | None = None, **console: object
         broker.stop()
 
 
+async def outbox_empty(kiosk: Kiosk) -> bool:
+    return (await kiosk.outbox.backlog())[0] == 0
+
+
 @contextlib.asynccontextmanager
 async def kiosk_at(site: Site, name: str, door: str) -> AsyncIterator[KioskUnderTest]:
     raw = processes.kiosk_config(site.work, SITE, name, door, site.broker.port)
@@ -69,6 +73,9 @@ async def kiosk_at(site: Site, name: str, door: str) -> AsyncIterator[KioskUnder
         await asyncio.wait_for(kiosk.ready.wait(), 5)
         await asyncio.wait_for(kiosk.link.connected.wait(), 10)
         yield KioskUnderTest(kiosk, readings, lights)
+        # The verdict goes out before the gateway's commit; the ack, after it. Leave once
+        # every scan is acknowledged, so what the test reads next has been stored.
+        await poll(lambda: outbox_empty(kiosk), timeout=10)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
