@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     args.db.parent.mkdir(parents=True, exist_ok=True)
-    startup.tune_interpreter()  # its upload thread must not hold lookups for 5 ms at a time
+    startup.tune_interpreter()  # as every PlaceCode process: no helper thread holds a lookup 5 ms
     uvicorn.run(
         create_app(args.db, args.seed, settle_heap=True), host=args.host, port=args.port,
         log_level="warning", access_log=False,
