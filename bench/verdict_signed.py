@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from firmware.kiosk.signed import cose, envelope
-from firmware.kiosk.signed.trustlist import TrustList
-from firmware.kiosk.signed.verify import verify
+from firmware.signed import cose, envelope
+from firmware.signed.trustlist import TrustList
+from firmware.signed.verify import verify
 from provisioning import keys
 
 TARGET_MS = 15.0

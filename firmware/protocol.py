@@ -33,9 +33,6 @@ ACK = "ack"
 DOOR = "door"
 KINDS = (SCAN, VERDICT, ACK, STATUS, DOOR)
 
-# QoS and retain per kind (docs/protocol.md, "Topics").
-QOS = {SCAN: 1, VERDICT: 1, ACK: 1, STATUS: 1, DOOR: 1}
-RETAIN = {SCAN: False, VERDICT: False, ACK: False, STATUS: True, DOOR: False}
 MAX_ACK_IDS = 500
 
 METHODS = ("code", "signed_code", "id_card")
@@ -90,6 +87,16 @@ def topic(site, kiosk, kind):
     if kind not in KINDS:
         raise ProtocolError("unknown_kind", kind)
     return "%s/%s/%s/%s" % (ROOT, check_name(site, "site"), check_kiosk_name(kiosk), kind)
+
+
+def trust_list_topic(site):
+    """The site's signed trust list (retained; the gateway publishes, kiosks read)."""
+    return "%s/%s/trust/list" % (ROOT, check_name(site, "site"))
+
+
+def red_list_topic(site):
+    """The site's signed red list (retained; the gateway publishes, kiosks read)."""
+    return "%s/%s/trust/redlist" % (ROOT, check_name(site, "site"))
 
 
 def site_filter(site, kind):

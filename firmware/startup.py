@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TypeVar
 
-from firmware.kiosk.config import ConfigError
+from firmware.config_file import ConfigError
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from firmware import mqtt_client, protocol, startup
-from firmware.kiosk.signed.lists import redlist_topic, trust_topic
+from firmware.protocol import red_list_topic, trust_list_topic
 from gateway import auth, console, counts, metrics, release
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
@@ -100,9 +100,9 @@ def signed_lists(cfg: GatewayConfig) -> dict[str, bytes]:
     """The trust list and red list files, by the retained topic each goes out on."""
     lists = {}
     if cfg.trust.list_file:
-        lists[trust_topic(cfg.site)] = cfg.trust.list_file.read_bytes()
+        lists[trust_list_topic(cfg.site)] = cfg.trust.list_file.read_bytes()
     if cfg.trust.redlist_file:
-        lists[redlist_topic(cfg.site)] = cfg.trust.redlist_file.read_bytes()
+        lists[red_list_topic(cfg.site)] = cfg.trust.redlist_file.read_bytes()
     return lists
 
 

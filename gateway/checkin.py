@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from firmware import protocol
 from gateway.personal import Pseudonymiser, mask, mask_name
-from firmware.kiosk.replay import ReplayGuard
+from gateway.misuse import ReplayGuard
 from gateway.status_cache import StatusCache
 from gateway.store import Store, StoredVerdict
 from gateway.verdict import decide

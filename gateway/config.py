@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from firmware import protocol
-from firmware.kiosk.config import BrokerConfig, load_model
+from firmware.config_file import BrokerConfig, load_model
 
 
 class _Strict(BaseModel):

@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from firmware.kiosk.signed import cose, envelope, hcert, redlist, trustlist
-from firmware.kiosk.signed.signedlist import key_id
-from firmware.kiosk.signed.trustlist import EKU_TYPES, TrustedKey, TrustList
+from firmware.signed import cose, envelope, hcert, redlist, trustlist
+from firmware.signed.signedlist import key_id
+from firmware.signed.trustlist import EKU_TYPES, TrustedKey, TrustList
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 _USAGE_OID = {t: oid for oid, t in EKU_TYPES.items() if ".0.1847" not in oid}

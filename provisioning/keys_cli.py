@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from firmware.kiosk.check_code import parse_time
-from firmware.kiosk.signed import trustlist
+from firmware.signed import trustlist
 from provisioning import keys
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.kiosk.signed import base45
+from firmware.signed import base45
 
 
 @pytest.mark.parametrize(

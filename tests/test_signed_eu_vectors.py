@@ -17,9 +17,9 @@ import sys
 import pytest
 from cryptography import x509
 
-from firmware.kiosk.signed import cose, envelope
-from firmware.kiosk.signed.trustlist import TrustList, key_from_certificate
-from firmware.kiosk.signed.verify import verify
+from firmware.signed import cose, envelope
+from firmware.signed.trustlist import TrustList, key_from_certificate
+from firmware.signed.verify import verify
 
 AT_CODE = (
     "HC1:NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH-R6IOOK.IR9B+9G4G50PHZF0AT4V22F/8X*G3M9JUPY0BX/KR96"

@@ -3,7 +3,7 @@ is not, and the guard never keeps the code text itself."""
 
 from __future__ import annotations
 
-from firmware.kiosk.replay import ReplayGuard
+from gateway.misuse import ReplayGuard
 
 CODE = "HC1:NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL"
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware.kiosk.signed import base45, envelope, hcert
-from firmware.kiosk.signed.redlist import RedList, entry_hash
-from firmware.kiosk.signed.trustlist import TrustedKey, TrustList
-from firmware.kiosk.signed.verify import REASONS, verify
+from firmware.signed import base45, envelope, hcert
+from firmware.signed.redlist import RedList, entry_hash
+from firmware.signed.trustlist import TrustedKey, TrustList
+from firmware.signed.verify import REASONS, verify
 from provisioning import keys
 from tests.test_signed_helpers import NOW, issuer
 
@@ -246,8 +246,8 @@ def test_reasons_are_all_documented():
 
 def test_only_a_valid_code_opens_the_door(code, trust):
     from firmware.kiosk.signal import PROMPT_TEXT
-    from firmware.kiosk.signed.policy import verdict_fields
-    from firmware.kiosk.signed.verify import Result
+    from firmware.signed.policy import verdict_fields
+    from firmware.signed.verify import Result
 
     assert verdict_fields(verify(code, trust, at=NOW)) == ("green", "open", "pass")
     for reason in REASONS[1:]:

@@ -9,11 +9,12 @@ import json
 import aiomqtt
 import pytest
 
-from firmware.kiosk.signed import cose
-from firmware.kiosk.signed.lists import KioskLists, load_root_keys, redlist_topic, trust_topic
-from firmware.kiosk.signed.signedlist import key_id
-from firmware.kiosk.signed.trustlist import TrustList, store
-from firmware.kiosk.signed.verify import verify
+from firmware.signed import cose
+from firmware.kiosk.signed_lists import KioskLists, load_root_keys
+from firmware.protocol import red_list_topic, trust_list_topic
+from firmware.signed.signedlist import key_id
+from firmware.signed.trustlist import TrustList, store
+from firmware.signed.verify import verify
 from gateway.broker import Broker
 from provisioning import keys
 from tests.test_signed_helpers import NOW, issuer, root
@@ -112,13 +113,13 @@ def test_red_list_hashes_identifiers_and_obeys_the_same_rules(tmp_path, roots):
         root(), SITE, 2, [("id", "11010519491231002x"), ("uvci", "URN:UVCI:01:CN:ABC")]
     )
     assert b"11010519491231002" not in doc  # never in clear on the wire
-    assert lists.handle(redlist_topic(SITE), doc).accepted
+    assert lists.handle(red_list_topic(SITE), doc).accepted
     red = lists.red.current
     assert red.contains("id", "11010519491231002X")  # normalised: check digit X in any case
     assert red.contains("uvci", "urn:uvci:01:cn:abc")
     assert not red.contains("id", "110105194912310038")
     old = keys.sign_red_list(root(), SITE, 1, [])
-    assert lists.handle(redlist_topic(SITE), old).reason == "older_version"
+    assert lists.handle(red_list_topic(SITE), old).reason == "older_version"
     status = lists.status(NOW)
     assert status["red_list"]["version"] == 2 and status["trust_list"]["version"] is None
     assert status["red_list"]["rejected"] == {"older_version": 1}
@@ -150,9 +151,9 @@ async def _receive_retained(port: int, lists: KioskLists, expect: int) -> list:
 async def test_lists_arrive_as_retained_mqtt_messages_over_a_real_broker(tmp_path, roots):
     with Broker(tmp_path / "broker") as broker:
         async with aiomqtt.Client("127.0.0.1", broker.port, identifier="gateway-test") as gw:
-            await gw.publish(trust_topic(SITE), _list(2, issuer("es")), qos=1, retain=True)
+            await gw.publish(trust_list_topic(SITE), _list(2, issuer("es")), qos=1, retain=True)
             await gw.publish(
-                redlist_topic(SITE), keys.sign_red_list(root(), SITE, 1, []), qos=1, retain=True
+                red_list_topic(SITE), keys.sign_red_list(root(), SITE, 1, []), qos=1, retain=True
             )
         kiosk_dir = tmp_path / "kiosk"
         offers = await _receive_retained(broker.port, KioskLists(kiosk_dir, roots, SITE), 2)
@@ -161,7 +162,7 @@ async def test_lists_arrive_as_retained_mqtt_messages_over_a_real_broker(tmp_pat
         # someone with broker access replaces the retained list with an old one
         async with aiomqtt.Client("127.0.0.1", broker.port, identifier="attacker") as bad:
             await bad.publish(
-                trust_topic(SITE), _list(1, issuer("ps", "PS256")), qos=1, retain=True
+                trust_list_topic(SITE), _list(1, issuer("ps", "PS256")), qos=1, retain=True
             )
         restarted = KioskLists(kiosk_dir, roots, SITE)
         offers = await _receive_retained(broker.port, restarted, 2)

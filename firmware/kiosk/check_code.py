@@ -22,10 +22,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from firmware.kiosk.signed import redlist, trustlist
-from firmware.kiosk.signed.signedlist import DocumentError, open_document
-from firmware.kiosk.signed.trustlist import TrustList
-from firmware.kiosk.signed.verify import verify
+from firmware.signed import redlist, trustlist
+from firmware.signed.signedlist import DocumentError, open_document
+from firmware.signed.trustlist import TrustList
+from firmware.signed.verify import verify
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm"}
 

@@ -6,31 +6,18 @@ error names the key, so an installer sees at once what to fix.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from firmware import protocol
+from firmware.config_file import BrokerConfig, ConfigError, Strict, load_model
+
+__all__ = ["ConfigError", "KioskConfig", "load"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BrokerConfig(_Strict):
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
-    username: str | None = None
-    password: str | None = None
-    keepalive: int = Field(5, ge=2, le=300)
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-
-
-class InputConfig(_Strict):
+class InputConfig(Strict):
     """The kiosk's camera (or, on a development machine, simulated visitors)."""
 
     kind: Literal["simulated", "camera", "camera_files"] = "simulated"
@@ -40,14 +27,14 @@ class InputConfig(_Strict):
     files: Path | None = None  # camera_files: a folder of images played as camera frames
 
 
-class ReaderConfig(_Strict):
+class ReaderConfig(Strict):
     """The resident-ID-card reader (SAM serial); absent when the kiosk has none."""
 
     port: str = "/dev/placecode-reader"
     baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
 
 
-class SignalConfig(_Strict):
+class SignalConfig(Strict):
     """Lights, buzzer and gate: the board on its serial port, or simulated lights."""
 
     kind: Literal["lights", "board"] = "lights"
@@ -56,11 +43,11 @@ class SignalConfig(_Strict):
     screen_port: int | None = 8089  # the local status page for the HDMI panel
 
 
-class TrustConfig(_Strict):
+class TrustConfig(Strict):
     root_keys: Path  # PEM file with the site root public key(s) that sign the lists
 
 
-class KioskConfig(_Strict):
+class KioskConfig(Strict):
     site: str
     kiosk: str
     door: str
@@ -95,29 +82,6 @@ def _checked(check) -> str:
         return check()
     except protocol.ProtocolError:
         raise ValueError("must be 1-64 of a-z 0-9 - _ (and not a reserved name)") from None
-
-
-class ConfigError(Exception):
-    """A config file that cannot be used; the message names the key and the problem."""
-
-
-def describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(file)"
-    return f"{key}: {first['msg']}"
-
-
-def load_model(path: Path, model: type[BaseModel]) -> BaseModel:
-    """Read and validate one TOML config file; any problem is one ConfigError line that
-    names the file, the key and what is wrong (shared by the kiosk and the gateway)."""
-    try:
-        return model.model_validate(tomllib.loads(Path(path).read_text()))
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe(exc)}") from None
 
 
 def load(path: Path) -> KioskConfig:

@@ -13,9 +13,9 @@ import time
 
 from firmware.kiosk.reading import Reading
 from firmware.kiosk.signal import Verdict
-from firmware.kiosk.signed import policy
-from firmware.kiosk.signed.lists import KioskLists
-from firmware.kiosk.signed.verify import verify
+from firmware.signed import policy
+from firmware.kiosk.signed_lists import KioskLists
+from firmware.signed.verify import verify
 
 
 class KioskDecisions:

@@ -23,7 +23,7 @@ from firmware.kiosk.link import KioskLink
 from firmware.kiosk.outbox import Outbox, Pending
 from firmware.kiosk.reading import Reading, ReadingSource
 from firmware.kiosk.signal import Signal, Verdict
-from firmware.kiosk.signed.lists import KioskLists, load_root_keys
+from firmware.kiosk.signed_lists import KioskLists, load_root_keys
 from firmware.kiosk.verdicts import VerdictWaiters
 from firmware.timeouts import event_set_within
 

@@ -17,19 +17,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from . import cose, redlist, trustlist
-from .signedlist import Offer, SignedStore
-
-QOS = 1
-RETAIN = True
-
-
-def trust_topic(site: str) -> str:
-    return f"placecode/{site}/trust/list"
-
-
-def redlist_topic(site: str) -> str:
-    return f"placecode/{site}/trust/redlist"
+from firmware import protocol
+from firmware.signed import cose, redlist, trustlist
+from firmware.signed.signedlist import Offer, SignedStore
 
 
 def load_root_keys(path: Path | str) -> list[cose.PublicKey]:
@@ -60,13 +50,13 @@ class KioskLists:
         self.red: SignedStore[redlist.RedList] = redlist.store(data / "red-list.cose", roots, site)
 
     def topics(self) -> list[str]:
-        return [trust_topic(self.site), redlist_topic(self.site)]
+        return [protocol.trust_list_topic(self.site), protocol.red_list_topic(self.site)]
 
     def handle(self, topic: str, payload: bytes) -> Offer | None:
         """Offer one received message to the list it belongs to; None if not ours."""
-        if topic == trust_topic(self.site):
+        if topic == protocol.trust_list_topic(self.site):
             return self.trust.offer(payload)
-        if topic == redlist_topic(self.site):
+        if topic == protocol.red_list_topic(self.site):
             return self.red.offer(payload)
         return None
 
