@@ -18,16 +18,18 @@ from firmware import protocol
 from gateway.personal import Pseudonymiser, mask, mask_name
 from gateway.misuse import ReplayGuard
 from gateway.status_cache import StatusCache
-from gateway.store import Store, StoredVerdict
-from gateway.verdict import decide
+from gateway.store import Store
+from firmware import verdict as verdicts
+from firmware.verdict import Verdict
 
-OFFLINE = StoredVerdict("unknown", "hold", "manual_check", "timeout")
 
-
-def kiosk_decision(msg: dict) -> StoredVerdict:
-    prompt = {"open": "pass", "refuse": "no_entry"}.get(msg.get("action", "hold"), "manual_check")
-    return StoredVerdict(msg.get("colour", "unknown"), msg.get("action", "hold"), prompt,
-                         msg["source"])
+def kiosk_decision(msg: dict) -> Verdict:
+    """The decision a scan carries from its kiosk, or — a replay that carries none, from a
+    kiosk that decided without the gateway — a manual check."""
+    if "source" not in msg:
+        return verdicts.manual_check(msg["id"])
+    prompt = msg.get("prompt") or verdicts.for_colour("", msg["colour"]).prompt
+    return Verdict(msg["id"], msg["colour"], msg["action"], prompt, msg["source"])
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +91,12 @@ class CheckIn:
             # Someone is waiting at the door: the verdict goes out first, before the scan
             # is committed, so the writer's disk work never sits on the visitor's path.
             status = await self.statuses.status(subject, method, credential)
-            verdict = decide(status.colour, status.source)
+            verdict = verdicts.for_colour(msg["id"], status.colour, status.source)
             await self._send(msg, verdict)
         # A scan nobody waited for any more: the kiosk decided at the door without the
         # gateway (manual check, or its fail-open setting).
         replayed = verdict is None
-        verdict = verdict or OFFLINE
+        verdict = verdict or kiosk_decision(msg)
         stored = self.store.add_scan(
             msg,
             received,
@@ -134,7 +136,7 @@ class CheckIn:
                 msg, received, self.pseudonyms.subject(method, credential),
                 mask(method, credential), mask_name(msg.get("name")),
                 upload_record(self.site, msg),
-                kiosk_decision(msg) if "source" in msg else OFFLINE, received,
+                kiosk_decision(msg), received,
             ))
         fresh = 0
         for msg, done in zip(batch, waits, strict=True):
@@ -160,7 +162,7 @@ class CheckIn:
         for listener in self.misuse_listeners:
             await listener(misuse, msg)
 
-    async def _send(self, msg: dict, v: StoredVerdict) -> None:
+    async def _send(self, msg: dict, v: Verdict) -> None:
         await self.publish_verdict(
             msg["kiosk"],
             protocol.verdict(msg["id"], msg["kiosk"], v.colour, v.action, v.prompt, v.source,

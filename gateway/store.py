@@ -18,6 +18,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from firmware.verdict import Verdict
+
 log = logging.getLogger(__name__)
 BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
@@ -88,15 +90,7 @@ STATUS_EXTRA = ("lists", "oldest_ms", "first_seq", "last_seq", "clock_offset_ms"
                 "clock_synced", "clock_jumps", "metrics")
 
 
-@dataclass(frozen=True, slots=True)
-class StoredVerdict:
-    colour: str
-    action: str
-    prompt: str
-    source: str
-
-
-NO_VERDICT = StoredVerdict(None, None, None, None)
+NO_VERDICT = Verdict("", None, None, None, None)
 
 
 @dataclass(slots=True)
@@ -151,7 +145,7 @@ class Store:
 
     async def add_scan(
         self, msg: dict, received_ms: int, subject: str, masked: str, masked_name: str | None,
-        upload: dict, verdict: StoredVerdict | None = None, verdict_ms: int | None = None,
+        upload: dict, verdict: Verdict | None = None, verdict_ms: int | None = None,
     ) -> bool:
         """Store a scan durably, once per event id. True if new, False if seen before."""
         return await self.add_scan_nowait(msg, received_ms, subject, masked, masked_name, upload,
@@ -159,7 +153,7 @@ class Store:
 
     def add_scan_nowait(
         self, msg: dict, received_ms: int, subject: str, masked: str, masked_name: str | None,
-        upload: dict, verdict: StoredVerdict | None = None, verdict_ms: int | None = None,
+        upload: dict, verdict: Verdict | None = None, verdict_ms: int | None = None,
     ) -> asyncio.Future[bool]:
         """Queue a scan for the writer's next round; the future says whether it was new.
         Its verdict is known by then (sent, decided by the kiosk, or none: offline), so it
@@ -371,14 +365,6 @@ class Store:
         async with self.db.execute("SELECT high FROM sequences WHERE kiosk=?", (kiosk,)) as cur:
             row = await cur.fetchone()
         return row[0] if row else 0
-
-    async def verdict_of(self, event_id: str) -> StoredVerdict | None:
-        async with self.db.execute(
-            "SELECT colour, action, prompt, source FROM events WHERE id=? AND colour IS NOT NULL",
-            (event_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        return StoredVerdict(*row) if row else None
 
     # --- uploads (forwarder) -----------------------------------------------------------
 

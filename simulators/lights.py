@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from firmware.kiosk.signal import PROMPT_TEXT, Look, Verdict, look_for
+from firmware.verdict import PROMPT_TEXT, Look, Verdict, look_for
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import pytest
 from firmware.kiosk.board import BoardLink, DoorEventStore
 from firmware.kiosk.board_signal import BoardSignal, check_looks
 from firmware.kiosk.screen.state import ScreenState
-from firmware.kiosk.signal import LOOKS, Look, Verdict
+from firmware.verdict import LOOKS, Look, Verdict
 from firmware.kiosk.voice import Voice
 from simulators.board import BoardSimulator
 

@@ -13,7 +13,7 @@ import pytest
 
 from firmware.kiosk import voice
 from firmware.kiosk.health import Health
-from firmware.kiosk.signal import PROMPT_TEXT
+from firmware.verdict import PROMPT_TEXT
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="needs the Debian package espeak-ng"

@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.async_api import Page, async_playwright
 
 from firmware.kiosk.screen import ScreenState, create_app
-from firmware.kiosk.signal import PROMPT_TEXT, Verdict
+from firmware.verdict import PROMPT_TEXT, Verdict
 from tests.conftest import launch_chromium
 
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screens"

@@ -245,17 +245,19 @@ def test_reasons_are_all_documented():
 
 
 def test_only_a_valid_code_opens_the_door(code, trust):
-    from firmware.kiosk.signal import PROMPT_TEXT
-    from firmware.signed.policy import verdict_fields
     from firmware.signed.verify import Result
+    from firmware.verdict import PROMPT_TEXT, for_signed_code
 
-    assert verdict_fields(verify(code, trust, at=NOW)) == ("green", "open", "pass")
+    def judged(result: Result) -> tuple[str, str, str]:
+        return for_signed_code("e", result.valid, result.reason).fields()[:3]
+
+    assert judged(verify(code, trust, at=NOW)) == ("green", "open", "pass")
     for reason in REASONS[1:]:
-        colour, action, prompt = verdict_fields(Result(False, reason))
+        colour, action, prompt = judged(Result(False, reason))
         assert action != "open" and colour != "green", reason
         assert prompt in PROMPT_TEXT
-    assert verdict_fields(Result(False, "red_listed")) == ("red", "refuse", "no_entry")
-    assert verdict_fields(Result(False, "expired"))[1:] == ("hold", "manual_check")
+    assert judged(Result(False, "red_listed")) == ("red", "refuse", "no_entry")
+    assert judged(Result(False, "expired"))[1:] == ("hold", "manual_check")
 
 
 @settings(

@@ -1,7 +1,7 @@
 """Signal on real hardware: the door board's lights, buzzer and gate, the voice prompt and
 the status screen, all from one verdict.
 
-What a verdict looks like is decided once, in signal.LOOKS; this module only translates
+What a verdict looks like is decided once, in firmware/verdict.py LOOKS; this module only translates
 a Look into board commands. The screen and the voice go first (they cannot fail in a way
 that matters), then the board. If the board does not acknowledge, the gate has not
 opened, so the person is told to wait for staff: the screen and voice switch to "manual
@@ -16,7 +16,7 @@ import logging
 from firmware import board_link as link
 from firmware.kiosk.board import BoardError, BoardLink
 from firmware.kiosk.screen.state import ScreenState
-from firmware.kiosk.signal import LOOKS, Look, Verdict, look_for
+from firmware.verdict import LOOKS, Look, Verdict, look_for
 from firmware.kiosk.voice import Voice
 
 log = logging.getLogger(__name__)

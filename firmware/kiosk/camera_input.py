@@ -26,7 +26,7 @@ from firmware.kiosk.decode import Code, Decoder
 from firmware.kiosk.health import Health
 from firmware.kiosk.presentation import LatestFrame, PresentationTracker, Sighting
 from firmware.kiosk.reading import Medium, Reading
-from firmware.kiosk.signal import PROMPT_TEXT
+from firmware.verdict import PROMPT_TEXT
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

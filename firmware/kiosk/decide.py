@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import time
 
+from firmware import verdict
 from firmware.kiosk.reading import Reading
-from firmware.kiosk.signal import Verdict
-from firmware.signed import policy
 from firmware.kiosk.signed_lists import KioskLists
 from firmware.signed.verify import verify
+from firmware.verdict import Verdict
 
 
 class KioskDecisions:
@@ -27,12 +27,10 @@ class KioskDecisions:
         trust = self.lists.trust.current if self.lists else None
         red = self.lists.red.current if self.lists else None
         result = verify(reading.credential, trust, at=time.time(), red_list=red)
-        colour, action, prompt = policy.verdict_fields(result)
-        return Verdict(event_id, colour, action, prompt, policy.SOURCE)
+        return verdict.for_signed_code(event_id, result.valid, result.reason)
 
     def without_verdict(self, event_id: str, reading: Reading) -> Verdict:
         red = self.lists.red.current if self.lists else None
         if reading.method == "id_card" and red is not None and red.contains("id", reading.credential):
-            return Verdict(event_id, "red", "refuse", "no_entry", "kiosk")
-        action = "open" if self.gate_unchecked == "open" else "hold"
-        return Verdict(event_id, "unknown", action, "manual_check", "timeout")
+            return verdict.red_listed(event_id)
+        return verdict.manual_check(event_id, self.gate_unchecked)

@@ -20,7 +20,7 @@ class EventFactory:
         self._ids = protocol.EventIds()
 
     def builder(
-        self, reading: Reading, judge: Callable[[str], tuple[str, str, str]] | None = None,
+        self, reading: Reading, judge: Callable[[str], tuple[str, str, str, str]] | None = None,
     ) -> Callable[[int], tuple[str, bytes, int]]:
         """A function of the sequence number, for Outbox.add to call inside its transaction.
         `judge(event_id)` gives the kiosk's own decision when it decides itself."""

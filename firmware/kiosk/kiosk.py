@@ -22,9 +22,10 @@ from firmware.kiosk.health import Health
 from firmware.kiosk.link import KioskLink
 from firmware.kiosk.outbox import Outbox, Pending
 from firmware.kiosk.reading import Reading, ReadingSource
-from firmware.kiosk.signal import Signal, Verdict
+from firmware.kiosk.ports import DoorSignal
+from firmware.verdict import Verdict, manual_check
 from firmware.kiosk.signed_lists import KioskLists, load_root_keys
-from firmware.kiosk.verdicts import VerdictWaiters
+from firmware.kiosk.verdict_wait import VerdictWaiters
 from firmware.timeouts import event_set_within
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class Kiosk:
         self,
         config: KioskConfig,
         source: ReadingSource,
-        signal: Signal,
+        signal: DoorSignal,
         health: Health | None = None,
         clock=protocol.now_ms,
         board=None,
@@ -135,7 +136,7 @@ class Kiosk:
         The next scan tries again; nothing already queued is touched."""
         log.error("scan not recorded, outbox refused it (%s); manual check", exc)
         self.health.report("disk", False, f"scans cannot be stored: {exc}")
-        verdict = Verdict("", "unknown", "hold", "manual_check", "timeout")
+        verdict = manual_check("")
         self.counts["not_recorded"] += 1
         await self.signal.show(verdict)
         return verdict
@@ -152,10 +153,10 @@ class Kiosk:
         """A signed code: judged on the kiosk, shown at once, queued with its decision."""
         decided: list[Verdict] = []
 
-        def judge(event_id: str) -> tuple[str, str, str]:
+        def judge(event_id: str) -> tuple[str, str, str, str]:
             verdict = self.decisions.signed_code(event_id, reading)
             decided.append(verdict)
-            return verdict.colour, verdict.action, verdict.source
+            return verdict.fields()
 
         try:
             pending = await self._record(self.events.builder(reading, judge))

@@ -24,7 +24,7 @@ from firmware.kiosk import SOFTWARE_VERSION
 from firmware.kiosk.health import Health
 from firmware.kiosk.outbox import Outbox
 from firmware.kiosk.sender import OutboxSender
-from firmware.kiosk.signal import Verdict
+from firmware.verdict import Verdict
 from firmware.kiosk.signed_lists import KioskLists
 from firmware.timeouts import event_set_within, within
 

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from firmware.kiosk.health import Health
-from firmware.kiosk.signal import PROMPT_TEXT
+from firmware.verdict import PROMPT_TEXT
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ const mp = await loadMicroPython({
 });
 
 const copies = [
-  ["", ["__init__.py", "board_link.py", "protocol.py"]],
+  ["", ["__init__.py", "board_link.py", "protocol.py", "verdict.py"]],
   ["board", pyFiles(join(firmware, "board"))],
   ["tests", pyFiles(join(firmware, "tests"))],
 ];

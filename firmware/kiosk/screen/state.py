@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from firmware.kiosk.signal import PROMPT_TEXT, Verdict
+from firmware.verdict import PROMPT_TEXT, Verdict
 
 State = Literal["idle", "green", "yellow", "red", "manual", "prompt"]
 IDLE_PROMPT = "show_code"

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 
-from firmware.kiosk.signal import Verdict
+from firmware import verdict
 from firmware.timeouts import within
-
-
-def no_answer(event_id: str) -> Verdict:
-    return Verdict(event_id, "unknown", "hold", "manual_check", "timeout")
+from firmware.verdict import Verdict
 
 
 class VerdictWaiters:
@@ -40,6 +37,6 @@ class VerdictWaiters:
         try:
             return await within(future, timeout)
         except TimeoutError:
-            return no_answer(event_id)
+            return verdict.manual_check(event_id)
         finally:
             self._waiting.pop(event_id, None)

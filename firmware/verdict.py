@@ -1,0 +1,180 @@
+"""The verdict vocabulary: every colour, action, prompt and source, and every rule that
+turns what is known about a person into what the door does. Kiosk, gateway, board and
+the shop unit all use this module and no other, so a rule is written once.
+
+It runs unchanged on MicroPython (no typing, dataclasses or f-strings), like protocol.py.
+
+A verdict is (colour, action, prompt, source):
+- colour: what is known of the person (green | yellow | red | unknown);
+- action: what the door does (open | hold | refuse);
+- prompt: what the screen shows and the voice says (a key of PROMPT_TEXT);
+- source: who decided (platform | cache | stale | kiosk | timeout).
+Only a checked green opens with a green light; anything that could not be checked holds
+the person for the person on duty ("manual check").
+"""
+
+GREEN = "green"
+YELLOW = "yellow"
+RED = "red"
+UNKNOWN = "unknown"
+COLOURS = (GREEN, YELLOW, RED, UNKNOWN)
+
+OPEN = "open"
+HOLD = "hold"
+REFUSE = "refuse"
+ACTIONS = (OPEN, HOLD, REFUSE)
+
+PLATFORM = "platform"  # the city platform answered now
+CACHE = "cache"  # a colour the gateway looked up recently, within its time-to-live
+STALE = "stale"  # the platform did not answer; the cached colour is past its time-to-live
+KIOSK = "kiosk"  # the kiosk decided itself (a signed code, a red-listed ID card)
+TIMEOUT = "timeout"  # nobody could decide in time: the person on duty checks
+SOURCES = (PLATFORM, CACHE, STALE, KIOSK, TIMEOUT)
+
+# Chinese first, English second: what the screen shows and the voice says. Prompts that
+# are not verdicts (show_code, place_card, read_failed, not_health_code) are here too.
+PROMPT_TEXT = {
+    "pass": ("绿码，请通行", "Green code, please pass"),
+    "wait_staff": ("黄码，请等待工作人员", "Yellow code, please wait for staff"),
+    "no_entry": ("红码，禁止通行", "Red code, no entry"),
+    "manual_check": ("无法核验，请工作人员人工核验", "Cannot verify, staff will check you"),
+    "stale_status": ("状态未更新，请人工核验", "Status not current, staff will check"),
+    "not_health_code": ("这不是健康码", "This is not a health code"),
+    "show_code": ("请出示健康码", "Please show your health code"),
+    "place_card": ("请放置身份证", "Please place your ID card"),
+    "read_failed": ("读取失败，请重试", "Read failed, please try again"),
+}
+PROMPTS = (
+    "pass", "wait_staff", "no_entry", "manual_check", "stale_status",
+    "not_health_code", "show_code", "place_card", "read_failed",
+)
+
+# What a known colour means at the door: (action, prompt).
+_FOR_COLOUR = {
+    GREEN: (OPEN, "pass"),
+    YELLOW: (HOLD, "wait_staff"),
+    RED: (REFUSE, "no_entry"),
+    UNKNOWN: (HOLD, "manual_check"),
+}
+
+
+class Verdict:
+    """One verdict for one scan (event_id "" when nothing was recorded)."""
+
+    def __init__(self, event_id, colour, action, prompt, source):
+        self.event_id = event_id
+        self.colour = colour
+        self.action = action
+        self.prompt = prompt
+        self.source = source
+
+    def __eq__(self, other):
+        return isinstance(other, Verdict) and self.fields() == other.fields() \
+            and self.event_id == other.event_id
+
+    def __hash__(self):
+        return hash((self.event_id,) + self.fields())
+
+    def __repr__(self):
+        return "Verdict(%r, %r, %r, %r, %r)" % (
+            self.event_id, self.colour, self.action, self.prompt, self.source)
+
+    def fields(self):
+        """(colour, action, prompt, source): what a scan or verdict message carries."""
+        return (self.colour, self.action, self.prompt, self.source)
+
+    def with_id(self, event_id):
+        return Verdict(event_id, self.colour, self.action, self.prompt, self.source)
+
+    @classmethod
+    def from_message(cls, msg):
+        """From a verdict message, or from a scan that carries the kiosk's own decision."""
+        return cls(msg["id"], msg["colour"], msg["action"], msg["prompt"], msg["source"])
+
+
+def for_colour(event_id, colour, source=PLATFORM):
+    """The gateway's rule for a looked-up colour. A stale colour (the platform did not
+    answer; the cached entry is past its time-to-live) never opens the gate: the person on
+    duty decides, told what was last known. A stale red still refuses."""
+    if colour not in _FOR_COLOUR:
+        colour = UNKNOWN
+    action, prompt = _FOR_COLOUR[colour]
+    if source == STALE and colour != RED:
+        action, prompt = HOLD, "stale_status"
+    return Verdict(event_id, colour, action, prompt, source)
+
+
+def manual_check(event_id, gate_unchecked="closed", prompt="manual_check"):
+    """Nothing could be checked in time: hold for the person on duty, or — where the site
+    lets people through and checks by hand (gate_unchecked = "open") — open, never green."""
+    action = OPEN if gate_unchecked == "open" else HOLD
+    return Verdict(event_id, UNKNOWN, action, prompt, TIMEOUT)
+
+
+def red_listed(event_id):
+    """A credential on the site's signed red list, judged on the kiosk."""
+    return Verdict(event_id, RED, REFUSE, "no_entry", KIOSK)
+
+
+# What the door does with a signed code the kiosk judged itself. Only a fully valid code
+# opens. A red-listed code is refused; every other failure holds the person for the person
+# on duty ("this code did not check out" is not "this person is red"); a damaged read
+# asks for a rescan; a code that is not a health code says so.
+_SIGNED_FAILURES = {
+    "red_listed": (RED, REFUSE, "no_entry"),
+    "corrupted": (UNKNOWN, HOLD, "read_failed"),
+    "not_signed_code": (UNKNOWN, HOLD, "not_health_code"),
+}
+
+
+def for_signed_code(event_id, valid, reason):
+    """The kiosk's verdict on a signed code from verify(): valid, or the failure reason."""
+    if valid:
+        return Verdict(event_id, GREEN, OPEN, "pass", KIOSK)
+    colour, action, prompt = _SIGNED_FAILURES.get(reason, (UNKNOWN, HOLD, "manual_check"))
+    return Verdict(event_id, colour, action, prompt, KIOSK)
+
+
+def may_carry_colour(source):
+    """Only a decision the kiosk made itself may travel with a scan."""
+    return source in (KIOSK, TIMEOUT)
+
+
+# --- looks: what the door shows for a verdict -----------------------------------------
+
+class Look:
+    """Lights, pattern, buzzer tone and gate for one verdict; the board knows exactly
+    these values (firmware/board_link.py LIGHTS, PATTERNS, TONES)."""
+
+    def __init__(self, light, pattern, tone, gate):
+        self.light = light  # green | amber | red
+        self.pattern = pattern  # steady | blink | slow_blink
+        self.tone = tone  # buzzer pattern name
+        self.gate = gate  # open the gate
+
+    def __eq__(self, other):
+        return isinstance(other, Look) and (self.light, self.pattern, self.tone, self.gate) \
+            == (other.light, other.pattern, other.tone, other.gate)
+
+    def __repr__(self):
+        return "Look(%r, %r, %r, %r)" % (self.light, self.pattern, self.tone, self.gate)
+
+
+LOOKS = {
+    "open": Look("green", "steady", "pass", True),
+    "hold": Look("amber", "slow_blink", "attention", False),
+    "refuse": Look("red", "blink", "deny", False),
+    # a colour from a stale cache: not fresh, so not green and not the usual hold
+    "stale": Look("amber", "blink", "manual", False),
+    # nothing could be checked and the site's gate fails open: amber, never green
+    "open_unchecked": Look("amber", "steady", "manual", True),
+}
+
+
+def look_for(verdict):
+    """Green light only for a checked green person."""
+    if verdict.action == OPEN:
+        return LOOKS["open"] if verdict.colour == GREEN else LOOKS["open_unchecked"]
+    if verdict.source == STALE and verdict.action == HOLD:
+        return LOOKS["stale"]
+    return LOOKS[verdict.action]
