@@ -10,12 +10,16 @@ Not for the board: it speaks the serial link, not MQTT.
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import aiomqtt
+
+log = logging.getLogger(__name__)
 
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
@@ -84,3 +88,77 @@ async def messages(mqtt: aiomqtt.Client, turn_every: int = 8) -> AsyncIterator[a
         taken += 1
         if taken % turn_every == 0:
             await asyncio.sleep(0)
+
+
+Serve = Callable[[aiomqtt.Client], Awaitable[None]]
+
+
+def first_lost(group: BaseExceptionGroup) -> aiomqtt.MqttError | None:
+    """The connection loss inside a TaskGroup's failure, if that is all it is: tasks on
+    one connection all fail together when it drops."""
+    lost, other = group.split(aiomqtt.MqttError)
+    if lost is None or other is not None:
+        return None
+    leaf: BaseException = lost
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf if isinstance(leaf, aiomqtt.MqttError) else None
+
+
+class Session:
+    """One reconnecting MQTT session, the same for kiosk and gateway.
+
+    `run(serve)` connects, hands the client to `serve` for as long as the connection
+    lasts, and reconnects forever with capped, jittered backoff. A lost or refused
+    connection (MqttError) and TLS files that are missing or refused (OSError) are faults
+    to retry, reported through `on_fault(detail)`; anything else is a bug and ends `run`
+    with its traceback, for the process's supervisor to act on.
+    """
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        identifier: str,
+        *,
+        will: aiomqtt.Will | None = None,
+        max_queued_incoming: int | None = None,
+        on_fault: Callable[[str], None] = lambda _detail: None,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self.address = address
+        self.identifier = identifier
+        self.will = will
+        self.max_queued_incoming = max_queued_incoming
+        self.on_fault = on_fault
+        self.max_backoff_s = max_backoff_s
+        self.client: aiomqtt.Client | None = None  # while connected
+        self.connected = asyncio.Event()
+
+    async def run(self, serve: Serve) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                async with client(self.address, self.identifier, will=self.will,
+                                  max_queued_incoming=self.max_queued_incoming) as mqtt:
+                    backoff = 0.2
+                    self.client = mqtt
+                    try:
+                        await serve(mqtt)
+                    except BaseExceptionGroup as group:
+                        lost = first_lost(group)
+                        if lost is None:
+                            raise
+                        raise lost from None
+            except aiomqtt.MqttError as exc:
+                log.warning("broker %s:%s lost or refused: %s",
+                            self.address.host, self.address.port, exc)
+                self.on_fault("unreachable")
+            except OSError as exc:  # TLS files missing or unreadable, certificate refused
+                log.warning("cannot connect to broker %s:%s: %s",
+                            self.address.host, self.address.port, exc)
+                self.on_fault(type(exc).__name__)
+            finally:
+                self.client = None
+                self.connected.clear()
+            await asyncio.sleep(backoff * (0.5 + random.random()))
+            backoff = min(backoff * 2, self.max_backoff_s)
