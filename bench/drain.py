@@ -96,7 +96,7 @@ async def run(n: int, idle_scans: int, give_up_s: float) -> dict:
             return time.perf_counter() - started
 
         watcher = asyncio.create_task(watch())
-        await kiosk.link.connected.wait()
+        await kiosk.session.connected.wait()
         during = await live_scans(kiosk, readings, lights, lambda: not drained.is_set())
         drain_s = await watcher
         left = (await kiosk.outbox.backlog())[0]
@@ -115,7 +115,7 @@ async def run(n: int, idle_scans: int, give_up_s: float) -> dict:
         "events_per_s": round((n - left) / drain_s),
         "live_during_drain_ms": summarise(during),
         "live_idle_ms": summarise(idle),
-        "resends": kiosk.link.sender.resends,
+        "resends": kiosk.session.sender.resends,
     }
 
 

@@ -48,7 +48,7 @@ class Timed:
     def __init__(self, kiosk: Kiosk) -> None:
         self.sent: dict[str, float] = {}
         self.samples: list[float] = []
-        send, deliver = kiosk.link.sender.send_live, kiosk.waiters.deliver
+        send, deliver = kiosk.session.sender.send_live, kiosk.waiters.deliver
 
         async def send_live(pending):
             self.sent[pending.id] = time.perf_counter()
@@ -59,8 +59,8 @@ class Timed:
                 self.samples.append((time.perf_counter() - self.sent.pop(verdict.event_id)) * 1000)
             return deliver(verdict)
 
-        kiosk.link.sender.send_live = send_live
-        kiosk.link.on_verdict = on_verdict
+        kiosk.session.sender.send_live = send_live
+        kiosk.session.on_verdict = on_verdict
 
 
 async def scans(readings, lights, make, n: int, warmup: int = 20, gap_s: float = 0.05
@@ -97,7 +97,7 @@ async def run(n: int, gap_s: float) -> dict:
     try:
         await kiosk.ready.wait()
         startup.settle_heap()  # as the kiosk process does
-        await asyncio.wait_for(kiosk.link.connected.wait(), 10)
+        await asyncio.wait_for(kiosk.session.connected.wait(), 10)
         for _ in range(200):
             if kiosk.lists.trust.current is not None:
                 break

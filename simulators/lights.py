@@ -4,7 +4,10 @@ the demo's terminal summary. On a kiosk, firmware/kiosk/board_signal.py drives t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
+from typing import TextIO
 
 from firmware.verdict import PROMPT_TEXT, Look, Verdict, look_for
 
@@ -12,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 class SimulatedLights:
-    def __init__(self) -> None:
+    def __init__(self, report: TextIO | None = None) -> None:
+        self.report = report  # each verdict as a JSON line, for a benchmark reading it
         self.shown: list[tuple[Verdict, Look]] = []
         self.prompts: list[str] = []
         self._changed = asyncio.Event()
@@ -20,12 +24,22 @@ class SimulatedLights:
     async def show(self, verdict: Verdict) -> None:
         look = look_for(verdict)
         self.shown.append((verdict, look))
+        if self.report is not None:
+            self.report.write(json.dumps({
+                "shown_ns": time.perf_counter_ns(), "id": verdict.event_id,
+                "colour": verdict.colour, "action": verdict.action, "prompt": verdict.prompt,
+                "source": verdict.source, "light": look.light}) + "\n")
+            self.report.flush()
         zh, en = PROMPT_TEXT[verdict.prompt]
         log.info(
             "signal %s %s tone=%s gate=%s | %s / %s",
             look.light, look.pattern, look.tone, "open" if look.gate else "closed", zh, en,
         )
         self._changed.set()
+
+    async def run(self) -> None:
+        """Simulated lights have no background work."""
+        await asyncio.Event().wait()
 
     async def prompt(self, key: str) -> None:
         """A prompt that is no verdict ("not a health code", "read failed")."""

@@ -162,9 +162,11 @@ def kiosk_config(work: Path, site: str, kiosk: str, door: str, broker_port: int,
         "data_dir": str(work / kiosk),
         "broker": {"host": "127.0.0.1", "port": broker_port},
         "input": {"kind": "simulated", **input_options},
+        "signal": {"kind": "lights"},
     }
 
 
 def start_kiosk(work: Path, config: dict) -> Process:
     path = write_toml(work / f"{config['kiosk']}.toml", config)
-    return Process(config["kiosk"], "firmware.kiosk", ["--config", str(path)], work / "logs").start()
+    return Process(config["kiosk"], "simulators.kiosk", ["--config", str(path)],
+                   work / "logs").start()

@@ -70,15 +70,16 @@ class KioskUnderTest:
 async def kiosk_factory(tmp_path: Path, broker: Broker):
     tasks: list[asyncio.Task] = []
 
-    async def start(name: str = "kiosk-1", door: str = "door-1", **options: object) -> KioskUnderTest:
+    async def start(name: str = "kiosk-1", door: str = "door-1", counter=None,
+                    **options: object) -> KioskUnderTest:
         raw = processes.kiosk_config(tmp_path, SITE, name, door, broker.port)
         raw.update(options)
         cfg = kiosk_config.KioskConfig.model_validate(raw)
         readings, lights = QueuedReadings(), SimulatedLights()
-        kiosk = Kiosk(cfg, readings, lights)
+        kiosk = Kiosk(cfg, readings, lights, counter=counter)
         tasks.append(asyncio.create_task(kiosk.run()))
         await asyncio.wait_for(kiosk.ready.wait(), 5)
-        await asyncio.wait_for(kiosk.link.connected.wait(), 10)
+        await asyncio.wait_for(kiosk.session.connected.wait(), 10)
         return KioskUnderTest(kiosk, readings, lights)
 
     yield start

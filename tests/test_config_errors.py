@@ -20,17 +20,25 @@ from gateway import config as gateway_config
 
 REPO = Path(__file__).resolve().parent.parent
 
-KIOSK_OK = 'site = "s1"\nkiosk = "k1"\ndoor = "d1"\ndata_dir = "/tmp/placecode-k1"\n'
+KIOSK_TOP = 'site = "s1"\nkiosk = "k1"\ndoor = "d1"\ndata_dir = "/tmp/placecode-k1"\n'
+KIOSK_DEVICES = '[input]\nkind = "camera"\n\n[signal]\nkind = "board"\n'
+KIOSK_OK = KIOSK_TOP + KIOSK_DEVICES
 GATEWAY_OK = ('site = "s1"\ndb_path = "/tmp/placecode-gw.sqlite"\n'
               'pseudonym_key = "0123456789abcdef0123"\n')
 
 # (name, file text, the key the message must name, words the problem must contain)
 KIOSK_BAD = [
     ("missing", KIOSK_OK.replace('door = "d1"\n', ""), "door", "required"),
+    ("missing_device", KIOSK_TOP + '[signal]\nkind = "board"\n', "input", "required"),
+    ("missing_kind", KIOSK_OK.replace('kind = "board"\n', 'port = "/dev/ttyACM0"\n'),
+     "signal.kind", "required"),
     ("wrong_type", KIOSK_OK + "[broker]\nport = \"eighteen\"\n", "broker.port", "integer"),
-    ("wrong_type_top", KIOSK_OK + "verdict_timeout_s = \"fast\"\n", "verdict_timeout_s", "number"),
-    ("unknown", KIOSK_OK + "verdict_timeout = 2\n", "verdict_timeout", "not permitted"),
-    ("unknown_nested", KIOSK_OK + "[input]\nratehz = 3\n", "input.ratehz", "not permitted"),
+    ("wrong_type_top", KIOSK_TOP + "verdict_timeout_s = \"fast\"\n" + KIOSK_DEVICES,
+     "verdict_timeout_s", "number"),
+    ("unknown", KIOSK_TOP + "verdict_timeout = 2\n" + KIOSK_DEVICES, "verdict_timeout",
+     "not permitted"),
+    ("unknown_nested", KIOSK_OK.replace('kind = "camera"\n', 'kind = "camera"\nratehz = 3\n'),
+     "input.ratehz", "not permitted"),
     ("out_of_range", KIOSK_OK + "[broker]\nport = 70000\n", "broker.port", "65535"),
     ("bad_name", KIOSK_OK.replace('"k1"', '"Kiosk 1"'), "kiosk", "a-z"),
 ]
@@ -77,7 +85,7 @@ def test_good_files_load(tmp_path: Path):
 
 ENTRY_POINTS = {
     "kiosk": ("firmware.kiosk", KIOSK_BAD),
-    "kiosk-service": ("firmware.kiosk.sdnotify", KIOSK_BAD),
+    "kiosk-simulators": ("simulators.kiosk", KIOSK_BAD),
     "gateway": ("gateway", GATEWAY_BAD),
 }
 
@@ -105,6 +113,20 @@ def test_each_kind_of_mistake_stops_the_process_with_one_line(tmp_path: Path, en
         assert len(lines) == 1, err
         assert f": {key}: " in lines[0] and problem in lines[0], lines[0]
         assert "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize("device", ['[input]\nkind = "simulated"\n\n[signal]\nkind = "board"\n',
+                                    '[input]\nkind = "camera"\n\n[signal]\nkind = "lights"\n'])
+def test_an_installed_kiosk_refuses_simulated_devices(tmp_path: Path, device: str):
+    path = tmp_path / "kiosk.toml"
+    path.write_text(KIOSK_TOP + device)
+    proc = subprocess.run([sys.executable, "-m", "firmware.kiosk", "--config", str(path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "is a simulator" in lines[0], proc.stderr
+    assert not (tmp_path / "placecode-k1").exists()
 
 
 def test_units_do_not_restart_on_a_bad_config():

@@ -71,7 +71,7 @@ async def kiosk_at(site: Site, name: str, door: str) -> AsyncIterator[KioskUnder
     task = asyncio.create_task(kiosk.run())
     try:
         await asyncio.wait_for(kiosk.ready.wait(), 5)
-        await asyncio.wait_for(kiosk.link.connected.wait(), 10)
+        await asyncio.wait_for(kiosk.session.connected.wait(), 10)
         yield KioskUnderTest(kiosk, readings, lights)
         # The verdict goes out before the gateway's commit; the ack, after it. Leave once
         # every scan is acknowledged, so what the test reads next has been stored.

@@ -42,7 +42,8 @@ DEVICE_KIOSK = """
 import asyncio, sys
 from pathlib import Path
 from typing import Self
-from firmware.kiosk import config as kiosk_config, logging_setup
+from firmware import logging_setup
+from firmware.kiosk import config as kiosk_config
 from firmware.kiosk.board import BoardLink, DoorEventStore, BoardError
 from firmware.kiosk.health import Health
 from firmware.kiosk.idcard.source import IdCardSource

@@ -16,9 +16,7 @@ async def test_people_counted_at_the_door_show_as_coverage(tmp_path, kiosk_facto
     with BoardSimulator() as sim:
         board = BoardLink(sim.path, DoorEventStore(tmp_path / "board-events.sqlite"))
         await board.start()
-        k = await kiosk_factory()
-        k.kiosk.board = board
-        counting = asyncio.create_task(k.kiosk._door_counts())
+        k = await kiosk_factory(counter=board)
         try:
             for _ in range(3):
                 await asyncio.to_thread(sim.walk, "in")
@@ -35,5 +33,4 @@ async def test_people_counted_at_the_door_show_as_coverage(tmp_path, kiosk_facto
             row = await poll(door_row, timeout=15)
             assert abs(row["coverage"] - 2 / 3) < 0.01, row
         finally:
-            counting.cancel()
-            await board.close() if hasattr(board, "close") else None
+            await board.close()

@@ -35,7 +35,7 @@ async def test_card_gets_the_persons_verdict_once(
         task = asyncio.create_task(kiosk.run())
         try:
             await asyncio.wait_for(kiosk.ready.wait(), 5)
-            await asyncio.wait_for(kiosk.link.connected.wait(), 10)
+            await asyncio.wait_for(kiosk.session.connected.wait(), 10)
             sim.place(resident_card_for(green.id_number, green.name))
             ((verdict, look),) = await lights.wait_for(1, timeout=10)
             assert (verdict.colour, verdict.action, verdict.source) == (

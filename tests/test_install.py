@@ -39,7 +39,7 @@ def test_kiosk_unit_has_watchdog_restart_and_hardening():
     unit = (FILES / "placecode-kiosk.service").read_text()
     for line in ("Type=notify", "WatchdogSec=", "Restart=always", "ProtectSystem=strict",
                  "ReadWritePaths=/var/lib/placecode", "NoNewPrivileges=yes", "PrivateTmp=yes",
-                 "ExecStart=/opt/placecode/venv/bin/python -m firmware.kiosk.sdnotify",
+                 "ExecStart=/opt/placecode/venv/bin/python -m firmware.kiosk --config",
                  "User=placecode", "SupplementaryGroups=dialout video"):
         assert line in unit, line
 

@@ -25,7 +25,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from firmware.kiosk import logging_setup, sdnotify
+from firmware import logging_setup, sdnotify
 from firmware.kiosk.event import EventFactory
 from firmware.kiosk.reading import Reading
 from firmware.kiosk.timesync import GatewayClock
@@ -68,7 +68,7 @@ def test_service_says_ready_pings_the_watchdog_and_says_stopping(tmp_path: Path)
             tmp_path, "sd-site", "kiosk-sd", "door-1", broker.port))
         notify = NotifySocket(tmp_path / "notify")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "firmware.kiosk.sdnotify", "--config", str(cfg)],
+            [sys.executable, "-m", "simulators.kiosk", "--config", str(cfg)],
             cwd=REPO, stderr=subprocess.PIPE, text=True,
             env=dict(os.environ, PYTHONPATH=str(REPO), NOTIFY_SOCKET=notify.path,
                      WATCHDOG_USEC="400000"))

@@ -90,7 +90,7 @@ async def test_scans_latency_backlogs_errors_and_presence(tmp_path: Path, broker
             kiosk = Kiosk(kcfg, readings, SimulatedLights())
             kiosk_task = asyncio.create_task(kiosk.run())
             await asyncio.wait_for(kiosk.ready.wait(), 5)
-            await asyncio.wait_for(kiosk.link.connected.wait(), 10)
+            await asyncio.wait_for(kiosk.session.connected.wait(), 10)
 
             for person, method in shown:
                 credential = person.code_url if method == "code" else person.id_number

@@ -47,18 +47,21 @@ async def full_disk(outbox: Outbox, full: bool) -> None:
 
 async def test_sequence_is_gap_free_across_confirmations_and_restarts(tmp_path):
     path = tmp_path / "outbox.sqlite"
-    outbox = await Outbox.open(path)
+    outbox = Outbox(path)
+    await outbox.open()
     added = [await outbox.add(builder()) for _ in range(3)]
     assert [p.seq for p in added] == [1, 2, 3]
     assert await outbox.confirm([added[0].id, added[1].id]) == 2
     await outbox.close()
 
-    outbox = await Outbox.open(path)  # a restart: numbering continues, the rest is queued
+    outbox = Outbox(path)  # a restart: numbering continues, the rest is queued
+    await outbox.open()
     assert [p.id for p in await outbox.after(0)] == [added[2].id]
     assert await outbox.confirm([added[2].id]) == 1
     await outbox.close()
 
-    outbox = await Outbox.open(path)  # everything confirmed: still no number reused
+    outbox = Outbox(path)  # everything confirmed: still no number reused
+    await outbox.open()
     assert (await outbox.add(builder())).seq == 4
     assert await outbox.last_seq() == 4
     assert await outbox.first_unconfirmed() == 4
@@ -66,7 +69,8 @@ async def test_sequence_is_gap_free_across_confirmations_and_restarts(tmp_path):
 
 
 async def test_numbering_moves_above_what_the_gateway_holds(tmp_path):
-    outbox = await Outbox.open(tmp_path / "outbox.sqlite")
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    await outbox.open()
     assert await outbox.raise_seq(500) is True
     assert await outbox.raise_seq(10) is False  # never backwards
     assert (await outbox.add(builder())).seq == 501
@@ -74,7 +78,8 @@ async def test_numbering_moves_above_what_the_gateway_holds(tmp_path):
 
 
 async def test_full_disk_refuses_the_scan_and_loses_nothing(tmp_path):
-    outbox = await Outbox.open(tmp_path / "outbox.sqlite")
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    await outbox.open()
     queued = [await outbox.add(builder()) for _ in range(2)]
     await full_disk(outbox, True)
     for _ in range(3):

@@ -82,8 +82,8 @@ async def test_kiosk_rejects_bad_verdicts_and_keeps_working(broker, gateway, kio
         topic = f"placecode/{SITE}/kiosk-1/verdict"
         await intruder.publish(topic, b"garbage", qos=1)
         await intruder.publish(topic, json.dumps({"v": 7}).encode(), qos=1)
-    await poll(lambda: sum(k.kiosk.link.rejected.values()) >= 2)
-    assert k.kiosk.link.rejected == {"not_json": 1, "unknown_version": 1}
+    await poll(lambda: sum(k.kiosk.session.rejected.values()) >= 2)
+    assert k.kiosk.session.rejected == {"not_json": 1, "unknown_version": 1}
     k.readings.present(Reading("code", first_of_colour(7, "red").code_url))
     (verdict, _look), = await k.lights.wait_for(1)
     assert verdict.colour == "red"

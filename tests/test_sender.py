@@ -36,7 +36,8 @@ class LossyGateway:
 
 
 async def test_a_lost_batch_is_sent_again_while_later_scans_keep_being_acknowledged(tmp_path):
-    outbox = await Outbox.open(tmp_path / "outbox.sqlite")
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    await outbox.open()
     sender = OutboxSender(outbox, waiting=lambda: (), window=4, batch=2, resend_after_s=0.3)
     gateway = LossyGateway(sender, lose={3, 4})
     gateway.ids = {}

@@ -79,7 +79,7 @@ async def test_a_kiosk_stops_when_stopped_as_its_health_changes(tmp_path, broker
                   SimulatedLights())
     task = asyncio.create_task(kiosk.run())
     await asyncio.wait_for(kiosk.ready.wait(), 5)
-    await asyncio.wait_for(kiosk.link.connected.wait(), 10)
+    await asyncio.wait_for(kiosk.session.connected.wait(), 10)
     await asyncio.sleep(0.05)  # its status loop is waiting for a change
     assert await stops(task, lambda: kiosk.health.report("camera", False), turns)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from firmware import board_link as link
 from firmware.kiosk.board import BoardError, BoardLink
@@ -34,13 +35,34 @@ def check_looks(looks: dict[str, Look] = LOOKS) -> None:
 class BoardSignal:
     def __init__(self, board: BoardLink, voice: Voice | None = None,
                  screen: ScreenState | None = None, *, show_ms: int = 3000,
-                 gate_ms: int = 3000) -> None:
+                 gate_ms: int = 3000,
+                 serve_screen: Callable[[], Awaitable[None]] | None = None) -> None:
         check_looks()
         self.board = board
         self.voice = voice
         self.screen = screen
         self.show_ms = show_ms
         self.gate_ms = gate_ms
+        self.serve_screen = serve_screen  # the status page for the HDMI panel
+
+    async def run(self) -> None:
+        """Keep the board connected, mirror its fail-safe on the screen, serve the screen."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.keep_board())
+            tasks.create_task(self.watch())
+            if self.serve_screen is not None:
+                tasks.create_task(self.serve_screen())
+
+    async def keep_board(self, retry_s: float = 1.0) -> None:
+        """The board may be absent at start or unplugged later: keep trying to reach it."""
+        while True:
+            try:
+                await self.board.start(timeout=2.0)
+                await self.board.set_idle("ready")
+                return
+            except (BoardError, OSError):
+                self.board.health.report("board", False, "absent")
+                await asyncio.sleep(retry_s)
 
     async def show(self, verdict: Verdict) -> None:
         look = look_for(verdict)

@@ -17,10 +17,17 @@ from firmware.config_file import BrokerConfig, ConfigError, Strict, load_model
 __all__ = ["ConfigError", "KioskConfig", "load"]
 
 
-class InputConfig(Strict):
-    """The kiosk's camera (or, on a development machine, simulated visitors)."""
+# Device kinds that only the simulators may start (python -m simulators.kiosk): an
+# installed kiosk refuses them, so it can never feed made-up visitors into a real site.
+SIMULATED_INPUTS = ("simulated", "scripted", "camera_files")
+SIMULATED_SIGNALS = ("lights",)
 
-    kind: Literal["simulated", "camera", "camera_files"] = "simulated"
+
+class InputConfig(Strict):
+    """The kiosk's camera. Simulator kinds: made-up visitors (simulated), readings from
+    standard input (scripted), a folder of images played as frames (camera_files)."""
+
+    kind: Literal["camera", "simulated", "scripted", "camera_files"]
     seed: int = 1
     rate_hz: float = Field(0.5, gt=0, le=50)
     platform_seed: int = 7  # the simulated visitors are people the platform simulator knows
@@ -35,9 +42,9 @@ class ReaderConfig(Strict):
 
 
 class SignalConfig(Strict):
-    """Lights, buzzer and gate: the board on its serial port, or simulated lights."""
+    """Lights, buzzer and gate: the board on its serial port (simulator kind: lights)."""
 
-    kind: Literal["lights", "board"] = "lights"
+    kind: Literal["board", "lights"]
     port: str = "/dev/placecode-board"
     audio_dir: Path | None = None  # voice prompts (just board-audio); none: silent
     screen_port: int | None = 8089  # the local status page for the HDMI panel
@@ -58,9 +65,9 @@ class KioskConfig(Strict):
     seq_sync_s: float = Field(5.0, ge=0)  # with new data, wait this long for the gateway's seq
     outbox_alarm: int = Field(200_000, ge=1)  # backlog that raises the "outbox" fault
     broker: BrokerConfig = BrokerConfig()
-    input: InputConfig = InputConfig()
+    input: InputConfig
     reader: ReaderConfig | None = None
-    signal: SignalConfig = SignalConfig()
+    signal: SignalConfig
     trust: TrustConfig | None = None  # signed offline codes are checked only with it
     # what the gate does when nothing could be checked: "closed" (the person on duty
     # opens it) or "open" (the site lets people through and checks by hand)
@@ -86,3 +93,13 @@ def _checked(check) -> str:
 
 def load(path: Path) -> KioskConfig:
     return load_model(path, KioskConfig)
+
+
+def simulated_devices(cfg: KioskConfig) -> list[str]:
+    """The config keys that name a simulated device, e.g. ["input.kind = 'simulated'"]."""
+    found = []
+    if cfg.input.kind in SIMULATED_INPUTS:
+        found.append(f"input.kind = {cfg.input.kind!r}")
+    if cfg.signal.kind in SIMULATED_SIGNALS:
+        found.append(f"signal.kind = {cfg.signal.kind!r}")
+    return found

@@ -1,20 +1,21 @@
-"""Which devices this kiosk has, from its config: inputs, signal, screen, door counts.
+"""The kiosk's hardware, assembled from its config: camera, ID-card reader, door board.
 
-Hardware libraries are imported here only for the device the config names (picamera2
-inside the camera source, pyserial inside the reader and board drivers), so the same
-kiosk runs on a Pi with real parts and on a laptop with simulators. One Health object is
-shared by every device, so the status message carries all their faults.
+Only real devices are built here; the simulators build theirs (simulators/kiosk.py) and
+plug them into the same ports (firmware/kiosk/ports.py). Hardware libraries are imported
+only for the device the config names (picamera2 inside the camera source, pyserial inside
+the reader and board drivers). One Health object is shared by every device, so the status
+message carries all their faults.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from firmware.kiosk.config import KioskConfig
 from firmware.kiosk.health import Health
+from firmware.kiosk.ports import DoorCounter, DoorSignal
 from firmware.kiosk.reading import Reading, ReadingSource
 
 
@@ -29,122 +30,104 @@ class MergedReadings:
             async for reading in self.sources[0]:
                 yield reading
             return
-        queue: asyncio.Queue[Reading] = asyncio.Queue()
+        queue: asyncio.Queue[Reading | Exception] = asyncio.Queue()
 
         async def pump(source: ReadingSource) -> None:
-            async for reading in source:
-                await queue.put(reading)
+            try:
+                async for reading in source:
+                    await queue.put(reading)
+            except Exception as exc:  # a dead input ends the kiosk's scan loop with it
+                await queue.put(exc)
 
-        tasks = [asyncio.create_task(pump(s)) for s in self.sources]
+        tasks = [asyncio.create_task(pump(source)) for source in self.sources]
         try:
             while True:
-                yield await queue.get()
+                item = await queue.get()
+                if isinstance(item, Exception):
+                    raise item
+                yield item
         finally:
             for task in tasks:
                 task.cancel()
 
 
+class Prompts:
+    """Prompts that are not verdicts ("not a health code", "read failed"), asked for by
+    inputs from wherever they run and shown one after another on the door signal."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=8)
+
+    def ask(self, key: str) -> None:
+        if not self._queue.full():  # a burst of prompts: the door shows the first few
+            self._queue.put_nowait(key)
+
+    async def run(self, signal: DoorSignal) -> None:
+        while True:
+            await signal.prompt(await self._queue.get())
+
+
 @dataclass
 class Devices:
     source: ReadingSource
-    signal: object
+    signal: DoorSignal
     health: Health
-    background: list[Callable[[], object]] = field(default_factory=list)  # coroutines to run
-    board: object | None = None
+    counter: DoorCounter | None = None
+    # background work of the devices beside the kiosk's own, supervised with it
+    tasks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
-def _prompt_later(signal: object) -> Callable[[str], None]:
-    """Prompts that are not verdicts ("not a health code", "read failed")."""
-
-    def prompt(key: str) -> None:
-        show = getattr(signal, "prompt", None)
-        if show is not None:
-            asyncio.get_running_loop().create_task(show(key))
-
-    return prompt
-
-
-def build(cfg: KioskConfig) -> Devices:
-    health = Health()
-    signal, background, board = _signal(cfg, health)
-    prompt = _prompt_later(signal)
-    sources: list[ReadingSource] = [_input(cfg, health, prompt)]
+def build(cfg: KioskConfig, health: Health | None = None) -> Devices:
+    """The devices a real kiosk has; a simulated kind is refused (simulators/kiosk.py
+    builds those)."""
+    health = health or Health()
+    prompts = Prompts()
+    signal, counter = board_signal(cfg, health)
+    sources = [camera(cfg, health, prompts)]
     if cfg.reader is not None:
-        from firmware.kiosk.idcard.source import IdCardSource, SourceSettings
-
-        sources.append(IdCardSource(
-            cfg.reader.port, health, SourceSettings(baudrate=cfg.reader.baud),
-            on_read_failed=lambda _reason: prompt("read_failed"),
-        ))
-    return Devices(MergedReadings(sources), signal, health, background, board)
+        sources.append(id_card_reader(cfg, health, prompts))
+    return Devices(MergedReadings(sources), signal, health, counter,
+                   [lambda: prompts.run(signal)])
 
 
-def _input(cfg: KioskConfig, health: Health, prompt: Callable[[str], None]) -> ReadingSource:
-    if cfg.input.kind == "simulated":
-        from simulators.visitors import SimulatedVisitors
-
-        return SimulatedVisitors(cfg.input.platform_seed, cfg.input.seed, cfg.input.rate_hz)
+def camera(cfg: KioskConfig, health: Health, prompts: Prompts) -> ReadingSource:
+    if cfg.input.kind != "camera":
+        raise ValueError(f"input.kind = {cfg.input.kind!r} is not a device of a real kiosk")
+    from firmware.kiosk.camera.picamera2_source import Picamera2Source
     from firmware.kiosk.camera_input import CameraInput
 
-    if cfg.input.kind == "camera_files":
-        from firmware.kiosk.camera.simulated import SimulatedSource
-
-        frames = SimulatedSource.from_folder(cfg.input.files, loop=True)
-    else:
-        from firmware.kiosk.camera.picamera2_source import Picamera2Source
-
-        frames = Picamera2Source()
-    return CameraInput(frames, health, on_prompt=prompt)
+    return CameraInput(Picamera2Source(), health, on_prompt=prompts.ask)
 
 
-def _signal(cfg: KioskConfig, health: Health):
-    if cfg.signal.kind == "lights":
-        from simulators.lights import SimulatedLights
+def id_card_reader(cfg: KioskConfig, health: Health, prompts: Prompts) -> ReadingSource:
+    from firmware.kiosk.idcard.source import IdCardSource, SourceSettings
 
-        return SimulatedLights(), [], None
-    from firmware.kiosk.board import BoardError, BoardLink, DoorEventStore
+    assert cfg.reader is not None
+    return IdCardSource(cfg.reader.port, health, SourceSettings(baudrate=cfg.reader.baud),
+                        on_read_failed=lambda _reason: prompts.ask("read_failed"))
+
+
+def board_signal(cfg: KioskConfig, health: Health) -> tuple[DoorSignal, DoorCounter]:
+    """The door board (lights, buzzer, gate, people counter), the voice and the screen."""
+    if cfg.signal.kind != "board":
+        raise ValueError(f"signal.kind = {cfg.signal.kind!r} is not a device of a real kiosk")
+    from firmware.kiosk.board import BoardLink, DoorEventStore
     from firmware.kiosk.board_signal import BoardSignal
     from firmware.kiosk.screen.state import ScreenState
     from firmware.kiosk.voice import Voice
 
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    board = BoardLink(cfg.signal.port, DoorEventStore(cfg.data_dir / "board-events.sqlite"), health)
+    board = BoardLink(cfg.signal.port, DoorEventStore(cfg.data_dir / "board-events.sqlite"),
+                      health)
     screen = ScreenState(cfg.door)
     voice = Voice(cfg.signal.audio_dir, health=health) if cfg.signal.audio_dir else None
-    signal = BoardSignal(board, voice, screen)
-
-    async def keep_board() -> None:
-        while True:  # the board may be absent at start or unplugged later; keep trying
-            try:
-                await board.start(timeout=2.0)
-                await board.set_idle("ready")
-                return
-            except (BoardError, OSError):
-                health.report("board", False, "absent")
-                await asyncio.sleep(1.0)
-
-    background = [keep_board]
-    if hasattr(signal, "watch"):
-        background.append(signal.watch)
+    serve_screen = None
     if cfg.signal.screen_port:
         from firmware.kiosk.screen.app import serve
 
-        background.append(lambda: serve(screen, port=cfg.signal.screen_port))
-    return signal, background, board
+        port = cfg.signal.screen_port
 
+        def serve_screen() -> Awaitable[None]:
+            return serve(screen, port=port)
 
-async def run_background(devices: Devices) -> None:
-    async with asyncio.TaskGroup() as tasks:
-        for start in devices.background:
-            tasks.create_task(start())
-
-
-@contextlib.asynccontextmanager
-async def running(devices: Devices):
-    task = asyncio.create_task(run_background(devices))
-    try:
-        yield devices
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    return BoardSignal(board, voice, screen, serve_screen=serve_screen), board

@@ -1,8 +1,14 @@
 """The kiosk pipeline: reading → event → outbox → MQTT → verdict → signal.
 
-One person at a time per door: each reading is committed to the outbox, published by
-the link, and answered by the gateway's verdict or, if none comes in time, by the
-kiosk's own "manual check". The link runs beside it, so an outage never blocks the door.
+One person at a time per door: each reading is committed to the outbox, published to the
+gateway, and answered by the gateway's verdict or, if none comes in time, by the kiosk's
+own "manual check". The outbox's fsync runs while the scan travels; the door shows the
+verdict once both are done, so nobody passes on a scan that a power cut could lose. The
+gateway session runs beside the pipeline, so an outage never blocks the door.
+
+Every task of the kiosk (pipeline, gateway session, door counts, the signal's own work)
+runs in one TaskGroup: a task that dies takes the kiosk down with its traceback, and the
+process's entry point (firmware/kiosk/__main__.py) exits non-zero so systemd restarts it.
 """
 
 from __future__ import annotations
@@ -11,31 +17,41 @@ import asyncio
 import logging
 import sqlite3
 from collections import Counter
+from typing import Protocol
 
 import aiomqtt
 
-from firmware import mqtt_client, protocol
+from firmware import protocol
 from firmware.kiosk.config import KioskConfig
 from firmware.kiosk.decide import KioskDecisions
 from firmware.kiosk.event import EventFactory
+from firmware.kiosk.gateway_session import GatewaySession
 from firmware.kiosk.health import Health
-from firmware.kiosk.link import KioskLink
 from firmware.kiosk.outbox import Outbox, Pending
+from firmware.kiosk.ports import DoorCounter, DoorSignal
 from firmware.kiosk.reading import Reading, ReadingSource
-from firmware.kiosk.ports import DoorSignal
-from firmware.verdict import Verdict, manual_check
 from firmware.kiosk.signed_lists import KioskLists, load_root_keys
 from firmware.kiosk.verdict_wait import VerdictWaiters
 from firmware.timeouts import event_set_within
+from firmware.verdict import Verdict, manual_check
 
 log = logging.getLogger(__name__)
 
 
-def broker_address(config: KioskConfig) -> mqtt_client.BrokerAddress:
-    b = config.broker
-    return mqtt_client.BrokerAddress(
-        b.host, b.port, b.username, b.password, b.keepalive, b.ca_file, b.cert_file, b.key_file
-    )
+class Clock(Protocol):
+    """Where scan times come from: the system clock, or the gateway's (timesync)."""
+
+    def now_ms(self) -> int: ...
+
+    def report(self) -> dict[str, int | bool | None]: ...
+
+
+class SystemClock:
+    def now_ms(self) -> int:
+        return protocol.now_ms()
+
+    def report(self) -> dict[str, int | bool | None]:
+        return {}
 
 
 class Kiosk:
@@ -45,63 +61,65 @@ class Kiosk:
         source: ReadingSource,
         signal: DoorSignal,
         health: Health | None = None,
-        clock=protocol.now_ms,
-        board=None,
+        clock: Clock | None = None,
+        counter: DoorCounter | None = None,
     ) -> None:
         self.config = config
         self.source = source
         self.signal = signal
         self.health = health or Health()
-        self.events = EventFactory(config.kiosk, config.door, clock)
+        self.counter = counter  # people through the door, when the kiosk has a board
+        clock = clock or SystemClock()
+        self.events = EventFactory(config.kiosk, config.door, clock.now_ms)
         self.waiters = VerdictWaiters()
         self.lists = (
-            KioskLists(config.data_dir / "lists", load_root_keys(config.trust.root_keys), config.site)
+            KioskLists(config.data_dir / "lists", load_root_keys(config.trust.root_keys),
+                       config.site)
             if config.trust else None
         )
         self.decisions = KioskDecisions(self.lists, config.gate_unchecked)
         self.counts: Counter[str] = Counter()
-        self.outbox: Outbox | None = None
-        self.link: KioskLink | None = None
-        self.ready = asyncio.Event()
-        self.board = board  # counts people through the door, when the kiosk has a board
-
-    async def run(self) -> None:
-        self.outbox = await Outbox.open(self.config.data_dir / "outbox.sqlite")
-        self.link = KioskLink(
-            self.config.site,
-            self.config.kiosk,
-            broker_address(self.config),
+        self.outbox = Outbox(config.data_dir / "outbox.sqlite")
+        self.session = GatewaySession(
+            config.site,
+            config.kiosk,
+            config.broker.address(),
             self.outbox,
             self.health,
             self.waiters.deliver,
             self.waiters.waiting,
-            self.config.status_interval_s,
-            self.config.resend_after_s,
-            self.config.outbox_alarm,
+            config.status_interval_s,
+            config.resend_after_s,
+            config.outbox_alarm,
             lists=self.lists,
+            clock=clock,
         )
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        await self.outbox.open()
         self.ready.set()
         try:
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self.link.run())
-                tasks.create_task(self._scan_loop())
-                if self.board is not None:
-                    tasks.create_task(self._door_counts())
+                tasks.create_task(self.session.run(), name="gateway-session")
+                tasks.create_task(self._scan_loop(), name="scans")
+                tasks.create_task(self.signal.run(), name="signal")
+                if self.counter is not None:
+                    tasks.create_task(self._door_counts(), name="door-counts")
         finally:
             await self.outbox.close()
 
     async def _scan_loop(self) -> None:
         # New or wiped data: learn the last sequence number the gateway holds before
         # numbering scans, so none is reused. The door works on regardless.
-        if self.outbox.fresh and not await event_set_within(self.link.seq_synced,
+        if self.outbox.fresh and not await event_set_within(self.session.seq_synced,
                                                             self.config.seq_sync_s):
             log.warning("gateway did not confirm the sequence; numbering from %d",
-                        await self.outbox.last_seq() + 1)
+                        self.outbox.newest_seq + 1)
         async for reading in self.source:
             await self.handle(reading)
 
     async def handle(self, reading: Reading) -> Verdict:
-        assert self.outbox is not None
         if reading.method == "signed_code":
             return await self._decide_here(reading)
         try:
@@ -109,17 +127,21 @@ class Kiosk:
         except sqlite3.Error as exc:
             return await self._not_recorded(exc)
         self.waiters.expect(pending.id)
+        durable = asyncio.ensure_future(self.outbox.durable())
         try:
-            await self.link.sender.send_live(pending)
+            await self.session.sender.send_live(pending)
         except aiomqtt.MqttError:
             pass  # it stays in the outbox and goes out on the next connection
         verdict = await self.waiters.wait(pending.id, self.config.verdict_timeout_s)
         if verdict.source == "timeout":
             verdict = self.decisions.without_verdict(pending.id, reading)
+        if not await self._is_durable(durable):
+            verdict = manual_check(pending.id)
         self.counts[verdict.colour] += 1
         log.info(
             "scan seq=%d id=%s method=%s -> %s/%s (%s)",
-            pending.seq, pending.id, reading.method, verdict.colour, verdict.action, verdict.source,
+            pending.seq, pending.id, reading.method, verdict.colour, verdict.action,
+            verdict.source,
         )
         await self.signal.show(verdict)
         return verdict
@@ -128,6 +150,16 @@ class Kiosk:
         pending = await self.outbox.add(build)
         self.health.report("disk", True)
         return pending
+
+    async def _is_durable(self, durable: asyncio.Future[None]) -> bool:
+        """The scan reached the storage; if the storage refused, nobody passes on it."""
+        try:
+            await durable
+            return True
+        except OSError as exc:
+            log.error("scan not made durable (%s); manual check", exc)
+            self.health.report("disk", False, f"scans cannot be stored: {exc}")
+            return False
 
     async def _not_recorded(self, exc: sqlite3.Error) -> Verdict:
         """The outbox cannot take the scan (a full or failing disk): nothing was recorded
@@ -143,14 +175,15 @@ class Kiosk:
 
     async def _door_counts(self) -> None:
         """People counted through the door go to the gateway (coverage = scans ÷ people)."""
-        async for count in self.board.door_counts():
-            await self.link.publish_door(protocol.door(
+        assert self.counter is not None
+        async for count in self.counter.door_counts():
+            await self.session.publish_door(protocol.door(
                 f"{self.config.kiosk}-{count.key}", self.config.kiosk, self.config.door,
                 count.direction, count.ts, count.board_boot, count.board_seq,
             ))
 
     async def _decide_here(self, reading: Reading) -> Verdict:
-        """A signed code: judged on the kiosk, shown at once, queued with its decision."""
+        """A signed code: judged on the kiosk, queued with its decision, shown once on disk."""
         decided: list[Verdict] = []
 
         def judge(event_id: str) -> tuple[str, str, str, str]:
@@ -162,13 +195,20 @@ class Kiosk:
             pending = await self._record(self.events.builder(reading, judge))
         except sqlite3.Error as exc:
             return await self._not_recorded(exc)
+        sending = asyncio.ensure_future(self.session.sender.send_live(pending))
         verdict = decided[0]
+        try:
+            await self.outbox.durable()
+        except OSError as exc:
+            log.error("scan not made durable (%s); manual check", exc)
+            self.health.report("disk", False, f"scans cannot be stored: {exc}")
+            verdict = manual_check(pending.id)
         self.counts[verdict.colour] += 1
         log.info("scan seq=%d id=%s method=signed_code -> %s/%s (kiosk)",
                  pending.seq, pending.id, verdict.colour, verdict.action)
         await self.signal.show(verdict)
         try:
-            await self.link.sender.send_live(pending)
+            await sending
         except aiomqtt.MqttError:
-            pass
+            pass  # it stays in the outbox and goes out on the next connection
         return verdict

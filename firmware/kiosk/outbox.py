@@ -5,13 +5,21 @@ transaction; it leaves only when the gateway acknowledges that it has stored the
 durably (an `ack` message; a verdict alone is not enough). Power cuts, broker restarts and
 network drops therefore lose nothing: whatever is still here is sent again, and the
 gateway, idempotent on event id, stores it once.
+
+Committing and making durable are two steps. `add` commits (the row is in the WAL file,
+safe from a crash of the process) and returns at once; `durable` waits until the WAL file
+is on the storage (safe from a power cut). The kiosk publishes the scan between the two,
+so the fsync runs while the scan travels to the gateway, and shows the visitor nothing
+before both have finished. One fsync covers every commit before it, so scans that arrive
+together share one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +51,12 @@ class Pending:
 
 
 class Outbox:
-    def __init__(
-        self, db: aiosqlite.Connection, reader: aiosqlite.Connection, fresh: bool = False
-    ) -> None:
-        self._db = db  # writes: add, confirm (each on its own thread, so a long read of the
-        self._reader = reader  # backlog never delays committing the scan at the door)
-        self.fresh = fresh  # a new file: the sequence must be restored from the gateway
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection  # writes: add, confirm, raise_seq; each connection
+        self._reader: aiosqlite.Connection  # has its own thread, so a long read of the
+        # backlog never delays committing the scan at the door
+        self.fresh = False  # a new file: the sequence must be restored from the gateway
         self._lock = asyncio.Lock()
         self.added = asyncio.Event()  # set whenever a scan is added; the sender waits on it
         # The highest sequence number used, as in meta.last_seq: no row has a higher one.
@@ -57,26 +65,31 @@ class Outbox:
         # one it has just sent.
         self.newest_seq = 0
         self._unsure = False
+        self._wal_path = Path(f"{path}-wal")
+        self._commits = 0  # commits made so far; `_synced` of them are on the storage
+        self._synced = 0
+        self._syncing: asyncio.Future[None] | None = None
 
-    @classmethod
-    async def open(cls, path: Path) -> Outbox:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not path.exists()
-        db = await aiosqlite.connect(path, isolation_level=None)
-        await db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a scan the kiosk has shown a verdict for must survive a power cut.
-        await db.execute("PRAGMA synchronous=FULL")
-        await db.executescript(SCHEMA)
-        reader = await aiosqlite.connect(path, isolation_level=None)
-        outbox = cls(db, reader, fresh)
-        outbox.newest_seq = await outbox.last_seq()
-        return outbox
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fresh = not self.path.exists()
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL: a commit is written to the WAL file without waiting for the storage;
+        # `durable()` does that wait, beside the round trip (see the module docstring).
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.executescript(SCHEMA)
+        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+        self.newest_seq = await self.last_seq()
+        # the schema, and the WAL file's name in its folder
+        await asyncio.to_thread(_fsync_file, self._wal_path)
+        await asyncio.to_thread(_fsync_folder, self.path.parent)
 
     async def close(self) -> None:
         await self._reader.close()
         await self._db.close()
 
-    async def add(self, build: callable) -> Pending:
+    async def add(self, build: Callable[[int], tuple[str, bytes, int]]) -> Pending:
         """Take the next sequence number, build the payload with it, commit both.
 
         `build(seq) -> (event_id, payload_bytes, created_ms)`. One INSERT, which the trigger
@@ -98,8 +111,28 @@ class Outbox:
                 self._unsure = True
                 raise
             self.newest_seq = seq
+            self._commits += 1
         self.added.set()
         return Pending(seq, event_id, payload, created_ms)
+
+    async def durable(self) -> None:
+        """Wait until every commit made so far is on the storage (one fsync of the WAL
+        file serves all the commits before it started). Raises OSError if the storage
+        refuses."""
+        wanted = self._commits
+        while self._synced < wanted:
+            if self._syncing is None:
+                self._syncing = asyncio.ensure_future(self._fsync(self._commits))
+            syncing = self._syncing
+            try:
+                await asyncio.shield(syncing)
+            finally:
+                if self._syncing is syncing and syncing.done():
+                    self._syncing = None
+
+    async def _fsync(self, upto: int) -> None:
+        await asyncio.to_thread(_fsync_file, self._wal_path)
+        self._synced = max(self._synced, upto)
 
     async def confirm(self, event_ids: list[str]) -> int:
         """The gateway has stored these scans: remove them. One statement, so one
@@ -137,6 +170,7 @@ class Outbox:
                 "UPDATE meta SET value=? WHERE key='last_seq' AND value < ?", (high_seq, high_seq)
             )
             self.newest_seq = high_seq
+            self._commits += 1
             return True
 
     async def backlog(self) -> tuple[int, int | None]:
@@ -157,3 +191,25 @@ class Outbox:
     async def last_seq(self) -> int:
         async with self._db.execute("SELECT value FROM meta WHERE key='last_seq'") as cur:
             return (await cur.fetchone())[0]
+
+
+def _fsync_file(path: Path) -> None:
+    """fsync a file by name: SQLite may have replaced the WAL file since the last call, so
+    no descriptor is kept."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return  # no WAL: nothing committed that is not in the main file already
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(path: Path) -> None:
+    """A new file's name is durable once its folder is."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

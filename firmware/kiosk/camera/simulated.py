@@ -1,7 +1,7 @@
 """A frame source without a camera: image files, a folder, or generated scenes.
 
 Installers replay frames captured on site through the same decoder the kiosk runs;
-tests and the demo site play generated scenes. `pause()` and `resume()` stand in for a
+tests play generated scenes (simulators/scenes.py) through it. `pause()` and `resume()` stand in for a
 camera that stops delivering frames (a loose ribbon cable, a crashed driver), the one
 sensor behaviour a test cannot get from real hardware here.
 """
@@ -64,19 +64,6 @@ class SimulatedSource:
     @classmethod
     def from_folder(cls, folder: str | Path, **kwargs) -> SimulatedSource:
         return cls.from_files(image_files(folder), **kwargs)
-
-    @classmethod
-    def from_scenes(
-        cls,
-        category: str,
-        count: int,
-        size: tuple[int, int] = (640, 480),
-        first_seed: int = 0,
-        **kwargs,
-    ) -> SimulatedSource:
-        from simulators.scenes import frames
-
-        return cls([s.image for s in frames(category, count, size, first_seed)], **kwargs)
 
     def start(self) -> None:
         with self._lock:

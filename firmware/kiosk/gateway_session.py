@@ -1,21 +1,22 @@
-"""The kiosk's MQTT session: sends the outbox, receives verdicts and acks, announces
-presence.
+"""The kiosk's MQTT session with its gateway: sends the outbox, receives verdicts and
+acks, announces presence, takes the signed trust and red lists.
 
-Reconnects forever with capped, jittered backoff; each connection sends again whatever
-the gateway has not acknowledged (it stores each event id once), so a scan published
-just before a drop is never lost. Presence is a retained status message with a last
-will, so the console sees a kiosk go offline within seconds of it vanishing.
+The connection itself (reconnects, backoff, TLS faults) is firmware/mqtt_client.Session,
+the same as the gateway's. Each connection sends again whatever the gateway has not
+acknowledged (it stores each event id once), so a scan published just before a drop is
+never lost. Presence is a retained status message with a last will, so the console sees a
+kiosk go offline within seconds of it vanishing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import aiomqtt
 
@@ -24,19 +25,18 @@ from firmware.kiosk import SOFTWARE_VERSION
 from firmware.kiosk.health import Health
 from firmware.kiosk.outbox import Outbox
 from firmware.kiosk.sender import OutboxSender
-from firmware.verdict import Verdict
 from firmware.kiosk.signed_lists import KioskLists
 from firmware.timeouts import event_set_within, within
+from firmware.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
 
-def _first_leaf(group: BaseExceptionGroup) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+class ClockStatus(Protocol):
+    def report(self) -> dict[str, int | bool | None]: ...
 
 
-class KioskLink:
+class GatewaySession:
     def __init__(
         self,
         site: str,
@@ -50,55 +50,46 @@ class KioskLink:
         resend_after_s: float = 5.0,
         outbox_alarm: int = 200_000,
         lists: KioskLists | None = None,
+        clock: ClockStatus | None = None,
     ) -> None:
         self.site = site
         self.kiosk = kiosk
-        self.address = address
         self.outbox = outbox
         self.health = health
         self.on_verdict = on_verdict
         self.status_interval_s = status_interval_s
         self.outbox_alarm = outbox_alarm
         self.lists = lists
+        self.clock = clock
         self.sender = OutboxSender(outbox, waiting, resend_after_s=resend_after_s)
-        self.connected = asyncio.Event()
         self.seq_synced = asyncio.Event()  # the gateway told us the highest seq it holds
         self.rejected: Counter[str] = Counter()
         self._topic = {kind: protocol.topic(site, kiosk, kind) for kind in protocol.KINDS}
-        self._client: aiomqtt.Client | None = None
         self._acked: list[str] = []
         self.confirm_gather_s = 0.05
         self._acked_ready = asyncio.Event()
+        self.mqtt = mqtt_client.Session(
+            address, f"kiosk-{site}-{kiosk}", will=self._will(),
+            on_fault=lambda detail: health.report("broker", False, detail),
+        )
+
+    @property
+    def connected(self) -> asyncio.Event:
+        return self.mqtt.connected
 
     def _will(self) -> aiomqtt.Will:
         payload = protocol.encode(protocol.STATUS, protocol.status(self.kiosk, "offline"))
         return aiomqtt.Will(self._topic[protocol.STATUS], payload, qos=1, retain=True)
 
     async def run(self) -> None:
-        backoff = 0.2
-        while True:
-            try:
-                async with mqtt_client.client(
-                    self.address, f"kiosk-{self.site}-{self.kiosk}", will=self._will()
-                ) as client:
-                    backoff = 0.2
-                    self._client = client
-                    try:
-                        await self._session(client)
-                    except asyncio.CancelledError:
-                        await self._goodbye(client)
-                        raise
-            except aiomqtt.MqttError as exc:
-                log.warning("broker connection lost or refused: %s", exc)
-                self.health.report("broker", False, "unreachable")
-            except OSError as exc:  # TLS files missing or unreadable, certificate refused
-                log.warning("cannot connect to the broker: %s", exc)
-                self.health.report("broker", False, type(exc).__name__)
-            finally:
-                self.connected.clear()
-                self._client = None
-            await asyncio.sleep(backoff * (0.5 + random.random()))
-            backoff = min(backoff * 2, 5.0)
+        await self.mqtt.run(self._serve)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        try:
+            await self._session(client)
+        except asyncio.CancelledError:
+            await self._goodbye(client)
+            raise
 
     async def _session(self, client: aiomqtt.Client) -> None:
         await client.subscribe(self._topic[protocol.VERDICT], qos=1)
@@ -107,25 +98,18 @@ class KioskLink:
             await client.subscribe(topic, qos=1)  # retained, signed trust and red lists
         self.health.report("broker", True)
         await self.publish_status(client)
-        self.connected.set()
-        log.info("connected to broker %s:%s", self.address.host, self.address.port)
+        self.mqtt.connected.set()
+        log.info("connected to the gateway's broker")
         scan_topic = self._topic[protocol.SCAN]
 
         async def publish_scan(payload: bytes) -> None:
             await client.publish(scan_topic, payload, qos=1)
 
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self.sender.run(publish_scan))
-                tasks.create_task(self._report_status(client))
-                tasks.create_task(self._receive(client))
-                tasks.create_task(self._confirm_acked())
-        except BaseExceptionGroup as group:
-            # A lost connection fails all three tasks; reconnect on the first MqttError.
-            lost, other = group.split(aiomqtt.MqttError)
-            if lost is None or other is not None:
-                raise
-            raise _first_leaf(lost) from None
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.sender.run(publish_scan))
+            tasks.create_task(self._report_status(client))
+            tasks.create_task(self._receive(client))
+            tasks.create_task(self._confirm_acked())
 
     async def status_fields(self) -> dict:
         backlog, oldest = await self.outbox.backlog()
@@ -133,7 +117,7 @@ class KioskLink:
             "outbox", backlog < self.outbox_alarm,
             f"{backlog} scans waiting, near the bound" if backlog >= self.outbox_alarm else "",
         )
-        return {
+        fields = {
             "sw": SOFTWARE_VERSION,
             "outbox": backlog,
             "oldest_ms": oldest,
@@ -142,6 +126,9 @@ class KioskLink:
             "health": self.health.snapshot(),
             "lists": self.lists.status(time.time()) if self.lists else None,
         }
+        if self.clock is not None:
+            fields.update(self.clock.report())
+        return fields
 
     async def publish_status(self, client: aiomqtt.Client, state: str = "online") -> None:
         msg = protocol.status(self.kiosk, state, ts=protocol.now_ms(), **await self.status_fields())
@@ -156,17 +143,21 @@ class KioskLink:
             await self.publish_status(client)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
+        list_topics = self.lists.topics() if self.lists else ()
         async for message in mqtt_client.messages(client):
-            if self.lists and str(message.topic) in self.lists.topics():
-                offer = self.lists.handle(str(message.topic), bytes(message.payload))
-                log.info("signed list on %s: %s", message.topic, getattr(offer, "reason", offer))
+            topic, payload = str(message.topic), message.payload
+            if not isinstance(payload, bytes | bytearray):
+                payload = str(payload).encode()
+            if self.lists and topic in list_topics:
+                offer = self.lists.handle(topic, bytes(payload))
+                log.info("signed list on %s: %s", topic, offer.reason if offer else "not ours")
                 self.health.changed.set()  # the console shows the list's version and age
                 continue
             try:
-                _site, _kiosk, kind, msg = protocol.decode(str(message.topic), message.payload)
+                _site, _kiosk, kind, msg = protocol.decode(topic, bytes(payload))
             except protocol.ProtocolError as exc:
                 self.rejected[exc.reason] += 1
-                log.warning("rejected message on %s: %s", message.topic, exc.reason)
+                log.warning("rejected message on %s: %s", topic, exc.reason)
                 continue
             if kind == protocol.VERDICT:
                 self.on_verdict(Verdict.from_message(msg))
@@ -176,11 +167,10 @@ class KioskLink:
     async def _confirm_acked(self) -> None:
         """Drop acknowledged scans from the outbox, all that arrived since the last commit
         in one transaction, off the receive path: a verdict never waits behind acks.
-        Acks gather for `confirm_gather_s` first: while a backlog drains, one fsync then
-        covers a hundred scans instead of ten, and the live scan's own insert seldom queues
-        behind a confirmation. Nothing else waits for it: the sender hears of each ack at
-        once (its window moves on), and a scan acknowledged but not yet confirmed when the
-        kiosk crashes is only sent again, harmlessly."""
+        Acks gather for `confirm_gather_s` first, so one fsync covers many drained scans
+        and the live scan's own insert seldom queues behind a confirmation. The sender hears
+        of each ack at once (its window moves on); a scan acknowledged but not yet confirmed
+        when the kiosk crashes is only sent again, harmlessly."""
         while True:
             await self._acked_ready.wait()
             await asyncio.sleep(self.confirm_gather_s)
@@ -188,7 +178,7 @@ class KioskLink:
             ids, self._acked = self._acked, []
             try:
                 await self.outbox.confirm(ids)
-            except sqlite3.Error as exc:
+            except sqlite3.OperationalError as exc:
                 # A disk that refuses writes: the rows stay (a restart would only send
                 # them again, harmlessly); try again shortly, the door keeps working.
                 log.error("acknowledged scans not removed from the outbox (%s)", exc)
@@ -210,14 +200,16 @@ class KioskLink:
 
     async def publish_door(self, msg: dict) -> None:
         """A door count, QoS 1, once connected; the gateway de-duplicates on its id."""
+        payload = protocol.encode(protocol.DOOR, msg)
         while True:
-            await self.connected.wait()
-            client = self._client
+            await self.mqtt.connected.wait()
+            client = self.mqtt.client
+            if client is None:
+                continue
             try:
-                await client.publish(self._topic[protocol.DOOR],
-                                     protocol.encode(protocol.DOOR, msg), qos=1)
+                await client.publish(self._topic[protocol.DOOR], payload, qos=1)
                 return
-            except (aiomqtt.MqttError, AttributeError):
+            except aiomqtt.MqttError:
                 await asyncio.sleep(0.5)
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:

@@ -1,6 +1,6 @@
 """Structured, bounded logs: one JSON object per line on stderr, which journald stores.
 
-Under systemd the kiosk's stderr is the journal, so a JSON line per record keeps fields
+Under systemd a process's stderr is the journal, so a JSON line per record keeps fields
 (logger, level, time) machine-readable for `journalctl -o cat | jq` while costing no extra
 dependency. Two caps keep a misbehaving device from filling the SD card: a message longer
 than `max_chars` is cut, and each logger may emit at most `burst` records per `window_s`
@@ -23,18 +23,22 @@ PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, max_chars: int = 1000) -> None:
+    def __init__(self, max_chars: int = 1000, max_trace_chars: int = 8000) -> None:
         super().__init__()
         self.max_chars = max_chars
+        self.max_trace_chars = max_trace_chars
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
+        trace = None
         if record.exc_info:
-            # The exception type and where it happened; a full traceback only at DEBUG.
+            # The exception type and where it happened; the full traceback for what ends
+            # the process (CRITICAL) and at DEBUG.
             exc = record.exc_info[1]
             message += f" [{type(exc).__name__}: {exc}]"
-            if logging.getLogger().isEnabledFor(logging.DEBUG):
-                message += "\n" + self.formatException(record.exc_info)
+            if record.levelno >= logging.CRITICAL or logging.getLogger().isEnabledFor(
+                    logging.DEBUG):
+                trace = self.formatException(record.exc_info)[-self.max_trace_chars:]
         if len(message) > self.max_chars:
             message = message[: self.max_chars] + f"… (+{len(message) - self.max_chars} chars)"
         entry = {
@@ -44,6 +48,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": message,
         }
+        if trace:
+            entry["traceback"] = trace
         suppressed = getattr(record, "suppressed", 0)
         if suppressed:
             entry["suppressed"] = suppressed
