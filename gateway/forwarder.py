@@ -13,10 +13,8 @@ import logging
 import random
 import time
 
-import httpx
-
 from firmware.timeouts import event_set_within
-from gateway.platform import PlatformClient
+from gateway.platform import Platform, UploadFailed
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -24,7 +22,7 @@ log = logging.getLogger(__name__)
 
 class Forwarder:
     def __init__(
-        self, store: Store, platform: PlatformClient, batch: int = 500, hold_s: float = 600.0
+        self, store: Store, platform: Platform, batch: int = 500, hold_s: float = 600.0
     ) -> None:
         self.store = store
         self.hold_s = hold_s
@@ -58,8 +56,8 @@ class Forwarder:
             self._check_order(pending)
             try:
                 await self.platform.upload_encoded([body for _n, _k, _s, body in pending])
-            except (httpx.HTTPError, ValueError) as exc:
-                self.last_error = type(exc).__name__
+            except UploadFailed as exc:
+                self.last_error = type(exc.__cause__ or exc).__name__
                 log.warning("upload of %d records failed (%s); retrying", len(pending), exc)
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, 60.0)

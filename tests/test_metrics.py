@@ -1,7 +1,7 @@
 """The gateway's Prometheus endpoint shows what happens on the site, as it happens.
 
 Real parts: Mosquitto, the platform simulator process, the gateway app over real HTTP
-(uvicorn) with the metrics attached as gateway/app.py would, and a kiosk (in-process) to
+(uvicorn) as gateway/app.py builds it, and a kiosk (in-process) to
 which the test presents known people: so every number is known in advance.
 """
 
@@ -77,7 +77,6 @@ async def test_scans_latency_backlogs_errors_and_presence(tmp_path: Path, broker
         cfg = gateway_config.GatewayConfig.model_validate(processes.gateway_config(
             tmp_path, SITE, broker.port, platform_url, lookup_deadline_s=0.5))
         app = create_app(cfg)
-        metrics.attach(app)
         people = population(7)
         by_colour = {c: [p for p in people if p.colour == c] for c in ("green", "yellow", "red")}
         shown = [(by_colour["green"][i], "code") for i in range(3)]

@@ -8,6 +8,7 @@ import random
 import sqlite3
 
 from firmware import protocol
+from gateway.read_model import ReadModel
 from gateway.store import Store
 
 IDS = protocol.EventIds()
@@ -71,8 +72,10 @@ async def test_a_gap_holds_later_records_until_filled_or_reported_lost(tmp_path)
     store.kiosk_status({"kiosk": "k1", "state": "online", "first_seq": 4}, 1)  # 3 was stored elsewhere
     await add(store, scan("k1", 6))
     assert [b["seq"] for _n, b in await store.pending_uploads(10, 0)] == [1, 2, 4, 5, 6]
-    kiosk = next(k for k in await store.kiosks() if k["kiosk"] == "k1")
+    reads = await ReadModel.open(tmp_path / "g.sqlite")
+    kiosk = next(k for k in await reads.kiosks() if k["kiosk"] == "k1")
     assert (kiosk["contiguous"], kiosk["high"], kiosk["missing"]) == (6, 6, 0)
+    await reads.close()
     await store.close()
 
 
@@ -81,8 +84,7 @@ async def test_a_write_lock_held_elsewhere_delays_scans_but_loses_none(tmp_path)
     longer than SQLite's busy timeout: the scans queued meanwhile are committed once it is
     released, none fails back to its kiosk, and nothing is stored twice."""
     path = tmp_path / "g.sqlite"
-    store = await Store.open(path)
-    await store.db.execute("PRAGMA busy_timeout=100")  # SQLite's own wait, shortened
+    store = await Store.open(path, busy_timeout_ms=100)  # SQLite's own wait, shortened
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     adds = [asyncio.create_task(add(store, scan("k1", seq))) for seq in range(1, 51)]

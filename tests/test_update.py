@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives.serialization import (
 
 from firmware.kiosk import update
 from gateway import config as gateway_config
-from gateway import release
 from gateway.app import create_app
 from gateway.broker import Broker, free_port
 from simulators import processes
@@ -91,8 +90,6 @@ async def serving_gateway(tmp: Path, broker_port: int):
     cfg = gateway_config.GatewayConfig.model_validate(processes.gateway_config(
         tmp / "gw", SITE, broker_port, f"http://127.0.0.1:{free_port()}"))
     app = create_app(cfg)
-    if not any(getattr(r, "path", "") == "/api/time" for r in app.routes):
-        app.include_router(release.router)  # until gateway/app.py includes it
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=cfg.http.port,
                                            log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
