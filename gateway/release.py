@@ -56,7 +56,7 @@ async def release_file(filename: str, request: Request) -> FileResponse:
 
 @router.get("/api/update-status/{kiosk}")
 async def update_status(kiosk: str, request: Request) -> dict:
-    for row in await request.app.state.gateway.store.kiosks():
+    for row in await request.app.state.gateway.reads.kiosks():
         if row["kiosk"] == kiosk:
             return {"kiosk": kiosk, "state": row["state"], "sw": row["sw"],
                     "last_seen_ms": row["last_seen_ms"]}
