@@ -28,20 +28,20 @@ class Supervisor:
     def __init__(self, on_death: Callable[[TaskDied], None]) -> None:
         self.on_death = on_death
         self.died: TaskDied | None = None
-        self._tasks: dict[asyncio.Task[object], str] = {}
+        self._tasks: dict[asyncio.Future[object], str] = {}
         self._stopping = False
 
-    def start(self, name: str, work: Coroutine[object, object, object]) -> asyncio.Task[object]:
+    def start(self, name: str, work: Coroutine[object, object, object]) -> asyncio.Future[object]:
         return self.watch(name, asyncio.create_task(work, name=name))
 
-    def watch(self, name: str, task: asyncio.Task[object]) -> asyncio.Task[object]:
+    def watch(self, name: str, task: asyncio.Future[object]) -> asyncio.Future[object]:
         """Supervise a task started elsewhere (e.g. the store's writer)."""
         self._tasks[task] = name
         task.add_done_callback(self._ended)
         return task
 
-    def _ended(self, task: asyncio.Task[object]) -> None:
-        name = self._tasks.get(task, task.get_name())
+    def _ended(self, task: asyncio.Future[object]) -> None:
+        name = self._tasks[task]
         if self._stopping or task.cancelled():
             return
         exc = task.exception()
