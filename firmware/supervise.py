@@ -64,7 +64,8 @@ class Supervisor:
             task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         for task, result in zip(tasks, results, strict=True):
-            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            cancelled = isinstance(result, asyncio.CancelledError)
+            if isinstance(result, BaseException) and not cancelled:
                 log.error("background task %s failed while stopping", self._tasks[task],
                           exc_info=result)
 

@@ -99,8 +99,8 @@ async def day_counts(events: aiosqlite.Connection, db: aiosqlite.Connection,
             n = sum(by_colour.values())
             p = people.get((door, hour))
             local = datetime.fromtimestamp(hour / 1000, tz).hour
-            rows.append({"hour_ms": hour, "hour": local, "checked": n, "by_colour": by_colour, "people": p,
-                         "coverage": coverage(n, p)})
+            rows.append({"hour_ms": hour, "hour": local, "checked": n, "by_colour": by_colour,
+                         "people": p, "coverage": coverage(n, p)})
         total = sum(r["checked"] for r in rows)
         counted = [r["people"] for r in rows if r["people"] is not None]
         # Day coverage only over the hours the board reported: an hour without a count

@@ -59,8 +59,9 @@ def purge(db_path: Path, retention_days: int, now_ms: int | None = None,
                 break
         alerts = 0
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name='console_alerts'").fetchone():
-            alerts = conn.execute("DELETE FROM console_alerts WHERE ts < ? AND acked_ms IS NOT NULL",
-                                  (cutoff,)).rowcount
+            alerts = conn.execute(
+                "DELETE FROM console_alerts WHERE ts < ? AND acked_ms IS NOT NULL", (cutoff,)
+            ).rowcount
         vacuumed = False
         free = conn.execute("PRAGMA freelist_count").fetchone()[0]
         if vacuum and (events or alerts or free):
