@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +29,19 @@ class Supervisor:
     def __init__(self, on_death: Callable[[TaskDied], None]) -> None:
         self.on_death = on_death
         self.died: TaskDied | None = None
-        self._tasks: dict[asyncio.Future[object], str] = {}
+        self._tasks: dict[asyncio.Future[Any], str] = {}
         self._stopping = False
 
-    def start(self, name: str, work: Coroutine[object, object, object]) -> asyncio.Future[object]:
+    def start(self, name: str, work: Coroutine[object, object, object]) -> asyncio.Future[Any]:
         return self.watch(name, asyncio.create_task(work, name=name))
 
-    def watch(self, name: str, task: asyncio.Future[object]) -> asyncio.Future[object]:
+    def watch(self, name: str, task: asyncio.Future[Any]) -> asyncio.Future[Any]:
         """Supervise a task started elsewhere (e.g. the store's writer)."""
         self._tasks[task] = name
         task.add_done_callback(self._ended)
         return task
 
-    def _ended(self, task: asyncio.Future[object]) -> None:
+    def _ended(self, task: asyncio.Future[Any]) -> None:
         name = self._tasks[task]
         if self._stopping or task.cancelled():
             return

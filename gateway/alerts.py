@@ -99,7 +99,8 @@ class Alerts:
     async def open_count(self) -> int:
         async with self.db.execute(
             "SELECT count(*) FROM console_alerts WHERE acked_ms IS NULL") as cur:
-            return (await cur.fetchone())[0]
+            row = await cur.fetchone()
+        return row[0] if row else 0
 
     async def acknowledge(self, n: int, user: str, outcome: str, note: str) -> dict | None:
         """Close an open alert; None if there is no such open alert."""

@@ -13,6 +13,7 @@ shown as "—"), never 0 % or 100 %. Hours and days are the site's local ones (c
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -93,7 +94,7 @@ async def day_counts(events: aiosqlite.Connection, db: aiosqlite.Connection,
     hours = list(range(start, end, HOUR_MS))
     per_door = []
     for door in doors:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for hour in hours:
             by_colour = checked.get((door, hour), {})
             n = sum(by_colour.values())

@@ -90,7 +90,8 @@ class ReadModel:
 
     async def upload_backlog(self) -> int:
         async with self.db.execute("SELECT count(*) FROM uploads") as cur:
-            return (await cur.fetchone())[0]
+            row = await cur.fetchone()
+        return row[0] if row else 0
 
     async def high_seq(self, kiosk: str) -> int:
         async with self.db.execute("SELECT high FROM sequences WHERE kiosk=?", (kiosk,)) as cur:

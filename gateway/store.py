@@ -243,7 +243,7 @@ class Store:
 
     async def _commit(
         self, scans: list[NewScan], statuses: list[tuple],
-        deletes: list[tuple[int]], floors: dict[str, int], passes: list[tuple] = (),
+        deletes: list[tuple[int]], floors: dict[str, int], passes: list[tuple],
     ) -> set[str]:
         fresh: set[str] = set()
         await self._db.execute("BEGIN IMMEDIATE")
@@ -373,7 +373,8 @@ class Store:
             "SELECT count(*) FROM door_passes WHERE door=? AND direction='in' AND ts >= ? "
             "AND ts < ?", (msg["door"], hour, hour + 3_600_000),
         ) as cur:
-            return (await cur.fetchone())[0]
+            row = await cur.fetchone()
+        return row[0] if row else 0
 
     # --- uploads (forwarder) -----------------------------------------------------------
 
