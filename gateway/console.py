@@ -71,12 +71,16 @@ class Console:
     @classmethod
     async def open(cls, config: GatewayConfig, reads: ReadModel, platform: Platform) -> Console:
         db = await aiosqlite.connect(config.db_path, isolation_level=None)
-        await db.execute("PRAGMA busy_timeout=5000")
-        for schema in (users.SCHEMA, auth.SCHEMA, audit.SCHEMA, alerts.SCHEMA, counts.SCHEMA,
-                       report.SCHEMA):
-            await db.executescript(schema)
-        console = cls(config, db, reads, platform)
-        await console.sessions.drop_expired()
+        try:
+            await db.execute("PRAGMA busy_timeout=5000")
+            for schema in (users.SCHEMA, auth.SCHEMA, audit.SCHEMA, alerts.SCHEMA,
+                           counts.SCHEMA, report.SCHEMA):
+                await db.executescript(schema)
+            console = cls(config, db, reads, platform)
+            await console.sessions.drop_expired()
+        except BaseException:
+            await db.close()  # its thread would keep a failed process from exiting
+            raise
         return console
 
     def tasks(self) -> dict[str, Coroutine[object, object, None]]:

@@ -32,9 +32,13 @@ class ReadModel:
     async def open(cls, path: Path) -> ReadModel:
         """`path` must exist: the store creates it (Store.open) before any reader."""
         db = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
-        db.row_factory = aiosqlite.Row
-        await db.execute("PRAGMA busy_timeout=5000")
-        await db.execute("PRAGMA query_only=ON")
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute("PRAGMA query_only=ON")
+        except BaseException:
+            await db.close()  # its thread would keep a failed process from exiting
+            raise
         return cls(db)
 
     async def close(self) -> None:

@@ -136,14 +136,18 @@ class Store:
     async def open(cls, path: Path, busy_timeout_ms: int = 5000) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
-        db.row_factory = aiosqlite.Row
-        await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=FULL")  # an ack means: stored, power cut or not
-        # deleted personal data (confirmed uploads, purged events) is overwritten, not left
-        # in free pages of the file
-        await db.execute("PRAGMA secure_delete=ON")
-        await db.executescript(SCHEMA)
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")  # an ack means: stored, power cut or not
+            # deleted personal data (confirmed uploads, purged events) is overwritten, not
+            # left in free pages of the file
+            await db.execute("PRAGMA secure_delete=ON")
+            await db.executescript(SCHEMA)
+        except BaseException:
+            await db.close()  # its thread would keep a failed process from exiting
+            raise
         return cls(db)
 
     async def close(self) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from firmware import mqtt_client, protocol
@@ -51,3 +53,11 @@ async def test_a_dead_background_task_stops_the_gateway_with_its_traceback(tmp_p
     assert "background task" in log and "died" in log, log[-3000:]
     assert "Traceback (most recent call last)" in log
     assert "file is not a database" in log
+
+    # Started again by its service manager, it stops at once (exit 3) and says why.
+    restarted = subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", str(tmp_path / "gateway.toml")],
+        cwd=processes.ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert restarted.returncode == 3, restarted.stderr[-3000:]
+    assert "file is not a database" in restarted.stderr
