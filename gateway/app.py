@@ -15,6 +15,7 @@ background task that ends is logged with its traceback and reported to `on_death
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -90,8 +91,10 @@ async def running(
         gateway_metrics = GatewayMetrics()
         observers = Observers([gateway_metrics, site_console])
 
+        broker_faults: Counter[str] = Counter()
         session = mqtt_client.Session(broker_address(cfg), f"gateway-{cfg.site}",
-                                      max_queued_incoming=10000)
+                                      max_queued_incoming=10000,
+                                      on_fault=lambda reason: broker_faults.update((reason,)))
         replies = KioskReplies(cfg.site, session, retained=signed_lists(cfg))
         forwarder = Forwarder(store, platform, p.upload_batch, p.upload_hold_s)
         checkin = CheckIn(
@@ -100,7 +103,8 @@ async def running(
             on_stored=forwarder.wake.set,
         )
         ingest = MqttIngest(cfg.site, session, checkin,
-                            KioskReports(store, reads, replies, observers), replies)
+                            KioskReports(store, reads, replies, observers), replies,
+                            broker_faults)
         gateway = Gateway(cfg, store, reads, platform, forwarder, checkin, ingest, site_console,
                           gateway_metrics)
 

@@ -180,6 +180,7 @@ async def summary(request: Request) -> dict:
         "alerts_open": await gw.console.alerts.open_count(),
         "received": dict(gw.ingest.received),
         "rejected": dict(gw.ingest.rejected),
+        "mqtt_faults": dict(gw.ingest.faults),
         "platform_errors": dict(gw.platform.errors),
         "forwarder": {
             "backlog": await gw.reads.upload_backlog(),

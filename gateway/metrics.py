@@ -66,6 +66,7 @@ class GatewayMetrics:
             "received": dict(gateway.ingest.received),
             "rejected": dict(gateway.ingest.rejected),
             "mqtt_connected": gateway.ingest.connected.is_set(),
+            "mqtt_faults": dict(gateway.ingest.faults),
         }
 
 
@@ -122,6 +123,12 @@ class _Snapshot(Collector):
         for reason, n in sorted(s["rejected"].items()):
             rejected.add_metric([reason], n)
         yield rejected
+        broker_faults = CounterMetricFamily("placecode_mqtt_faults",
+                                            "Broker connections lost or refused, by reason",
+                                            labels=["reason"])
+        for reason, n in sorted(s["mqtt_faults"].items()):
+            broker_faults.add_metric([reason], n)
+        yield broker_faults
         connected = GaugeMetricFamily("placecode_mqtt_connected", "1 if the gateway has the broker")
         connected.add_metric([], 1 if s["mqtt_connected"] else 0)
         yield connected

@@ -40,6 +40,7 @@ class MqttIngest:
         checkin: CheckIn,
         reports: KioskReports,
         replies: KioskReplies,
+        faults: Counter[str] | None = None,
         max_queued_replays: int = 5000,
     ) -> None:
         self.site = site
@@ -47,6 +48,7 @@ class MqttIngest:
         self.checkin = checkin
         self.reports = reports
         self.replies = replies
+        self.faults = faults if faults is not None else Counter()  # the session's, by reason
         self.rejected: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
         self._replays: list[dict] = []
