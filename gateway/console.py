@@ -182,11 +182,14 @@ async def summary(request: Request) -> dict:
         "rejected": dict(gw.ingest.rejected),
         "mqtt_faults": dict(gw.ingest.faults),
         "platform_errors": dict(gw.platform.errors),
+        "checkin": dict(gw.checkin.counts),  # by colour, duplicates, replayed, misuse
+        "status_lookups": dict(gw.checkin.statuses.counts),  # cache, platform, stale, …
         "forwarder": {
             "backlog": await gw.reads.upload_backlog(),
             "uploaded": gw.forwarder.uploaded,
             "last_success": gw.forwarder.last_success,
             "last_error": gw.forwarder.last_error,
+            "out_of_order": gw.forwarder.out_of_order,
         },
     }
 

@@ -47,10 +47,6 @@ class Hub:
                     queue.get_nowait()
             queue.put_nowait(message)
 
-    @property
-    def clients(self) -> int:
-        return len(self._clients)
-
     async def stream(self, is_disconnected, still_signed_in) -> AsyncIterator[str]:
         """Messages for one browser until it leaves or its session ends (checked at each
         heartbeat, so a signed-out or expired session stops receiving within HEARTBEAT_S)."""
