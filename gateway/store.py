@@ -209,7 +209,7 @@ class Store:
             try:
                 fresh = await self._commit_patiently(scans, statuses, deletes, floors,
                                                      [row for row, _done in passes])
-            except BaseException as exc:
+            except Exception as exc:  # every waiter hears of it; cancellation is shutdown
                 waiting = [i.done for i in scans] + [done for _n, done in confirmed]
                 for future in waiting + [done for _row, done in passes]:
                     if not future.done():
