@@ -96,7 +96,9 @@ async def running(
                                       max_queued_incoming=10000,
                                       on_fault=lambda reason: broker_faults.update((reason,)))
         replies = KioskReplies(cfg.site, session, retained=signed_lists(cfg))
-        forwarder = Forwarder(store, platform, p.upload_batch, p.upload_hold_s)
+        upload_queue = await ReadModel.open(cfg.db_path)
+        stack.push_async_callback(upload_queue.close)
+        forwarder = Forwarder(store, upload_queue, platform, p.upload_batch, p.upload_hold_s)
         checkin = CheckIn(
             cfg.site, store, StatusCache(platform, p.cache_ttl_s, p.cache_max_stale_s),
             Pseudonymiser(cfg.pseudonym_key), replies, observers,

@@ -15,6 +15,7 @@ import time
 
 from firmware.timeouts import event_set_within
 from gateway.platform import Platform, UploadFailed
+from gateway.read_model import ReadModel
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -22,9 +23,11 @@ log = logging.getLogger(__name__)
 
 class Forwarder:
     def __init__(
-        self, store: Store, platform: Platform, batch: int = 500, hold_s: float = 600.0
+        self, store: Store, reads: ReadModel, platform: Platform, batch: int = 500,
+        hold_s: float = 600.0,
     ) -> None:
-        self.store = store
+        self.store = store  # confirmed records leave through the store's writer
+        self.reads = reads  # the queue is read on a read-only connection of its own
         self.hold_s = hold_s
         self.gather_s = 0.2
         self.platform = platform
@@ -49,7 +52,7 @@ class Forwarder:
         while True:
             self.wake.clear()
             hold_before = int((time.time() - self.hold_s) * 1000)
-            pending = await self.store.pending_upload_rows(self.batch, hold_before)
+            pending = await self.reads.pending_upload_rows(self.batch, hold_before)
             if not pending:
                 await event_set_within(self.wake, 1)
                 continue

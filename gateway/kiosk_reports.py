@@ -28,5 +28,7 @@ class KioskReports:
             await self.replies.ack(msg["kiosk"], [], await self.reads.high_seq(msg["kiosk"]))
 
     async def door(self, msg: dict) -> None:
-        people = await self.store.add_door_pass(msg)
-        self.observers.observe(DoorCounted(msg["door"], msg["ts"] - msg["ts"] % HOUR_MS, people))
+        await self.store.add_door_pass(msg)
+        hour = msg["ts"] - msg["ts"] % HOUR_MS
+        people = await self.reads.people_in(msg["door"], hour)
+        self.observers.observe(DoorCounted(msg["door"], hour, people))

@@ -97,6 +97,35 @@ class ReadModel:
             row = await cur.fetchone()
         return row[0] if row else 0
 
+    async def pending_upload_rows(self, limit: int, hold_before_ms: int
+                                  ) -> list[tuple[int, str, int, str]]:
+        """Records ready for the platform, in sequence order per kiosk: (n, kiosk, seq,
+        encoded record). A record behind a gap in its kiosk's sequence waits for the gap
+        to fill (the kiosk resends), so the platform receives each kiosk's records in
+        order — unless it has waited since before `hold_before_ms`, when the missing
+        scans are taken as lost."""
+        async with self.db.execute(
+            "SELECT u.n, u.kiosk, u.seq, u.body FROM uploads u "
+            "JOIN sequences s ON s.kiosk = u.kiosk "
+            "WHERE u.seq <= s.contiguous OR u.queued_ms < ? ORDER BY u.kiosk, u.seq LIMIT ?",
+            (hold_before_ms, limit),
+        ) as cur:
+            return [(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
+
+    async def pending_uploads(self, limit: int, hold_before_ms: int) -> list[tuple[int, dict]]:
+        """As pending_upload_rows, each record decoded: (n, record)."""
+        return [(n, json.loads(body)) for n, _kiosk, _seq, body in
+                await self.pending_upload_rows(limit, hold_before_ms)]
+
+    async def people_in(self, door: str, hour_ms: int) -> int:
+        """People the boards counted in through `door` in the hour starting at hour_ms."""
+        async with self.db.execute(
+            "SELECT count(*) FROM door_passes WHERE door=? AND direction='in' AND ts >= ? "
+            "AND ts < ?", (door, hour_ms, hour_ms + 3_600_000),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else 0
+
     async def high_seq(self, kiosk: str) -> int:
         async with self.db.execute("SELECT high FROM sequences WHERE kiosk=?", (kiosk,)) as cur:
             row = await cur.fetchone()

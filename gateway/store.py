@@ -365,40 +365,14 @@ class Store:
             limit = min(limit * 4, 1000)
         return contiguous
 
-    async def add_door_pass(self, msg: dict) -> int:
-        """Store one counted person (idempotent on its id); return the people counted in
-        through that door in the same hour."""
+    async def add_door_pass(self, msg: dict) -> None:
+        """Store one counted person, idempotent on its id."""
         done = asyncio.get_running_loop().create_future()
         self._passes.append(((msg["id"], msg["door"], msg["direction"], msg["ts"]), done))
         self._work.set()
         await done
-        hour = msg["ts"] - msg["ts"] % 3_600_000
-        async with self._db.execute(
-            "SELECT count(*) FROM door_passes WHERE door=? AND direction='in' AND ts >= ? "
-            "AND ts < ?", (msg["door"], hour, hour + 3_600_000),
-        ) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else 0
 
     # --- uploads (forwarder) -----------------------------------------------------------
-
-    async def pending_uploads(self, limit: int, hold_before_ms: int) -> list[tuple[int, dict]]:
-        return [(n, json.loads(body)) for n, _kiosk, _seq, body in
-                await self.pending_upload_rows(limit, hold_before_ms)]
-
-    async def pending_upload_rows(self, limit: int, hold_before_ms: int
-                                  ) -> list[tuple[int, str, int, str]]:
-        """Records ready for the platform, in sequence order per kiosk. A record behind a
-        gap in its kiosk's sequence waits for the gap to fill (the kiosk resends), so the
-        platform receives each kiosk's records in order — unless it has waited since
-        before `hold_before_ms`, when the missing scans are taken as lost."""
-        async with self._db.execute(
-            "SELECT u.n, u.kiosk, u.seq, u.body FROM uploads u "
-            "JOIN sequences s ON s.kiosk = u.kiosk "
-            "WHERE u.seq <= s.contiguous OR u.queued_ms < ? ORDER BY u.kiosk, u.seq LIMIT ?",
-            (hold_before_ms, limit),
-        ) as cur:
-            return [tuple(row) for row in await cur.fetchall()]
 
     async def confirm_uploads(self, numbers: list[int]) -> None:
         """The platform has these records: drop them, and their clear personal data."""
