@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 
 import aiosqlite
 
 from gateway.events import MisuseSeen
+from gateway.store import patiently
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS console_alerts (
@@ -84,8 +86,9 @@ class Alerts:
         while True:
             for k in await kiosks():
                 if k["state"] == "offline":
-                    await self._raise(f"kiosk:{k['kiosk']}:{k['changed_ms']}", "kiosk_offline",
-                                      kiosk=k["kiosk"], ts=k["changed_ms"])
+                    await patiently(partial(
+                        self._raise, f"kiosk:{k['kiosk']}:{k['changed_ms']}", "kiosk_offline",
+                        kiosk=k["kiosk"], ts=k["changed_ms"]), "kiosk alert")
             await asyncio.sleep(every_s)
 
     async def list(self, open_only: bool, limit: int = 200) -> list[dict]:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Coroutine
 from dataclasses import asdict
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
@@ -37,6 +38,7 @@ from gateway.live import Hub, entry_view
 from gateway.personal import Pseudonymiser, mask
 from gateway.platform import Platform
 from gateway.read_model import ReadModel, connect_readonly
+from gateway.store import patiently
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -103,17 +105,20 @@ class Console:
             self._events.put_nowait(event)
 
     async def handle_events(self) -> None:
+        """Each write waits out a busy database (alerts and counts are keyed: a retry
+        never raises anything twice)."""
         while True:
             event = await self._events.get()
             if isinstance(event, ScanStored):
                 view = await self._entry_view(event)
                 self.hub.publish("entry", view)
-                await self.alerts.on_entry(view)
+                await patiently(partial(self.alerts.on_entry, view), "alert")
             elif isinstance(event, MisuseSeen):
-                await self.alerts.on_misuse(event)
+                await patiently(partial(self.alerts.on_misuse, event), "alert")
             elif isinstance(event, DoorCounted):
-                await counts.record_people(self.db, event.door, event.hour_ms, event.people,
-                                           int(time.time() * 1000))
+                await patiently(partial(counts.record_people, self.db, event.door,
+                                        event.hour_ms, event.people, int(time.time() * 1000)),
+                                "door count")
 
     async def _entry_view(self, scan: ScanStored) -> dict:
         """The entry as the console shows it: its masked forms read back from the store."""

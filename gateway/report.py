@@ -21,12 +21,14 @@ import io
 import logging
 import time
 from datetime import date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
 from gateway.counts import day_bounds, today
 from gateway.platform import Platform
+from gateway.store import patiently
 
 log = logging.getLogger(__name__)
 
@@ -134,5 +136,5 @@ class Reporter:
             now = int(time.time() * 1000)
             day = today(self.tz, now)
             if self.due(now) and not await self.delivered(day):
-                await self.send(day, "automatic")
+                await patiently(partial(self.send, day, "automatic"), "daily report")
             await asyncio.sleep(check_every_s)

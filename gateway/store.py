@@ -16,8 +16,10 @@ import contextlib
 import json
 import logging
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
@@ -25,6 +27,29 @@ from firmware.verdict import Verdict
 
 log = logging.getLogger(__name__)
 BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+T = TypeVar("T")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite answered busy or locked: another connection holds the write lock (a purge's
+    VACUUM, an installer's sqlite3 shell). A wait, not a fault."""
+    code = getattr(exc, "sqlite_errorcode", 0)
+    return isinstance(exc, sqlite3.OperationalError) and code & 0xFF in BUSY_CODES
+
+
+async def patiently(work: Callable[[], Awaitable[T]], what: str) -> T:
+    """Run `work` until SQLite stops answering busy (a nightly VACUUM may hold the write
+    lock for minutes); anything else is raised."""
+    pause = 0.05
+    while True:
+        try:
+            return await work()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            log.warning("%s waits: database busy", what)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -111,10 +136,11 @@ class Store:
     transaction (group commit): one fsync for many scans when a backlog drains, and the
     verdict path never waits for another scan's commit.
 
-    A batch SQLite refuses as data (a constraint) fails its waiters and the writer goes
-    on; any other failure (the file unreadable, corrupt, the disk full or failing) fails
-    its waiters and ends the writer with the error, for the process's supervisor: a
-    gateway that cannot store must not acknowledge, and a restart says so loudly."""
+    A batch SQLite refuses as data (a constraint), or that stays busy past
+    `busy_patience_s`, fails its waiters and the writer goes on; any other failure (the
+    file unreadable, corrupt, the disk full or failing) fails its waiters and ends the
+    writer with the error, for the process's supervisor: a gateway that cannot store must
+    not acknowledge, and a restart says so loudly."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -214,9 +240,9 @@ class Store:
                 for future in waiting + [done for _row, done in passes]:
                     if not future.done():
                         future.set_exception(exc)
-                if isinstance(exc, sqlite3.IntegrityError):
-                    log.error("store refused a batch of %d scans: %s", len(scans), exc)
-                    continue
+                if isinstance(exc, sqlite3.IntegrityError) or is_busy(exc):
+                    log.error("batch of %d scans not stored: %s", len(scans), exc)
+                    continue  # the kiosks resend what was not acknowledged
                 raise
             for item in scans:
                 if not item.done.done():
@@ -236,8 +262,7 @@ class Store:
             try:
                 return await self._commit(*work)
             except sqlite3.OperationalError as exc:
-                busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in BUSY_CODES
-                if not busy or asyncio.get_running_loop().time() + pause > give_up:
+                if not is_busy(exc) or asyncio.get_running_loop().time() + pause > give_up:
                     raise
                 self.busy_waits += 1
                 log.warning("store busy (%s) after %d commits; retrying the commit",

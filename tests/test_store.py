@@ -7,9 +7,12 @@ import asyncio
 import random
 import sqlite3
 
+import aiosqlite
+import pytest
+
 from firmware import protocol
 from gateway.read_model import ReadModel
-from gateway.store import Store
+from gateway.store import Store, patiently
 
 IDS = protocol.EventIds()
 
@@ -106,3 +109,25 @@ async def test_a_write_lock_held_elsewhere_delays_scans_but_loses_none(tmp_path)
     assert store.busy_waits >= 2
     assert [body["seq"] for _n, body in await reads.pending_uploads(100, 0)] == list(range(1, 51))
     await close_store(store, reads)
+
+
+async def test_a_write_waits_out_a_lock_held_elsewhere(tmp_path):
+    """The console's background writes (alerts, door counts, the report's record) wait for
+    a lock held past SQLite's busy timeout (a nightly VACUUM), instead of failing."""
+    path = tmp_path / "g.sqlite"
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA busy_timeout=100")
+    await db.execute("CREATE TABLE t (x)")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    write = asyncio.create_task(patiently(lambda: db.execute("INSERT INTO t VALUES (1)"), "t"))
+    await asyncio.sleep(0.6)
+    assert not write.done()
+    holder.execute("COMMIT")
+    holder.close()
+    await asyncio.wait_for(write, 10)
+    async with db.execute("SELECT count(*) FROM t") as cur:
+        assert (await cur.fetchone())[0] == 1
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await patiently(lambda: db.execute("INSERT INTO missing VALUES (1)"), "missing")
+    await db.close()
