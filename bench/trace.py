@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from gateway import tracing
+from gateway.read_model import connect_readonly
 from gateway.store import SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         build_s = round(build(path, args.events), 1)
         print(f"built in {build_s} s ({path.stat().st_size / 1e9:.2f} GB)", flush=True)
 
-    conn = tracing.connect_readonly(str(path))
+    conn = connect_readonly(path)
     rng = random.Random(8)
     people = max(1, args.events // 10)
     window = 30 * 60_000

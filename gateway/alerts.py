@@ -10,13 +10,14 @@ gateway or a repeated status message never raises the same alert twice.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 import aiosqlite
 
-log = logging.getLogger(__name__)
+from gateway.events import MisuseSeen
+from gateway.store import patiently
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS console_alerts (
@@ -73,23 +74,21 @@ class Alerts:
                 masked=view.get("masked_name") or view.get("masked"),
             )
 
-    async def on_misuse(self, misuse, msg: dict) -> None:
+    async def on_misuse(self, seen: MisuseSeen) -> None:
         """A one-time signed code at a second door, or presented again."""
         await self._raise(
-            f"misuse:{msg['id']}", "misuse", kiosk=msg["kiosk"], door=msg["door"], ts=msg["ts"],
-            action=misuse.kind, masked=f"first seen at {misuse.first_door}",
+            f"misuse:{seen.id}", "misuse", kiosk=seen.kiosk, door=seen.door, ts=seen.ts,
+            action=seen.misuse.kind, masked=f"first seen at {seen.misuse.first_door}",
         )
 
     async def watch_kiosks(self, kiosks: Callable, every_s: float) -> None:
         """Raise an alert for each kiosk that is offline, once per time it went offline."""
         while True:
-            try:
-                for k in await kiosks():
-                    if k["state"] == "offline":
-                        await self._raise(f"kiosk:{k['kiosk']}:{k['changed_ms']}", "kiosk_offline",
-                                          kiosk=k["kiosk"], ts=k["changed_ms"])
-            except Exception:
-                log.exception("kiosk watch failed")
+            for k in await kiosks():
+                if k["state"] == "offline":
+                    await patiently(partial(
+                        self._raise, f"kiosk:{k['kiosk']}:{k['changed_ms']}", "kiosk_offline",
+                        kiosk=k["kiosk"], ts=k["changed_ms"]), "kiosk alert")
             await asyncio.sleep(every_s)
 
     async def list(self, open_only: bool, limit: int = 200) -> list[dict]:
@@ -103,7 +102,8 @@ class Alerts:
     async def open_count(self) -> int:
         async with self.db.execute(
             "SELECT count(*) FROM console_alerts WHERE acked_ms IS NULL") as cur:
-            return (await cur.fetchone())[0]
+            row = await cur.fetchone()
+        return row[0] if row else 0
 
     async def acknowledge(self, n: int, user: str, outcome: str, note: str) -> dict | None:
         """Close an open alert; None if there is no such open alert."""

@@ -1,99 +1,60 @@
-"""The gateway process: wires store, platform client, MQTT link, forwarder and console.
+"""The gateway process, assembled: store, read model, platform client, broker session,
+check-in, forwarder, console and metrics, each given what it needs when it is made.
 
-`create_app(config)` builds the FastAPI app; its lifespan opens the store and runs the
-MQTT link and the forwarder beside the web server, and closes them in reverse order.
+A scan's path: mqtt_ingest.MqttIngest (checked by firmware/protocol.py) → checkin.CheckIn
+(status_cache → platform; the verdict back through replies.KioskReplies; the scan into
+store.Store's group commit; the ack) → forwarder.Forwarder uploads it to the platform.
+Metrics and the console observe check-in's events (gateway/events.py) and read through
+the read model (gateway/read_model.py).
+
+`running(config)` builds all of it, runs its background tasks under one supervisor and
+closes everything in reverse order; `create_app(config)` serves it with FastAPI. A
+background task that ends is logged with its traceback and reported to `on_death`
+(python -m gateway exits non-zero, for systemd to restart it).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from firmware import mqtt_client, protocol, startup
+from firmware import mqtt_client, startup
 from firmware.protocol import red_list_topic, trust_list_topic
-from gateway import auth, console, counts, metrics, release
+from firmware.supervise import Supervisor, TaskDied
+from gateway import auth, console, metrics, release
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
+from gateway.console import Console
+from gateway.events import Observers
 from gateway.forwarder import Forwarder
-from gateway.link import GatewayLink
+from gateway.kiosk_reports import KioskReports
+from gateway.metrics import GatewayMetrics
+from gateway.mqtt_ingest import MqttIngest
 from gateway.personal import Pseudonymiser
-from gateway.platform import PlatformClient
+from gateway.platform import HttpPlatform, Platform
+from gateway.read_model import ReadModel
+from gateway.replies import KioskReplies
 from gateway.status_cache import StatusCache
 from gateway.store import Store
 
 
+@dataclass(frozen=True, slots=True)
 class Gateway:
-    """Everything the running gateway holds, for the console and the tests to read."""
+    """Everything the running gateway holds, for the console, the metrics and the tests."""
 
-    def __init__(self, config: GatewayConfig) -> None:
-        self.config = config
-        self.store: Store
-        self.platform: PlatformClient
-        self.link: GatewayLink
-        self.checkin: CheckIn
-        self.forwarder: Forwarder
-
-    async def start(self) -> list[asyncio.Task]:
-        cfg = self.config
-        self.store = await Store.open(cfg.db_path)
-        self.platform = PlatformClient(
-            cfg.platform.url, cfg.platform.lookup_deadline_s, cfg.platform.upload_timeout_s
-        )
-        b = cfg.broker
-        address = mqtt_client.BrokerAddress(
-            b.host, b.port, b.username, b.password, b.keepalive, b.ca_file, b.cert_file, b.key_file
-        )
-        self.forwarder = Forwarder(
-            self.store, self.platform, cfg.platform.upload_batch, cfg.platform.upload_hold_s
-        )
-        self.link = GatewayLink(
-            cfg.site, address, self._on_scan, self._on_status, self._on_door,
-            self._on_replays, retained=signed_lists(cfg),
-        )
-        self.door_listeners: list = []  # async (door, hour_ms, people_in) -> None
-        self.statuses = StatusCache(
-            self.platform, cfg.platform.cache_ttl_s, cfg.platform.cache_max_stale_s
-        )
-        self.checkin = CheckIn(
-            cfg.site,
-            self.store,
-            self.statuses,
-            Pseudonymiser(cfg.pseudonym_key),
-            self.link.publish_verdict,
-            self.link.acknowledge,
-            on_stored=self.forwarder.wake.set,
-        )
-        return [
-            asyncio.create_task(self.link.run(), name="mqtt"),
-            asyncio.create_task(self.link.handle_replays(), name="replays"),
-            asyncio.create_task(self.forwarder.run(), name="forwarder"),
-        ]
-
-    async def _on_scan(self, msg: dict) -> None:
-        await self.checkin.handle(msg)
-
-    async def _on_replays(self, batch: list[dict]) -> None:
-        await self.checkin.handle_replays(batch)
-
-    async def _on_status(self, msg: dict) -> None:
-        self.store.kiosk_status(msg, protocol.now_ms())
-        if msg["state"] == "online":
-            # Tell the kiosk the highest sequence we hold, so a kiosk whose data was
-            # wiped continues its numbering instead of reusing it.
-            await self.link.publish_ack(msg["kiosk"], [], await self.store.high_seq(msg["kiosk"]))
-
-    async def _on_door(self, msg: dict) -> None:
-        people = await self.store.add_door_pass(msg)
-        hour = msg["ts"] - msg["ts"] % 3_600_000
-        for listener in self.door_listeners:
-            await listener(msg["door"], hour, people)
-
-    async def stop(self) -> None:
-        await self.platform.close()
-        await self.store.close()
+    config: GatewayConfig
+    store: Store
+    reads: ReadModel
+    platform: Platform
+    forwarder: Forwarder
+    checkin: CheckIn
+    ingest: MqttIngest
+    console: Console
+    metrics: GatewayMetrics
 
 
 def signed_lists(cfg: GatewayConfig) -> dict[str, bytes]:
@@ -106,39 +67,80 @@ def signed_lists(cfg: GatewayConfig) -> dict[str, bytes]:
     return lists
 
 
-def create_app(config: GatewayConfig, settle_heap: bool = False) -> FastAPI:
+def broker_address(cfg: GatewayConfig) -> mqtt_client.BrokerAddress:
+    b = cfg.broker
+    return mqtt_client.BrokerAddress(
+        b.host, b.port, b.username, b.password, b.keepalive, b.ca_file, b.cert_file, b.key_file
+    )
+
+
+@asynccontextmanager
+async def running(
+    cfg: GatewayConfig, on_death: Callable[[TaskDied], None] = lambda _died: None
+) -> AsyncIterator[Gateway]:
+    async with AsyncExitStack() as stack:
+        store = await Store.open(cfg.db_path)
+        stack.push_async_callback(store.close)
+        reads = await ReadModel.open(cfg.db_path)
+        stack.push_async_callback(reads.close)
+        p = cfg.platform
+        platform = HttpPlatform(p.url, p.lookup_deadline_s, p.upload_timeout_s)
+        stack.push_async_callback(platform.close)
+        site_console = await Console.open(cfg, reads, platform)
+        stack.push_async_callback(site_console.close)
+        gateway_metrics = GatewayMetrics()
+        observers = Observers([gateway_metrics, site_console])
+
+        broker_faults: Counter[str] = Counter()
+        session = mqtt_client.Session(broker_address(cfg), f"gateway-{cfg.site}",
+                                      max_queued_incoming=10000,
+                                      on_fault=lambda reason: broker_faults.update((reason,)))
+        replies = KioskReplies(cfg.site, session, retained=signed_lists(cfg))
+        upload_queue = await ReadModel.open(cfg.db_path)
+        stack.push_async_callback(upload_queue.close)
+        forwarder = Forwarder(store, upload_queue, platform, p.upload_batch, p.upload_hold_s)
+        checkin = CheckIn(
+            cfg.site, store, StatusCache(platform, p.cache_ttl_s, p.cache_max_stale_s),
+            Pseudonymiser(cfg.pseudonym_key), replies, observers,
+            on_stored=forwarder.wake.set,
+        )
+        ingest = MqttIngest(cfg.site, session, checkin,
+                            KioskReports(store, reads, replies, observers), replies,
+                            broker_faults)
+        gateway = Gateway(cfg, store, reads, platform, forwarder, checkin, ingest, site_console,
+                          gateway_metrics)
+
+        supervisor = Supervisor(on_death)
+        stack.push_async_callback(supervisor.stop)
+        supervisor.watch("store-writer", store.writer)
+        supervisor.start("mqtt", ingest.run())
+        supervisor.start("replays", ingest.replay_worker())
+        supervisor.start("forwarder", forwarder.run())
+        for name, work in site_console.tasks().items():
+            supervisor.start(name, work)
+        yield gateway
+
+
+def create_app(
+    config: GatewayConfig,
+    settle_heap: bool = False,
+    on_death: Callable[[TaskDied], None] = lambda _died: None,
+) -> FastAPI:
     """`settle_heap`: the gateway process's own app (python -m gateway), once started, has
-    its heap frozen (firmware/startup.settle_heap); an app inside a test process does not."""
-    gateway = Gateway(config)
+    its heap frozen (firmware/startup.settle_heap); an app inside a test process does not.
+    `on_death`: called once if a background task ends (it is logged either way)."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        tasks = await gateway.start()
-        app.state.console = console.Console(gateway)
-        tasks += await app.state.console.start()
-
-        async def people_counted(door: str, hour_ms: int, people: int) -> None:
-            await counts.record_people(app.state.console.db, door, hour_ms, people, protocol.now_ms())
-
-        gateway.door_listeners.append(people_counted)
-        gateway.checkin.misuse_listeners.append(app.state.console.alerts.on_misuse)
-        if settle_heap:
-            startup.settle_heap()
-        try:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(config, on_death) as gateway:
+            app.state.gateway = gateway
+            if settle_heap:
+                startup.settle_heap()
             yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            await app.state.console.stop()
-            await gateway.stop()
 
     app = FastAPI(title="PlaceCode gateway", lifespan=lifespan)
-    app.state.gateway = gateway
     app.include_router(console.router)
     app.include_router(auth.router)
     app.include_router(release.router)  # kiosk updates and time (docs/install.md)
-    metrics.attach(app)  # GET /metrics
+    app.include_router(metrics.router)  # GET /metrics
     return app

@@ -134,7 +134,7 @@ class Sessions:
 
 
 def _console(request: Request):
-    return request.app.state.console
+    return request.app.state.gateway.console
 
 
 async def current(request: Request) -> Principal:

@@ -24,7 +24,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def render_config(port: int, data_dir: Path, auth_lines: str = "", log_file: Path | None = None) -> str:
+def render_config(port: int, data_dir: Path, auth_lines: str = "",
+                  log_file: Path | None = None) -> str:
     user = getpass.getuser()
     return CONFIG_TEMPLATE.read_text().format(
         port=port,

@@ -12,15 +12,27 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from typing import Protocol
 
 from firmware import protocol
-from gateway.personal import Pseudonymiser, mask, mask_name
-from gateway.misuse import ReplayGuard
-from gateway.status_cache import StatusCache
-from gateway.store import Store
 from firmware import verdict as verdicts
 from firmware.verdict import Verdict
+from gateway.events import MisuseSeen, Observer, ScanStored, VerdictSent
+from gateway.misuse import ReplayGuard
+from gateway.personal import Pseudonymiser, mask, mask_name
+from gateway.status_cache import StatusCache
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Replies(Protocol):
+    """How check-in answers a kiosk (gateway/replies.py over MQTT)."""
+
+    async def verdict(self, kiosk: str, msg: dict) -> None: ...
+
+    def acknowledge(self, kiosk: str, event_id: str) -> None: ...
 
 
 def kiosk_decision(msg: dict) -> Verdict:
@@ -30,10 +42,6 @@ def kiosk_decision(msg: dict) -> Verdict:
         return verdicts.manual_check(msg["id"])
     prompt = msg.get("prompt") or verdicts.for_colour("", msg["colour"]).prompt
     return Verdict(msg["id"], msg["colour"], msg["action"], prompt, msg["source"])
-
-log = logging.getLogger(__name__)
-
-Publish = Callable[[str, dict], Awaitable[None]]
 
 
 def upload_record(site: str, msg: dict) -> dict:
@@ -60,24 +68,23 @@ class CheckIn:
         store: Store,
         statuses: StatusCache,
         pseudonyms: Pseudonymiser,
-        publish_verdict: Publish,
-        acknowledge: Callable[[str, str], None],
+        replies: Replies,
+        observers: Observer,
         on_stored: Callable[[], None] = lambda: None,
     ) -> None:
         self.site = site
         self.store = store
         self.statuses = statuses
         self.pseudonyms = pseudonyms
-        self.publish_verdict = publish_verdict
-        self.acknowledge = acknowledge
-        self.on_stored = on_stored
+        self.replies = replies
+        self.observers = observers
+        self.on_stored = on_stored  # a new scan is waiting for upload
         self.counts: Counter[str] = Counter()
-        self.listeners: list[Callable[[dict], None]] = []
         # One-time signed codes seen at two doors, or again: flagged to the console.
-        self.replays = ReplayGuard(secret=pseudonyms.key)
-        self.misuse_listeners: list = []  # async (misuse, msg) -> None
+        self.misuse = ReplayGuard(secret=pseudonyms.key)
 
     async def handle(self, msg: dict) -> None:
+        """A live scan: the kiosk waits for its verdict unless it decided itself."""
         received = protocol.now_ms()
         started = time.perf_counter()
         method, credential = msg["method"], msg["credential"]
@@ -93,6 +100,8 @@ class CheckIn:
             status = await self.statuses.status(subject, method, credential)
             verdict = verdicts.for_colour(msg["id"], status.colour, status.source)
             await self._send(msg, verdict)
+            self.observers.observe(VerdictSent(msg["kiosk"], msg["id"], verdict.colour,
+                                               time.perf_counter() - started))
         # A scan nobody waited for any more: the kiosk decided at the door without the
         # gateway (manual check, or its fail-open setting).
         replayed = verdict is None
@@ -108,22 +117,20 @@ class CheckIn:
             protocol.now_ms(),
         )
         is_new = await stored
-        self.acknowledge(msg["kiosk"], msg["id"])
+        self.replies.acknowledge(msg["kiosk"], msg["id"])
         if not is_new:
             self.counts["duplicate"] += 1
             return
         self.on_stored()
         if method == "signed_code":
-            await self._check_misuse(msg)
+            self._check_misuse(msg)
         if replayed:
             self.counts["replayed"] += 1
         self.counts[verdict.colour] += 1
         log.info("scan %s from %s -> %s in %.1f ms", msg["id"], msg["kiosk"], verdict.colour,
                  (time.perf_counter() - started) * 1000)
-        entry = {"id": msg["id"], "kiosk": msg["kiosk"], "door": msg["door"], "ts": msg["ts"],
-                 "method": method, "colour": verdict.colour, "action": verdict.action}
-        for listener in self.listeners:
-            listener(entry)
+        self.observers.observe(ScanStored(msg["id"], msg["kiosk"], msg["door"], msg["ts"], method,
+                                          verdict.colour, verdict.action))
 
     async def handle_replays(self, batch: list[dict]) -> None:
         """Scans nobody waits for any more (a kiosk's backlog): store, acknowledge, record
@@ -141,29 +148,28 @@ class CheckIn:
         fresh = 0
         for msg, done in zip(batch, waits, strict=True):
             is_new = await done
-            self.acknowledge(msg["kiosk"], msg["id"])
+            self.replies.acknowledge(msg["kiosk"], msg["id"])
             if not is_new:
                 self.counts["duplicate"] += 1
                 continue
             fresh += 1
             self.counts["replayed"] += 1
             if msg["method"] == "signed_code":
-                await self._check_misuse(msg)
+                self._check_misuse(msg)
         if fresh:
             self.on_stored()
 
-    async def _check_misuse(self, msg: dict) -> None:
-        misuse = self.replays.observe(msg["credential"], msg["door"], msg["ts"] / 1000)
+    def _check_misuse(self, msg: dict) -> None:
+        misuse = self.misuse.observe(msg["credential"], msg["door"], msg["ts"] / 1000)
         if misuse is None:
             return
         self.counts["misuse_" + misuse.kind] += 1
         log.warning("signed code %s: scan %s at %s (first seen at %s)", misuse.kind, msg["id"],
                     msg["door"], misuse.first_door)
-        for listener in self.misuse_listeners:
-            await listener(misuse, msg)
+        self.observers.observe(MisuseSeen(misuse, msg["id"], msg["kiosk"], msg["door"], msg["ts"]))
 
     async def _send(self, msg: dict, v: Verdict) -> None:
-        await self.publish_verdict(
+        await self.replies.verdict(
             msg["kiosk"],
             protocol.verdict(msg["id"], msg["kiosk"], v.colour, v.action, v.prompt, v.source,
                              protocol.now_ms()),

@@ -3,19 +3,26 @@
 The page and every asset it uses are served by the gateway (a site network has no
 internet). Only `/`, the assets, `/healthz` and `/api/summary` (aggregate counts) answer
 without sign-in; everything that shows entries, kiosks or anything about a person needs
-a session whose role allows it (gateway/auth.py). The console keeps its own tables
-(users, sessions, audit, alerts, reports, door counts) on its own connection to the
+a session whose role allows it (gateway/auth.py). The console reads scans and kiosks
+through the read model (gateway/read_model.py) and keeps its own tables (users,
+sessions, audit, alerts, reports, door counts) on its own writer connection to the
 gateway's database file: the store's connection belongs to its group-commit writer.
+
+The console observes the gateway's events (gateway/events.py): they are queued on the
+scan's path and handled by the console's own task, so a slow browser or a console write
+never holds up a verdict.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import asdict
 from datetime import date
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -25,8 +32,16 @@ from pydantic import BaseModel, Field
 
 from gateway import alerts, audit, auth, counts, report, retention, tracing, users
 from gateway.auth import Principal, need
+from gateway.config import GatewayConfig
+from gateway.events import DoorCounted, Event, MisuseSeen, ScanStored, VerdictSent
 from gateway.live import Hub, entry_view
 from gateway.personal import Pseudonymiser, mask
+from gateway.platform import Platform
+from gateway.read_model import ReadModel, connect_readonly
+from gateway.store import patiently
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
 
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css",
@@ -37,47 +52,83 @@ router = APIRouter()
 
 
 class Console:
-    """The console's state inside the running gateway (app.state.console)."""
+    """The console's state inside the running gateway (Gateway.console)."""
 
-    def __init__(self, gateway) -> None:
-        self.gateway = gateway
-        cfg = gateway.config.console
-        self.cfg = cfg
-        self.tz = ZoneInfo(cfg.timezone)
-        self.db: aiosqlite.Connection
+    def __init__(self, config: GatewayConfig, db: aiosqlite.Connection, reads: ReadModel,
+                 platform: Platform) -> None:
+        self.config = config
+        self.cfg = config.console
+        self.tz = ZoneInfo(self.cfg.timezone)
+        self.db = db  # the console's own tables
+        self.reads = reads
+        self.sessions = auth.Sessions(db, self.cfg.session_minutes)
+        self.audit = audit.AuditLog(db)
+        self.hub = Hub()
+        self.alerts = alerts.Alerts(db, self.hub.publish)
+        self.reporter = report.Reporter(db, reads.db, platform, config.site, self.tz,
+                                        self.cfg.report_deadline, self.cfg.report_lead_minutes)
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._viewed: dict[str, int] = {}
 
-    async def start(self) -> list[asyncio.Task]:
-        gw = self.gateway
-        self.db = await aiosqlite.connect(gw.config.db_path, isolation_level=None)
-        await self.db.execute("PRAGMA busy_timeout=5000")
-        for schema in (users.SCHEMA, auth.SCHEMA, audit.SCHEMA, alerts.SCHEMA, counts.SCHEMA,
-                       report.SCHEMA):
-            await self.db.executescript(schema)
-        self.sessions = auth.Sessions(self.db, self.cfg.session_minutes)
-        await self.sessions.drop_expired()
-        self.audit = audit.AuditLog(self.db)
-        self.hub = Hub(gw.store.db)
-        self.alerts = alerts.Alerts(self.db, self.hub.publish)
-        self.hub.entry_hooks.append(self.alerts.on_entry)
-        gw.checkin.listeners.append(self.hub.on_entry)
-        self.reporter = report.Reporter(
-            self.db, gw.store.db, gw.config.site, gw.config.platform.url, self.tz,
-            self.cfg.report_deadline, self.cfg.report_lead_minutes,
-        )
-        return [
-            asyncio.create_task(self.hub.run(), name="console-live"),
-            asyncio.create_task(self.alerts.watch_kiosks(gw.store.kiosks, self.cfg.kiosk_check_s),
-                                name="console-kiosk-watch"),
-            asyncio.create_task(self.reporter.run(), name="console-report"),
-            asyncio.create_task(retention.run(gw.config.db_path, self.cfg.retention_days,
-                                              self.cfg.purge_at, self.tz, self.cfg.purge_vacuum),
-                                name="console-retention"),
-        ]
+    @classmethod
+    async def open(cls, config: GatewayConfig, reads: ReadModel, platform: Platform) -> Console:
+        db = await aiosqlite.connect(config.db_path, isolation_level=None)
+        try:
+            await db.execute("PRAGMA busy_timeout=5000")
+            for schema in (users.SCHEMA, auth.SCHEMA, audit.SCHEMA, alerts.SCHEMA,
+                           counts.SCHEMA, report.SCHEMA):
+                await db.executescript(schema)
+            console = cls(config, db, reads, platform)
+            await console.sessions.drop_expired()
+        except BaseException:
+            await db.close()  # its thread would keep a failed process from exiting
+            raise
+        return console
 
-    async def stop(self) -> None:
-        await self.reporter.close()
+    def tasks(self) -> dict[str, Coroutine[object, object, None]]:
+        """The console's background work, for the gateway to run supervised."""
+        cfg = self.cfg
+        return {
+            "console-events": self.handle_events(),
+            "console-kiosk-watch": self.alerts.watch_kiosks(self.reads.kiosks, cfg.kiosk_check_s),
+            "console-report": self.reporter.run(),
+            "console-retention": retention.run(self.config.db_path, cfg.retention_days,
+                                               cfg.purge_at, self.tz, cfg.purge_vacuum),
+        }
+
+    async def close(self) -> None:
         await self.db.close()
+
+    # --- events (observer: called on the scan's path, only queues) ----------------------
+    def observe(self, event: Event) -> None:
+        if not isinstance(event, VerdictSent):
+            self._events.put_nowait(event)
+
+    async def handle_events(self) -> None:
+        """Each write waits out a busy database (alerts and counts are keyed: a retry
+        never raises anything twice)."""
+        while True:
+            event = await self._events.get()
+            if isinstance(event, ScanStored):
+                view = await self._entry_view(event)
+                self.hub.publish("entry", view)
+                await patiently(partial(self.alerts.on_entry, view), "alert")
+            elif isinstance(event, MisuseSeen):
+                await patiently(partial(self.alerts.on_misuse, event), "alert")
+            elif isinstance(event, DoorCounted):
+                await patiently(partial(counts.record_people, self.db, event.door,
+                                        event.hour_ms, event.people, int(time.time() * 1000)),
+                                "door count")
+
+    async def _entry_view(self, scan: ScanStored) -> dict:
+        """The entry as the console shows it: its masked forms read back from the store."""
+        row = {"id": scan.id, "kiosk": scan.kiosk, "door": scan.door, "ts": scan.ts,
+               "method": scan.method, "colour": scan.colour, "action": scan.action,
+               "source": "platform"}
+        stored = await self.reads.masked(scan.id)
+        if stored:
+            row.update(medium=stored[0], masked=stored[1], masked_name=stored[2])
+        return entry_view(row)
 
     async def audit_view(self, who: Principal, what: str) -> None:
         """Record looking at masked entries, at most once per user per 10 minutes."""
@@ -88,12 +139,12 @@ class Console:
             await self.audit.record(who.user, who.role, f"view_{what}")
 
 
-def _console(request: Request) -> Console:
-    return request.app.state.console
-
-
-def _gateway(request: Request):
+def _gateway(request: Request) -> Gateway:
     return request.app.state.gateway
+
+
+def _console(request: Request) -> Console:
+    return _gateway(request).console
 
 
 def _day(console: Console, day: str | None) -> date:
@@ -122,32 +173,35 @@ async def asset(name: str) -> FileResponse:
 @router.get("/api/summary")
 async def summary(request: Request) -> dict:
     gw = _gateway(request)
-    kiosk_rows = await gw.store.kiosks()
-    console = getattr(request.app.state, "console", None)
+    kiosk_rows = await gw.reads.kiosks()
     return {
         "site": gw.config.site,
         "timezone": gw.config.console.timezone,
         "now_ms": int(time.time() * 1000),
-        "mqtt_connected": gw.link.connected.is_set(),
-        "counts": await gw.store.counts(),
+        "mqtt_connected": gw.ingest.connected.is_set(),
+        "counts": await gw.reads.counts(),
         "kiosks_online": sum(1 for k in kiosk_rows if k["state"] == "online"),
         "kiosks_total": len(kiosk_rows),
-        "alerts_open": await console.alerts.open_count() if console else None,
-        "received": dict(gw.link.received),
-        "rejected": dict(gw.link.rejected),
+        "alerts_open": await gw.console.alerts.open_count(),
+        "received": dict(gw.ingest.received),
+        "rejected": dict(gw.ingest.rejected),
+        "mqtt_faults": dict(gw.ingest.faults),
         "platform_errors": dict(gw.platform.errors),
+        "checkin": dict(gw.checkin.counts),  # by colour, duplicates, replayed, misuse
+        "status_lookups": dict(gw.checkin.statuses.counts),  # cache, platform, stale, …
         "forwarder": {
-            "backlog": await gw.store.upload_backlog(),
+            "backlog": await gw.reads.upload_backlog(),
             "uploaded": gw.forwarder.uploaded,
             "last_success": gw.forwarder.last_success,
             "last_error": gw.forwarder.last_error,
+            "out_of_order": gw.forwarder.out_of_order,
         },
     }
 
 
 @router.get("/healthz")
 async def healthz(request: Request) -> dict:
-    return {"ok": True, "mqtt_connected": _gateway(request).link.connected.is_set()}
+    return {"ok": True, "mqtt_connected": _gateway(request).ingest.connected.is_set()}
 
 
 # --- entries, live feed, kiosks -------------------------------------------------------
@@ -156,7 +210,7 @@ async def healthz(request: Request) -> dict:
 async def entries(request: Request, who: Annotated[Principal, Depends(need("live"))],
                   limit: int = 50) -> list[dict]:
     await _console(request).audit_view(who, "entries")
-    rows = await _gateway(request).store.latest(min(max(limit, 1), 500))
+    rows = await _gateway(request).reads.latest(min(max(limit, 1), 500))
     return [dict(entry_view(r), decide_ms=r["decide_ms"]) for r in rows]
 
 
@@ -180,22 +234,14 @@ async def live(request: Request, who: Annotated[Principal, Depends(need("live"))
 async def kiosks(request: Request, _who: Annotated[Principal, Depends(need("kiosks"))]
                  ) -> list[dict]:
     now = int(time.time() * 1000)
-    store = _gateway(request).store
-    rows = await store.kiosks()
+    reads = _gateway(request).reads
+    rows = await reads.kiosks()
     for row in rows:
         row["since_seen_s"] = round((now - row["last_seen_ms"]) / 1000, 1)
-        # Kiosks do not report their clock offset yet. What the gateway can tell: on the
-        # kiosk's latest live scan, gateway receipt time minus the kiosk's scan time =
-        # clock offset + delivery (tens of ms on a site LAN). Labelled an estimate.
-        row["clock_offset_ms"] = row["health"].get("clock_offset_ms")
-        row["clock_offset_estimate_ms"] = None
-        async with store.db.execute(
-            "SELECT ts - received_ms FROM events WHERE kiosk = ? AND source IS NOT NULL "
-            "ORDER BY seq DESC LIMIT 1", (row["kiosk"],),
-        ) as cur:
-            last = await cur.fetchone()
-        if last is not None:
-            row["clock_offset_estimate_ms"] = last[0]
+        # The offset a kiosk measured against the gateway's clock, when its status carries
+        # one; beside it an estimate from its latest live scan (labelled as such).
+        row.setdefault("clock_offset_ms", None)
+        row["clock_offset_estimate_ms"] = await reads.clock_estimate(row["kiosk"])
     return rows
 
 
@@ -237,7 +283,7 @@ class DoorCount(BaseModel):
 async def day_counts(request: Request, _who: Annotated[Principal, Depends(need("counts"))],
                      day: str | None = None) -> dict:
     console = _console(request)
-    return await counts.day_counts(_gateway(request).store.db, console.db,
+    return await counts.day_counts(console.reads.db, console.db,
                                    _day(console, day), console.tz)
 
 
@@ -247,7 +293,7 @@ async def days_counts(request: Request, _who: Annotated[Principal, Depends(need(
     console = _console(request)
     last = _day(console, None)
     first = date.fromordinal(last.toordinal() - days + 1)
-    return await counts.days_counts(_gateway(request).store.db, first, last, console.tz)
+    return await counts.days_counts(console.reads.db, first, last, console.tz)
 
 
 @router.post("/api/door-counts")
@@ -270,7 +316,7 @@ async def report_view(request: Request, _who: Annotated[Principal, Depends(need(
     console = _console(request)
     now = int(time.time() * 1000)
     return {
-        "report": await report.build(_gateway(request).store.db, console.gateway.config.site,
+        "report": await report.build(console.reads.db, console.config.site,
                                      _day(console, day), console.tz),
         "attempts": await console.reporter.attempts(),
         "schedule": console.reporter.status(now),
@@ -281,7 +327,7 @@ async def report_view(request: Request, _who: Annotated[Principal, Depends(need(
 async def report_csv(request: Request, who: Annotated[Principal, Depends(need("report"))],
                      day: str | None = None) -> PlainTextResponse:
     console = _console(request)
-    built = await report.build(_gateway(request).store.db, console.gateway.config.site,
+    built = await report.build(console.reads.db, console.config.site,
                                _day(console, day), console.tz)
     return PlainTextResponse(
         "\ufeff" + report.to_csv(built), media_type="text/csv; charset=utf-8",
@@ -343,7 +389,7 @@ async def trace_person(body: TracePerson, request: Request,
                        who: Annotated[Principal, Depends(need("trace"))]):
     console = _console(request)
     _check_range(body.from_ms, body.to_ms)
-    cfg = console.gateway.config
+    cfg = console.config
     try:
         subjects = tracing.subjects_for(Pseudonymiser(cfg.pseudonym_key), body.kind, body.value,
                                         console.cfg.code_url_prefixes)
@@ -353,7 +399,7 @@ async def trace_person(body: TracePerson, request: Request,
     started = time.perf_counter()
 
     def query() -> dict:
-        conn = tracing.connect_readonly(str(cfg.db_path))
+        conn = connect_readonly(cfg.db_path)
         try:
             return tracing.trace_person(conn, subjects, body.from_ms, body.to_ms, window)
         finally:
@@ -379,10 +425,10 @@ async def trace_door(body: TraceDoor, request: Request,
                      who: Annotated[Principal, Depends(need("trace"))]):
     console = _console(request)
     _check_range(body.from_ms, body.to_ms)
-    path = str(console.gateway.config.db_path)
+    path = console.config.db_path
 
     def query() -> list[dict]:
-        conn = tracing.connect_readonly(path)
+        conn = connect_readonly(path)
         try:
             return [asdict(s) for s in tracing.at_door(conn, body.door, body.from_ms, body.to_ms)]
         finally:

@@ -1,15 +1,19 @@
 """Counts per door per hour and per day, and coverage: entries checked ÷ people counted.
 
-Entries checked come from the event store (a range scan on its time index). People
-counted come from each door board's pass counter, fed into `console_door_counts` one hour
-at a time (POST /api/door-counts) — the boards' counts do not travel over MQTT yet.
-Where no count exists for a door and hour, coverage is unknown (None, shown as "—"),
-never 0 % or 100 %. Hours and days are the site's local ones (config `console.timezone`).
+Entries checked come from the event store (a range scan on its time index, read through
+the read model's read-only connection). People counted come from each door board's pass
+counter: the kiosks send every counted person over MQTT, the store keeps them
+(`door_passes`) and the console writes each door's hourly total into
+`console_door_counts`, which a counter without a kiosk can also feed (POST
+/api/door-counts). Where no count exists for a door and hour, coverage is unknown (None,
+shown as "—"), never 0 % or 100 %. Hours and days are the site's local ones (config
+`console.timezone`).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -56,11 +60,11 @@ async def record_people(db: aiosqlite.Connection, door: str, hour_ms: int, peopl
     )
 
 
-async def checked_by_hour(store_db: aiosqlite.Connection, start_ms: int, end_ms: int
+async def checked_by_hour(events: aiosqlite.Connection, start_ms: int, end_ms: int
                           ) -> dict[tuple[str, int], dict[str, int]]:
     """{(door, hour_start_ms): {colour: n}} for scans with ts in [start, end)."""
     out: dict[tuple[str, int], dict[str, int]] = {}
-    async with store_db.execute(
+    async with events.execute(
         "SELECT door, ts - ((ts - ?) % ?) AS hour, coalesce(colour, 'offline'), count(*) "
         "FROM events WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3",
         (start_ms, HOUR_MS, start_ms, end_ms),
@@ -79,24 +83,25 @@ async def people_by_hour(db: aiosqlite.Connection, start_ms: int, end_ms: int
         return {(d, h): p for d, h, p in await cur.fetchall()}
 
 
-async def day_counts(store_db: aiosqlite.Connection, db: aiosqlite.Connection,
+async def day_counts(events: aiosqlite.Connection, db: aiosqlite.Connection,
                      day: date, tz: ZoneInfo) -> dict:
-    """One day per door and per hour: scans by colour, people counted, coverage."""
+    """One day per door and per hour: scans by colour, people counted, coverage.
+    `events`: read-only; `db`: the console's own connection (its door counts)."""
     start, end = day_bounds(day, tz)
-    checked = await checked_by_hour(store_db, start, end)
+    checked = await checked_by_hour(events, start, end)
     people = await people_by_hour(db, start, end)
     doors = sorted({d for d, _h in checked} | {d for d, _h in people})
     hours = list(range(start, end, HOUR_MS))
     per_door = []
     for door in doors:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for hour in hours:
             by_colour = checked.get((door, hour), {})
             n = sum(by_colour.values())
             p = people.get((door, hour))
             local = datetime.fromtimestamp(hour / 1000, tz).hour
-            rows.append({"hour_ms": hour, "hour": local, "checked": n, "by_colour": by_colour, "people": p,
-                         "coverage": coverage(n, p)})
+            rows.append({"hour_ms": hour, "hour": local, "checked": n, "by_colour": by_colour,
+                         "people": p, "coverage": coverage(n, p)})
         total = sum(r["checked"] for r in rows)
         counted = [r["people"] for r in rows if r["people"] is not None]
         # Day coverage only over the hours the board reported: an hour without a count
@@ -111,14 +116,14 @@ async def day_counts(store_db: aiosqlite.Connection, db: aiosqlite.Connection,
             "checked": sum(d["checked"] for d in per_door)}
 
 
-async def days_counts(store_db: aiosqlite.Connection, day_from: date, day_to: date,
+async def days_counts(events: aiosqlite.Connection, day_from: date, day_to: date,
                       tz: ZoneInfo) -> list[dict]:
     """Scans per door per day over a range of days (for the daily chart)."""
     out = []
     day = day_from
     while day <= day_to:
         start, end = day_bounds(day, tz)
-        async with store_db.execute(
+        async with events.execute(
             "SELECT door, count(*) FROM events WHERE ts >= ? AND ts < ? GROUP BY door",
             (start, end),
         ) as cur:

@@ -13,10 +13,9 @@ import logging
 import random
 import time
 
-import httpx
-
 from firmware.timeouts import event_set_within
-from gateway.platform import PlatformClient
+from gateway.platform import Platform, UploadFailed
+from gateway.read_model import ReadModel
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -24,9 +23,11 @@ log = logging.getLogger(__name__)
 
 class Forwarder:
     def __init__(
-        self, store: Store, platform: PlatformClient, batch: int = 500, hold_s: float = 600.0
+        self, store: Store, reads: ReadModel, platform: Platform, batch: int = 500,
+        hold_s: float = 600.0,
     ) -> None:
-        self.store = store
+        self.store = store  # confirmed records leave through the store's writer
+        self.reads = reads  # the queue is read on a read-only connection of its own
         self.hold_s = hold_s
         self.gather_s = 0.2
         self.platform = platform
@@ -51,15 +52,15 @@ class Forwarder:
         while True:
             self.wake.clear()
             hold_before = int((time.time() - self.hold_s) * 1000)
-            pending = await self.store.pending_upload_rows(self.batch, hold_before)
+            pending = await self.reads.pending_upload_rows(self.batch, hold_before)
             if not pending:
                 await event_set_within(self.wake, 1)
                 continue
             self._check_order(pending)
             try:
                 await self.platform.upload_encoded([body for _n, _k, _s, body in pending])
-            except (httpx.HTTPError, ValueError) as exc:
-                self.last_error = type(exc).__name__
+            except UploadFailed as exc:
+                self.last_error = type(exc.__cause__ or exc).__name__
                 log.warning("upload of %d records failed (%s); retrying", len(pending), exc)
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, 60.0)

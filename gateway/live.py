@@ -1,9 +1,8 @@
-"""The console's live feed: server-sent events pushed the moment a scan gets its verdict.
+"""The console's live feed: server-sent events, pushed the moment an entry is stored.
 
-Check-in calls its listeners synchronously on the verdict path, so a listener here only
-drops the entry on a queue; a worker adds the masked forms from the store and fans the
-entry out to every open browser. A browser that falls behind loses its oldest messages,
-never slows the door. Alerts and kiosk changes travel on the same stream.
+The console's event task hands each entry, alert and kiosk change to `publish`, which
+fans it out to every open browser. A browser that falls behind loses its oldest
+messages, never slows the door.
 """
 
 from __future__ import annotations
@@ -11,14 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator
 
-import aiosqlite
-
 from firmware.timeouts import within
-
-log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0
 
@@ -41,36 +35,8 @@ def entry_view(row: dict) -> dict:
 
 
 class Hub:
-    def __init__(self, store_db: aiosqlite.Connection) -> None:
-        self.store_db = store_db
+    def __init__(self) -> None:
         self._clients: set[asyncio.Queue[str]] = set()
-        self._entries: asyncio.Queue[dict] = asyncio.Queue()
-        self.entry_hooks: list = []  # async callables(entry view), e.g. alerts
-
-    # --- check-in listener (sync, on the verdict path) -----------------------------
-    def on_entry(self, entry: dict) -> None:
-        self._entries.put_nowait(entry)
-
-    async def run(self) -> None:
-        while True:
-            entry = await self._entries.get()
-            try:
-                view = await self._enrich(entry)
-                self.publish("entry", view)
-                for hook in self.entry_hooks:
-                    await hook(view)
-            except Exception:
-                log.exception("live entry %s not published", entry.get("id"))
-
-    async def _enrich(self, entry: dict) -> dict:
-        async with self.store_db.execute(
-            "SELECT medium, masked, masked_name FROM events WHERE id=?", (entry["id"],)
-        ) as cur:
-            row = await cur.fetchone()
-        full = dict(entry, source="platform")
-        if row:
-            full.update(medium=row[0], masked=row[1], masked_name=row[2])
-        return entry_view(full)
 
     # --- fan-out -----------------------------------------------------------------------
     def publish(self, kind: str, data: dict) -> None:
@@ -80,10 +46,6 @@ class Hub:
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
             queue.put_nowait(message)
-
-    @property
-    def clients(self) -> int:
-        return len(self._clients)
 
     async def stream(self, is_disconnected, still_signed_in) -> AsyncIterator[str]:
         """Messages for one browser until it leaves or its session ends (checked at each

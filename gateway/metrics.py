@@ -3,9 +3,9 @@
 What a site manager's dashboard or alerting needs at 7 a.m.: are scans flowing (by colour
 and method), how long people wait for a verdict, is anything piling up (kiosk outboxes,
 the upload queue to the platform), is the platform failing, are the kiosks online and
-healthy. Counters that the gateway already keeps (link, platform) are read at scrape time;
-scans and verdict latency are observed as they happen, through the check-in's listeners
-and a wrapper around its verdict publisher, attached once the gateway has started.
+healthy. Scans and verdict latency are observed as they happen (an observer of the
+gateway's events, gateway/events.py); counters the gateway keeps anyway (MQTT, platform,
+forwarder) and the store's state (through the read model) are read at scrape time.
 
 Each app has its own registry, so several gateways in one test process do not collide.
 No label ever carries personal data: kiosk names and closed sets (colour, method, reason).
@@ -13,10 +13,10 @@ No label ever carries personal data: kiosk names and closed sets (colour, method
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,6 +26,11 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from gateway.events import Event, ScanStored, VerdictSent
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
 
 router = APIRouter()
 
@@ -43,49 +48,25 @@ class GatewayMetrics:
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
         self.snapshot: dict = {}
         self.registry.register(_Snapshot(self))
-        self.attached = False
-        self._started: dict[str, float] = {}
 
-    def attach(self, gateway) -> None:
-        """Hook into a started Gateway (its CheckIn exists only after start())."""
-        if self.attached:
-            return
-        checkin = gateway.checkin
-        checkin.listeners.append(self._on_entry)
-        handle, publish = checkin.handle, checkin.publish_verdict
+    def observe(self, event: Event) -> None:
+        if isinstance(event, VerdictSent):
+            self.latency.observe(event.latency_s)
+        elif isinstance(event, ScanStored):
+            self.scans.labels(event.colour, event.method).inc()
 
-        async def timed_handle(msg: dict) -> None:
-            self._started[msg.get("id", "")] = time.perf_counter()
-            try:
-                await handle(msg)
-            finally:
-                self._started.pop(msg.get("id", ""), None)
-
-        async def timed_publish(kiosk: str, verdict: dict) -> None:
-            await publish(kiosk, verdict)
-            started = self._started.get(verdict.get("id", ""))
-            if started is not None:
-                self.latency.observe(time.perf_counter() - started)
-
-        checkin.handle = timed_handle
-        checkin.publish_verdict = timed_publish
-        self.attached = True
-
-    def _on_entry(self, entry: dict) -> None:
-        self.scans.labels(entry["colour"], entry["method"]).inc()
-
-    async def refresh(self, gateway) -> None:
-        """Read what needs awaiting (the store) before the synchronous collection."""
-        kiosks = await gateway.store.kiosks()
+    async def refresh(self, gateway: Gateway) -> None:
+        """Read what needs awaiting (the read model) before the synchronous collection."""
         self.snapshot = {
-            "kiosks": kiosks,
-            "upload_backlog": await gateway.store.upload_backlog(),
+            "kiosks": await gateway.reads.kiosks(),
+            "upload_backlog": await gateway.reads.upload_backlog(),
             "uploaded": gateway.forwarder.uploaded,
             "last_upload": gateway.forwarder.last_success,
             "platform_errors": dict(gateway.platform.errors),
-            "received": dict(gateway.link.received),
-            "rejected": dict(gateway.link.rejected),
-            "mqtt_connected": gateway.link.connected.is_set(),
+            "received": dict(gateway.ingest.received),
+            "rejected": dict(gateway.ingest.rejected),
+            "mqtt_connected": gateway.ingest.connected.is_set(),
+            "mqtt_faults": dict(gateway.ingest.faults),
         }
 
 
@@ -142,40 +123,19 @@ class _Snapshot(Collector):
         for reason, n in sorted(s["rejected"].items()):
             rejected.add_metric([reason], n)
         yield rejected
+        broker_faults = CounterMetricFamily("placecode_mqtt_faults",
+                                            "Broker connections lost or refused, by reason",
+                                            labels=["reason"])
+        for reason, n in sorted(s["mqtt_faults"].items()):
+            broker_faults.add_metric([reason], n)
+        yield broker_faults
         connected = GaugeMetricFamily("placecode_mqtt_connected", "1 if the gateway has the broker")
         connected.add_metric([], 1 if s["mqtt_connected"] else 0)
         yield connected
 
 
-def metrics_of(app: FastAPI) -> GatewayMetrics:
-    if not hasattr(app.state, "metrics"):
-        app.state.metrics = GatewayMetrics()
-    return app.state.metrics
-
-
-def attach(app: FastAPI) -> None:
-    """Add /metrics to the app and start observing once the gateway has started."""
-    if getattr(app.state, "metrics_attached", False):
-        return
-    app.state.metrics_attached = True
-    metrics = metrics_of(app)
-    gateway = app.state.gateway
-    original_start = gateway.start
-
-    async def start():
-        tasks = await original_start()
-        metrics.attach(gateway)
-        return tasks
-
-    gateway.start = start
-    app.include_router(router)
-
-
 @router.get("/metrics", include_in_schema=False)
 async def scrape(request: Request) -> Response:
-    metrics = metrics_of(request.app)
-    gateway = request.app.state.gateway
-    if not metrics.attached and hasattr(gateway, "checkin"):
-        metrics.attach(gateway)  # router included without attach(): observe from now on
-    await metrics.refresh(gateway)
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    gateway: Gateway = request.app.state.gateway
+    await gateway.metrics.refresh(gateway)
+    return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,11 +1,11 @@
 """Replay and misuse signals: the same code shown again where it should not be.
 
 A one-time code that turns up at a second door, or a code shown again after it expired,
-means a photo of it is being passed around. The kiosk notices what it sees itself; the
-gateway runs the same class over the scans of every kiosk of the site and so also sees
-the two-door case across kiosks. Codes are remembered only as keyed fingerprints
-(HMAC-SHA256 under a site secret), never as text, so the memory and any flag sent to the
-console hold no token. Memory is bounded: old and excess entries are dropped.
+means a photo of it is being passed around. The gateway watches the signed-code scans of
+every kiosk of the site, so it sees the two-door case across kiosks. Codes are remembered
+only as keyed fingerprints (HMAC-SHA256 under a site secret), never as text, so the
+memory and any flag sent to the console hold no token. Memory is bounded: old and excess
+entries are dropped.
 """
 
 from __future__ import annotations

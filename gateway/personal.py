@@ -14,7 +14,6 @@ import hmac
 from firmware import privacy
 
 
-
 class Pseudonymiser:
     def __init__(self, key: str) -> None:
         self._key = key.encode()

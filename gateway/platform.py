@@ -1,4 +1,5 @@
-"""The gateway's client for the city platform (docs/platform-api.md).
+"""The city platform as the gateway sees it (docs/platform-api.md): one port, `Platform`,
+and its HTTP client, `HttpPlatform`.
 
 A status lookup has a strict deadline: a visitor is waiting at the door. Any failure —
 slow, down, unknown person, garbage answer — is the one outcome "could not check", which
@@ -10,15 +11,43 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from typing import Protocol
 
 import httpx
 
 log = logging.getLogger(__name__)
 
 COLOURS = ("green", "yellow", "red")
+DAILY_REPORTS = "/api/v1/daily-reports"
 
 
-class PlatformClient:
+class UploadFailed(Exception):
+    """The platform did not confirm an upload; the same records are sent again later."""
+
+
+class Platform(Protocol):
+    """What the gateway asks of the city platform."""
+
+    errors: Counter[str]  # failed lookups, by reason
+
+    async def status(self, method: str, credential: str) -> str:
+        """green / yellow / red, or 'unknown' when the platform could not tell in time."""
+        ...
+
+    async def upload_encoded(self, records: list[str]) -> None:
+        """Upload scan records (each a JSON object, encoded); raises UploadFailed."""
+        ...
+
+    async def upload_report(self, report: dict) -> tuple[bool, str]:
+        """Upload one daily report: (confirmed, what the platform answered)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class HttpPlatform:
+    """The platform's HTTP API (implements Platform)."""
+
     def __init__(self, base_url: str, deadline_s: float, upload_timeout_s: float = 10.0) -> None:
         self.deadline_s = deadline_s
         self.errors: Counter[str] = Counter()
@@ -60,13 +89,23 @@ class PlatformClient:
             return "unknown"
         return colour
 
-    async def upload_encoded(self, records: list[str]) -> dict:
+    async def upload_encoded(self, records: list[str]) -> None:
         """POST a batch of scan records, each already encoded as a JSON object (as the
         store keeps them): joined, not decoded and encoded again on the gateway's event
-        loop. Raises httpx.HTTPError on any failure."""
+        loop."""
         body = ('{"records":[' + ",".join(records) + "]}").encode()
-        response = await self._http.post(
-            "/api/v1/records", content=body, headers={"content-type": "application/json"}
-        )
-        response.raise_for_status()
-        return response.json()
+        try:
+            response = await self._http.post(
+                "/api/v1/records", content=body, headers={"content-type": "application/json"}
+            )
+            response.raise_for_status()
+            response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise UploadFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    async def upload_report(self, report: dict) -> tuple[bool, str]:
+        try:
+            response = await self._http.post(DAILY_REPORTS, json=report)
+        except httpx.HTTPError as exc:
+            return False, type(exc).__name__
+        return response.status_code == 200, f"HTTP {response.status_code}"

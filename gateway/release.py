@@ -40,7 +40,7 @@ async def releases(request: Request) -> dict:
         (p for p in folder.glob("placecode-*.tar.gz") if p.with_name(p.name + ".sha256").exists()),
         key=lambda p: p.stat().st_mtime,
     ) if folder.is_dir() else []
-    names = [BUNDLE_RE.match(p.name).group(1) for p in bundles if BUNDLE_RE.match(p.name)]
+    names = [m.group(1) for m in map(BUNDLE_RE.match, (p.name for p in bundles)) if m]
     return {"latest": names[-1] if names else None, "releases": names}
 
 
@@ -56,7 +56,7 @@ async def release_file(filename: str, request: Request) -> FileResponse:
 
 @router.get("/api/update-status/{kiosk}")
 async def update_status(kiosk: str, request: Request) -> dict:
-    for row in await request.app.state.gateway.store.kiosks():
+    for row in await request.app.state.gateway.reads.kiosks():
         if row["kiosk"] == kiosk:
             return {"kiosk": kiosk, "state": row["state"], "sw": row["sw"],
                     "last_seen_ms": row["last_seen_ms"]}

@@ -18,16 +18,17 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
 import logging
 import time
 from datetime import date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import aiosqlite
-import httpx
 
 from gateway.counts import day_bounds, today
+from gateway.platform import Platform
+from gateway.store import patiently
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,13 @@ CREATE TABLE IF NOT EXISTS console_reports (
 """
 
 COLOURS = ("green", "yellow", "red", "unknown", "offline")
-UPLOAD_PATH = "/api/v1/daily-reports"
 
 
-async def build(store_db: aiosqlite.Connection, site: str, day: date, tz: ZoneInfo) -> dict:
+async def build(events: aiosqlite.Connection, site: str, day: date, tz: ZoneInfo) -> dict:
+    """`events`: a read-only connection to the gateway's database (the read model's)."""
     start, end = day_bounds(day, tz)
     doors: dict[str, dict] = {}
-    async with store_db.execute(
+    async with events.execute(
         "SELECT door, coalesce(colour, 'offline'), count(*) FROM events "
         "WHERE ts >= ? AND ts < ? GROUP BY 1, 2",
         (start, end),
@@ -77,31 +78,26 @@ def to_csv(report: dict) -> str:
 
 
 class Reporter:
-    def __init__(self, db: aiosqlite.Connection, store_db: aiosqlite.Connection, site: str,
-                 platform_url: str, tz: ZoneInfo, deadline: str, lead_minutes: int,
-                 timeout_s: float = 10.0) -> None:
+    """`db`: the console's own connection (the attempts); `events`: a read-only one."""
+
+    def __init__(self, db: aiosqlite.Connection, events: aiosqlite.Connection,
+                 platform: Platform, site: str, tz: ZoneInfo, deadline: str,
+                 lead_minutes: int) -> None:
         self.db = db
-        self.store_db = store_db
+        self.events = events
+        self.platform = platform
         self.site = site
         self.tz = tz
         hh, mm = deadline.split(":")
         self.deadline_minute = int(hh) * 60 + int(mm)
         self.lead_minutes = lead_minutes
-        self._http = httpx.AsyncClient(base_url=platform_url, timeout=timeout_s)
         self._lock = asyncio.Lock()
-
-    async def close(self) -> None:
-        await self._http.aclose()
 
     async def send(self, day: date, trigger: str) -> dict:
         """Build and upload one day's report; the attempt is recorded either way."""
         async with self._lock:
-            report = await build(self.store_db, self.site, day, self.tz)
-            try:
-                response = await self._http.post(UPLOAD_PATH, json=report)
-                ok, status = response.status_code == 200, f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                ok, status = False, type(exc).__name__
+            report = await build(self.events, self.site, day, self.tz)
+            ok, status = await self.platform.upload_report(report)
             await self.db.execute(
                 "INSERT INTO console_reports (day, at_ms, trigger, ok, status, total) "
                 "VALUES (?,?,?,?,?,?)",
@@ -139,13 +135,6 @@ class Reporter:
         while True:
             now = int(time.time() * 1000)
             day = today(self.tz, now)
-            try:
-                if self.due(now) and not await self.delivered(day):
-                    await self.send(day, "automatic")
-            except Exception:
-                log.exception("daily report round failed")
+            if self.due(now) and not await self.delivered(day):
+                await patiently(partial(self.send, day, "automatic"), "daily report")
             await asyncio.sleep(check_every_s)
-
-
-def summary_json(report: dict) -> str:
-    return json.dumps(report, ensure_ascii=False, indent=1)

@@ -7,8 +7,10 @@ forwarder's own deletes of clear personal data leave the same traces, so the pur
 with `secure_delete` (freed content overwritten with zeros), then VACUUMs (no free page
 left holding old bytes) and truncates the WAL. tests/test_retention.py greps the file.
 
-Runs daily at `console.purge_at` on its own sqlite3 connection in a worker thread, in batches, so the store's
-writer (and a person waiting at the door) waits at most one short batch.
+Runs daily at `console.purge_at` on its own sqlite3 connection in a worker thread, in
+batches, so the store's writer (and a person waiting at the door) waits at most one short
+batch. A purge that finds the database locked tries again the next day; any other
+failure ends the task, for the gateway's supervisor.
 """
 
 from __future__ import annotations
@@ -57,8 +59,9 @@ def purge(db_path: Path, retention_days: int, now_ms: int | None = None,
                 break
         alerts = 0
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name='console_alerts'").fetchone():
-            alerts = conn.execute("DELETE FROM console_alerts WHERE ts < ? AND acked_ms IS NOT NULL",
-                                  (cutoff,)).rowcount
+            alerts = conn.execute(
+                "DELETE FROM console_alerts WHERE ts < ? AND acked_ms IS NOT NULL", (cutoff,)
+            ).rowcount
         vacuumed = False
         free = conn.execute("PRAGMA freelist_count").fetchone()[0]
         if vacuum and (events or alerts or free):
@@ -96,8 +99,9 @@ async def run(db_path: Path, retention_days: int, at: str, tz: ZoneInfo,
         await asyncio.sleep(seconds_until(at, tz))
         try:
             result = await asyncio.to_thread(purge, db_path, retention_days, None, vacuum)
-            if result.events or result.alerts:
-                log.info("retention: purged %d entries, %d alerts in %.2f s",
-                         result.events, result.alerts, result.seconds)
-        except Exception:
-            log.exception("retention purge failed")
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout
+            log.warning("retention purge did not run: %s", exc)
+            continue
+        if result.events or result.alerts:
+            log.info("retention: purged %d entries, %d alerts in %.2f s",
+                     result.events, result.alerts, result.seconds)

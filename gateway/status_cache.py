@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from gateway.platform import PlatformClient
+from gateway.platform import Platform
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class Status:
 class StatusCache:
     def __init__(
         self,
-        platform: PlatformClient,
+        platform: Platform,
         ttl_s: dict[str, float],
         max_stale_s: float = 86_400,
         max_entries: int = 200_000,

@@ -4,6 +4,9 @@ Idempotent on event id: a scan delivered twice (a kiosk resending after a drop) 
 stored once and answered again with the verdict it already got. Clear personal data that
 the platform upload needs waits in `uploads` and is deleted as soon as the platform has
 confirmed the record; `events` holds only keyed hashes and masked forms.
+
+The store's connection is its writer's alone; everyone else reads through the read model
+(gateway/read_model.py).
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import contextlib
 import json
 import logging
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
@@ -22,6 +27,29 @@ from firmware.verdict import Verdict
 
 log = logging.getLogger(__name__)
 BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+T = TypeVar("T")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite answered busy or locked: another connection holds the write lock (a purge's
+    VACUUM, an installer's sqlite3 shell). A wait, not a fault."""
+    code = getattr(exc, "sqlite_errorcode", 0)
+    return isinstance(exc, sqlite3.OperationalError) and code & 0xFF in BUSY_CODES
+
+
+async def patiently(work: Callable[[], Awaitable[T]], what: str) -> T:
+    """Run `work` until SQLite stops answering busy (a nightly VACUUM may hold the write
+    lock for minutes); anything else is raised."""
+    pause = 0.05
+    while True:
+        try:
+            return await work()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            log.warning("%s waits: database busy", what)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -106,10 +134,16 @@ class NewScan:
 class Store:
     """All writes go through one writer task that commits whatever is queued in a single
     transaction (group commit): one fsync for many scans when a backlog drains, and the
-    verdict path never waits for another scan's commit."""
+    verdict path never waits for another scan's commit.
+
+    A batch SQLite refuses as data (a constraint), or that stays busy past
+    `busy_patience_s`, fails its waiters and the writer goes on; any other failure (the
+    file unreadable, corrupt, the disk full or failing) fails its waiters and ends the
+    writer with the error, for the process's supervisor: a gateway that cannot store must
+    not acknowledge, and a restart says so loudly."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
-        self.db = db
+        self._db = db
         self._scans: list[NewScan] = []
         self._statuses: dict[str, tuple] = {}
         self._confirmed: list[tuple[list[int], asyncio.Future[None]]] = []
@@ -119,29 +153,37 @@ class Store:
         self._passes: list[tuple[tuple, asyncio.Future[None]]] = []
         self._sequences: dict[str, tuple[int, int]] = {}  # kiosk -> (contiguous, high)
         self._work = asyncio.Event()
-        self._writer = asyncio.create_task(self._write_forever(), name="store-writer")
+        self.writer = asyncio.create_task(self._write_forever(), name="store-writer")
         self.commits = 0
         self.busy_patience_s = 60.0
         self.busy_waits = 0  # commits retried because SQLite answered busy
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(cls, path: Path, busy_timeout_ms: int = 5000) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
-        db.row_factory = aiosqlite.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=FULL")  # an ack means: stored, power cut or not
-        # deleted personal data (confirmed uploads, purged events) is overwritten, not left
-        # in free pages of the file
-        await db.execute("PRAGMA secure_delete=ON")
-        await db.executescript(SCHEMA)
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")  # an ack means: stored, power cut or not
+            # deleted personal data (confirmed uploads, purged events) is overwritten, not
+            # left in free pages of the file
+            await db.execute("PRAGMA secure_delete=ON")
+            await db.executescript(SCHEMA)
+        except BaseException:
+            await db.close()  # its thread would keep a failed process from exiting
+            raise
         return cls(db)
 
     async def close(self) -> None:
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
-        await self.db.close()
+        """Stop the writer and close. A writer that died has been reported by then (its
+        task is supervised), so its exception is not raised again here."""
+        if not self.writer.done():
+            self.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.writer
+        await self._db.close()
 
     async def add_scan(
         self, msg: dict, received_ms: int, subject: str, masked: str, masked_name: str | None,
@@ -193,12 +235,15 @@ class Store:
             try:
                 fresh = await self._commit_patiently(scans, statuses, deletes, floors,
                                                      [row for row, _done in passes])
-            except Exception as exc:  # noqa: BLE001 - every waiter must hear of it
+            except Exception as exc:  # every waiter hears of it; cancellation is shutdown
                 waiting = [i.done for i in scans] + [done for _n, done in confirmed]
                 for future in waiting + [done for _row, done in passes]:
                     if not future.done():
                         future.set_exception(exc)
-                continue
+                if isinstance(exc, sqlite3.IntegrityError) or is_busy(exc):
+                    log.error("batch of %d scans not stored: %s", len(scans), exc)
+                    continue  # the kiosks resend what was not acknowledged
+                raise
             for item in scans:
                 if not item.done.done():
                     item.done.set_result(item.row[0] in fresh)
@@ -209,17 +254,15 @@ class Store:
     async def _commit_patiently(self, *work) -> set[str]:
         """Commit, retrying for up to `busy_patience_s` while SQLite answers busy: another
         connection's write lock held past the busy timeout (the console, a purge, an
-        installer's sqlite3 shell), or a busy returned at once, which bench-drain meets
-        now and then near the end of a drain (cause not yet known; the log names the
-        extended code). Failing the batch instead left it to the kiosks' resend."""
+        installer's sqlite3 shell), or a busy returned at once (the log names the
+        extended code). The batch waits rather than failing back to the kiosks."""
         give_up = asyncio.get_running_loop().time() + self.busy_patience_s
         pause = 0.05
         while True:
             try:
                 return await self._commit(*work)
             except sqlite3.OperationalError as exc:
-                busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in BUSY_CODES
-                if not busy or asyncio.get_running_loop().time() + pause > give_up:
+                if not is_busy(exc) or asyncio.get_running_loop().time() + pause > give_up:
                     raise
                 self.busy_waits += 1
                 log.warning("store busy (%s) after %d commits; retrying the commit",
@@ -229,17 +272,17 @@ class Store:
 
     async def _commit(
         self, scans: list[NewScan], statuses: list[tuple],
-        deletes: list[tuple[int]], floors: dict[str, int], passes: list[tuple] = (),
+        deletes: list[tuple[int]], floors: dict[str, int], passes: list[tuple],
     ) -> set[str]:
         fresh: set[str] = set()
-        await self.db.execute("BEGIN IMMEDIATE")
+        await self._db.execute("BEGIN IMMEDIATE")
         try:
             if scans:
                 ids = list({item.row[0] for item in scans})
                 known: set[str] = set()
                 for chunk in range(0, len(ids), 500):
                     part = ids[chunk:chunk + 500]
-                    async with self.db.execute(
+                    async with self._db.execute(
                         f"SELECT id FROM events WHERE id IN ({','.join('?' * len(part))})", part
                     ) as cur:
                         known.update(row[0] for row in await cur.fetchall())
@@ -251,20 +294,20 @@ class Store:
                     fresh.add(event_id)
                     rows.append(item.row)
                     uploads.append((event_id, item.row[1], item.row[3], item.row[5], item.upload))
-                await self.db.executemany(
+                await self._db.executemany(
                     "INSERT INTO events (id, kiosk, door, seq, ts, received_ms, method, medium, "
                     "subject, masked, masked_name, colour, action, prompt, source, verdict_ms) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     rows,
                 )
-                await self.db.executemany(
+                await self._db.executemany(
                     "INSERT INTO uploads (id, kiosk, seq, queued_ms, body) VALUES (?,?,?,?,?)",
                     uploads,
                 )
             if scans or floors:
                 await self._advance_sequences(rows if scans else [], floors)
             if statuses:
-                await self.db.executemany(
+                await self._db.executemany(
                     "INSERT INTO kiosks (kiosk, state, changed_ms, last_seen_ms, sw, outbox, health, "
                     "extra) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(kiosk) DO UPDATE SET "
                     "changed_ms = CASE WHEN state != excluded.state THEN excluded.changed_ms "
@@ -274,18 +317,18 @@ class Store:
                     statuses,
                 )
             if deletes:
-                await self.db.executemany("DELETE FROM uploads WHERE n=?", deletes)
+                await self._db.executemany("DELETE FROM uploads WHERE n=?", deletes)
             if passes:
-                await self.db.executemany(
+                await self._db.executemany(
                     "INSERT OR IGNORE INTO door_passes (id, door, direction, ts) VALUES (?,?,?,?)",
                     passes,
                 )
-            await self.db.execute("COMMIT")
+            await self._db.execute("COMMIT")
             self.commits += 1
         except BaseException:
             self._sequences.clear()  # rolled back: read the marks from the table again
-            if self.db.in_transaction:
-                await self.db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                await self._db.execute("ROLLBACK")
             raise
         return fresh
 
@@ -302,7 +345,7 @@ class Store:
         for kiosk, numbers in seqs.items():
             known = self._sequences.get(kiosk)
             if known is None:
-                async with self.db.execute(
+                async with self._db.execute(
                     "SELECT contiguous, high FROM sequences WHERE kiosk=?", (kiosk,)
                 ) as cur:
                     found = await cur.fetchone()
@@ -317,7 +360,7 @@ class Store:
                 contiguous = await self._walk(kiosk, contiguous, high)
             self._sequences[kiosk] = (contiguous, high)
             updates.append((kiosk, contiguous, high))
-        await self.db.executemany(
+        await self._db.executemany(
             "INSERT INTO sequences (kiosk, contiguous, high) VALUES (?,?,?) "
             "ON CONFLICT(kiosk) DO UPDATE SET contiguous=excluded.contiguous, high=excluded.high",
             updates,
@@ -325,11 +368,11 @@ class Store:
 
     async def _walk(self, kiosk: str, contiguous: int, high: int) -> int:
         """Move the mark over scans stored earlier above it. Read a few at first: while a
-        backlog drains, live scans sit far above the mark and the walk stops at once;
-        reading 1,000 of them after every commit was wasted work on the writer."""
+        backlog drains, live scans sit far above the mark and the walk stops at once, so a
+        large first read would be wasted work on the writer after every commit."""
         limit = 16
         while contiguous < high:
-            async with self.db.execute(
+            async with self._db.execute(
                 "SELECT seq FROM events WHERE kiosk=? AND seq > ? ORDER BY seq LIMIT ?",
                 (kiosk, contiguous, limit),
             ) as cur:
@@ -347,44 +390,14 @@ class Store:
             limit = min(limit * 4, 1000)
         return contiguous
 
-    async def add_door_pass(self, msg: dict) -> int:
-        """Store one counted person (idempotent on its id); return the people counted in
-        through that door in the same hour."""
+    async def add_door_pass(self, msg: dict) -> None:
+        """Store one counted person, idempotent on its id."""
         done = asyncio.get_running_loop().create_future()
         self._passes.append(((msg["id"], msg["door"], msg["direction"], msg["ts"]), done))
         self._work.set()
         await done
-        hour = msg["ts"] - msg["ts"] % 3_600_000
-        async with self.db.execute(
-            "SELECT count(*) FROM door_passes WHERE door=? AND direction='in' AND ts >= ? "
-            "AND ts < ?", (msg["door"], hour, hour + 3_600_000),
-        ) as cur:
-            return (await cur.fetchone())[0]
-
-    async def high_seq(self, kiosk: str) -> int:
-        async with self.db.execute("SELECT high FROM sequences WHERE kiosk=?", (kiosk,)) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else 0
 
     # --- uploads (forwarder) -----------------------------------------------------------
-
-    async def pending_uploads(self, limit: int, hold_before_ms: int) -> list[tuple[int, dict]]:
-        return [(n, json.loads(body)) for n, _kiosk, _seq, body in
-                await self.pending_upload_rows(limit, hold_before_ms)]
-
-    async def pending_upload_rows(self, limit: int, hold_before_ms: int
-                                  ) -> list[tuple[int, str, int, str]]:
-        """Records ready for the platform, in sequence order per kiosk. A record behind a
-        gap in its kiosk's sequence waits for the gap to fill (the kiosk resends), so the
-        platform receives each kiosk's records in order — unless it has waited since
-        before `hold_before_ms`, when the missing scans are taken as lost."""
-        async with self.db.execute(
-            "SELECT u.n, u.kiosk, u.seq, u.body FROM uploads u "
-            "JOIN sequences s ON s.kiosk = u.kiosk "
-            "WHERE u.seq <= s.contiguous OR u.queued_ms < ? ORDER BY u.kiosk, u.seq LIMIT ?",
-            (hold_before_ms, limit),
-        ) as cur:
-            return [tuple(row) for row in await cur.fetchall()]
 
     async def confirm_uploads(self, numbers: list[int]) -> None:
         """The platform has these records: drop them, and their clear personal data."""
@@ -392,41 +405,3 @@ class Store:
         self._confirmed.append((numbers, done))
         self._work.set()
         await done
-
-    async def upload_backlog(self) -> int:
-        async with self.db.execute("SELECT count(*) FROM uploads") as cur:
-            return (await cur.fetchone())[0]
-
-    # --- kiosks -------------------------------------------------------------------------
-
-    async def kiosks(self) -> list[dict]:
-        """Kiosks with presence, health and sequence completeness: `missing` counts
-        sequence numbers above `contiguous` not stored yet (in transit, or lost)."""
-        async with self.db.execute(
-            "SELECT k.*, s.contiguous, s.high, "
-            "(s.high - s.contiguous) - (SELECT count(*) FROM events e "
-            " WHERE e.kiosk = k.kiosk AND e.seq > s.contiguous) AS missing "
-            "FROM kiosks k LEFT JOIN sequences s ON s.kiosk = k.kiosk ORDER BY k.kiosk"
-        ) as cur:
-            rows = [dict(r) for r in await cur.fetchall()]
-        for row in rows:
-            row["health"] = json.loads(row["health"]) if row["health"] else {}
-            row.update(json.loads(row.pop("extra") or "{}"))
-        return rows
-
-    # --- console queries ------------------------------------------------------------------
-
-    async def latest(self, limit: int = 50) -> list[dict]:
-        async with self.db.execute(
-            "SELECT id, kiosk, door, seq, ts, method, medium, masked, masked_name, colour, "
-            "action, source, verdict_ms - received_ms AS decide_ms FROM events "
-            "ORDER BY ts DESC LIMIT ?",
-            (limit,),
-        ) as cur:
-            return [dict(r) for r in await cur.fetchall()]
-
-    async def counts(self) -> dict[str, int]:
-        async with self.db.execute(
-            "SELECT coalesce(colour, 'pending'), count(*) FROM events GROUP BY 1"
-        ) as cur:
-            return {row[0]: row[1] for row in await cur.fetchall()}

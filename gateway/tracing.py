@@ -12,8 +12,9 @@ one row per (visit, contact scan); the person's own scans are not contacts. Resu
 name people by masked form, keyed hash and event id; the event id is the record's key
 at the platform, which holds the clear record for the health authority.
 
-Plain sqlite3 (not async): the console runs these in a worker thread on its own
-read-only connection, the benchmark and the property test call them directly.
+Plain sqlite3 (not async): the console runs these in a worker thread on a read-only
+connection of its own (read_model.connect_readonly); the benchmark and the property test
+call them directly.
 """
 
 from __future__ import annotations
@@ -148,9 +149,3 @@ def to_csv(rows: list[dict], tz: ZoneInfo) -> str:
                          row["kiosk"], when, row["method"], row["masked"],
                          row["masked_name"] or "", row["subject"], row["colour"] or ""])
     return out.getvalue()
-
-
-def connect_readonly(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn

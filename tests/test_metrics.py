@@ -1,7 +1,7 @@
 """The gateway's Prometheus endpoint shows what happens on the site, as it happens.
 
-Real parts: Mosquitto, the platform simulator process, the gateway app over real HTTP
-(uvicorn) with the metrics attached as gateway/app.py would, and a kiosk (in-process) to
+Real parts: Mosquitto, the platform simulator process, the gateway process (python -m
+gateway), and a kiosk (in-process) to
 which the test presents known people: so every number is known in advance.
 """
 
@@ -14,15 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk.kiosk import Kiosk
 from firmware.kiosk.reading import Reading
-from gateway import config as gateway_config
 from gateway import metrics
-from gateway.app import create_app
 from gateway.broker import Broker
 from simulators import processes
 from simulators.lights import SimulatedLights
@@ -38,22 +35,6 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
         for s in family.samples:
             out[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return out
-
-
-@contextlib.asynccontextmanager
-async def serving(app, port: int):
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def until(check, timeout: float = 10.0):
@@ -73,17 +54,17 @@ def broker(tmp_path: Path):
 
 async def test_scans_latency_backlogs_errors_and_presence(tmp_path: Path, broker: Broker):
     platform_proc, platform_url = processes.start_platform(tmp_path, seed=7)
+    gateway = None
     try:
-        cfg = gateway_config.GatewayConfig.model_validate(processes.gateway_config(
-            tmp_path, SITE, broker.port, platform_url, lookup_deadline_s=0.5))
-        app = create_app(cfg)
-        metrics.attach(app)
+        config = processes.gateway_config(tmp_path, SITE, broker.port, platform_url,
+                                          lookup_deadline_s=0.5)
+        gateway, url = await asyncio.to_thread(processes.start_gateway, tmp_path, config)
         people = population(7)
         by_colour = {c: [p for p in people if p.colour == c] for c in ("green", "yellow", "red")}
         shown = [(by_colour["green"][i], "code") for i in range(3)]
         shown += [(by_colour["red"][0], "code"), (by_colour["yellow"][0], "id_card")]
 
-        async with serving(app, cfg.http.port) as url, httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(timeout=5) as http:
             raw = processes.kiosk_config(tmp_path, SITE, "kiosk-m", "door-1", broker.port)
             kcfg = kiosk_config.KioskConfig.model_validate(raw | {"status_interval_s": 0.3})
             readings = QueuedReadings()
@@ -145,6 +126,8 @@ async def test_scans_latency_backlogs_errors_and_presence(tmp_path: Path, broker
             m = await until(offline)
             assert m and m[("placecode_kiosk_up", (("kiosk", "kiosk-m"),))] == 0
     finally:
+        if gateway is not None:
+            gateway.stop()
         platform_proc.stop()
 
 

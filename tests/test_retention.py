@@ -7,16 +7,30 @@ gateway runs it; then the file's bytes (and its WAL) are searched for what was p
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from pathlib import Path
 
 from gateway import retention
 from gateway.checkin import upload_record
 from gateway.personal import Pseudonymiser, mask, mask_name
+from gateway.read_model import ReadModel
 from gateway.store import Store
 
 DAY = 86_400_000
 NOW = 1_795_000_000_000
 pseudonyms = Pseudonymiser("retention-test-key-0123")
+
+async def open_store(path, **options) -> tuple[Store, ReadModel]:
+    """The store and a read model on its file, as the gateway has them."""
+    store = await Store.open(path, **options)
+    return store, await ReadModel.open(path)
+
+
+async def close_store(store: Store, reads: ReadModel) -> None:
+    await reads.close()
+    await store.close()
+
 
 
 def person(n: int) -> tuple[str, str]:
@@ -41,18 +55,23 @@ def traces(msg: dict) -> list[bytes]:
             pseudonyms.subject("id_card", msg["credential"]).encode()]
 
 
+def checkpoint(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 async def test_purged_entries_are_gone_from_the_file_and_unconfirmed_ones_stay(tmp_path):
     path = tmp_path / "gateway.sqlite"
-    store = await Store.open(path)
+    store, reads = await open_store(path)
     try:
         old_confirmed = [await add(store, n, NOW - 40 * DAY + n) for n in range(1, 30)]
         old_pending = await add(store, 100, NOW - 40 * DAY + 500)  # platform never confirmed
         recent = await add(store, 200, NOW - 2 * DAY)
-        await store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # into the main file
-        pending = await store.pending_uploads(1000, hold_before_ms=NOW * 2)
+        checkpoint(path)  # into the main file
+        pending = await reads.pending_uploads(1000, hold_before_ms=NOW * 2)
         confirm = [n for n, body in pending if body["key"] != old_pending["id"]]
         await store.confirm_uploads(confirm)
-        await store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        checkpoint(path)
         before = file_bytes(path)
         # Before the purge the file holds the entries (event id, keyed hash): without
         # this the test would prove nothing.
@@ -61,11 +80,11 @@ async def test_purged_entries_are_gone_from_the_file_and_unconfirmed_ones_stay(t
         result = await asyncio.to_thread(retention.purge, path, 28, NOW)
 
         assert result.events == len(old_confirmed) and result.vacuumed
-        async with store.db.execute("SELECT id FROM events ORDER BY ts") as cur:
-            left = [r[0] for r in await cur.fetchall()]
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            left = [r[0] for r in conn.execute("SELECT id FROM events ORDER BY ts")]
         assert left == [old_pending["id"], recent["id"]]
     finally:
-        await store.close()
+        await close_store(store, reads)
     after = file_bytes(path)
     for msg in old_confirmed:
         for trace in traces(msg):
@@ -78,15 +97,15 @@ async def test_purged_entries_are_gone_from_the_file_and_unconfirmed_ones_stay(t
 
 async def test_nothing_is_purged_inside_the_retention_period(tmp_path):
     path = tmp_path / "gateway.sqlite"
-    store = await Store.open(path)
+    store, reads = await open_store(path)
     try:
         msg = await add(store, 1, NOW - 27 * DAY)
-        pending = await store.pending_uploads(10, hold_before_ms=NOW * 2)
+        pending = await reads.pending_uploads(10, hold_before_ms=NOW * 2)
         await store.confirm_uploads([n for n, _ in pending])
         result = await asyncio.to_thread(retention.purge, path, 28, NOW)
         assert result.events == 0
     finally:
-        await store.close()
+        await close_store(store, reads)
     assert msg["id"].encode() in file_bytes(path)
 
 

@@ -7,10 +7,25 @@ import asyncio
 import random
 import sqlite3
 
+import aiosqlite
+import pytest
+
 from firmware import protocol
-from gateway.store import Store
+from gateway.read_model import ReadModel
+from gateway.store import Store, patiently
 
 IDS = protocol.EventIds()
+
+async def open_store(path, **options) -> tuple[Store, ReadModel]:
+    """The store and a read model on its file, as the gateway has them."""
+    store = await Store.open(path, **options)
+    return store, await ReadModel.open(path)
+
+
+async def close_store(store: Store, reads: ReadModel) -> None:
+    await reads.close()
+    await store.close()
+
 
 
 def scan(kiosk: str, seq: int) -> dict:
@@ -22,16 +37,16 @@ async def add(store: Store, msg: dict) -> bool:
 
 
 async def test_a_scan_is_stored_once(tmp_path):
-    store = await Store.open(tmp_path / "g.sqlite")
+    store, reads = await open_store(tmp_path / "g.sqlite")
     msg = scan("k1", 1)
     assert await add(store, msg) is True
     assert await add(store, msg) is False
-    assert len(await store.pending_uploads(10, 0)) == 1
-    await store.close()
+    assert len(await reads.pending_uploads(10, 0)) == 1
+    await close_store(store, reads)
 
 
 async def test_uploads_leave_in_sequence_order_whatever_the_arrival_order(tmp_path):
-    store = await Store.open(tmp_path / "g.sqlite")
+    store, reads = await open_store(tmp_path / "g.sqlite")
     rng = random.Random(5)
     order = list(range(1, 300))
     for _ in range(40):  # local swaps: resends overtaking, as after a reconnect
@@ -43,7 +58,7 @@ async def test_uploads_leave_in_sequence_order_whatever_the_arrival_order(tmp_pa
 
     async def forwarder() -> None:
         while not done:
-            batch = await store.pending_uploads(40, hold_before_ms=0)
+            batch = await reads.pending_uploads(40, hold_before_ms=0)
             if batch:
                 uploaded.extend(body["seq"] for _n, body in batch)
                 await store.confirm_uploads([n for n, _b in batch])
@@ -60,20 +75,20 @@ async def test_uploads_leave_in_sequence_order_whatever_the_arrival_order(tmp_pa
     done = True
     await task
     assert uploaded == list(range(1, 300))
-    await store.close()
+    await close_store(store, reads)
 
 
 async def test_a_gap_holds_later_records_until_filled_or_reported_lost(tmp_path):
-    store = await Store.open(tmp_path / "g.sqlite")
+    store, reads = await open_store(tmp_path / "g.sqlite")
     for seq in (1, 2, 4, 5):
         await add(store, scan("k1", seq))
-    assert [b["seq"] for _n, b in await store.pending_uploads(10, 0)] == [1, 2]
+    assert [b["seq"] for _n, b in await reads.pending_uploads(10, 0)] == [1, 2]
     store.kiosk_status({"kiosk": "k1", "state": "online", "first_seq": 4}, 1)  # 3 was stored elsewhere
     await add(store, scan("k1", 6))
-    assert [b["seq"] for _n, b in await store.pending_uploads(10, 0)] == [1, 2, 4, 5, 6]
-    kiosk = next(k for k in await store.kiosks() if k["kiosk"] == "k1")
+    assert [b["seq"] for _n, b in await reads.pending_uploads(10, 0)] == [1, 2, 4, 5, 6]
+    kiosk = next(k for k in await reads.kiosks() if k["kiosk"] == "k1")
     assert (kiosk["contiguous"], kiosk["high"], kiosk["missing"]) == (6, 6, 0)
-    await store.close()
+    await close_store(store, reads)
 
 
 async def test_a_write_lock_held_elsewhere_delays_scans_but_loses_none(tmp_path):
@@ -81,8 +96,8 @@ async def test_a_write_lock_held_elsewhere_delays_scans_but_loses_none(tmp_path)
     longer than SQLite's busy timeout: the scans queued meanwhile are committed once it is
     released, none fails back to its kiosk, and nothing is stored twice."""
     path = tmp_path / "g.sqlite"
-    store = await Store.open(path)
-    await store.db.execute("PRAGMA busy_timeout=100")  # SQLite's own wait, shortened
+    # SQLite's own wait, shortened
+    store, reads = await open_store(path, busy_timeout_ms=100)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     adds = [asyncio.create_task(add(store, scan("k1", seq))) for seq in range(1, 51)]
@@ -92,5 +107,27 @@ async def test_a_write_lock_held_elsewhere_delays_scans_but_loses_none(tmp_path)
     holder.close()
     assert await asyncio.gather(*adds) == [True] * 50
     assert store.busy_waits >= 2
-    assert [body["seq"] for _n, body in await store.pending_uploads(100, 0)] == list(range(1, 51))
-    await store.close()
+    assert [body["seq"] for _n, body in await reads.pending_uploads(100, 0)] == list(range(1, 51))
+    await close_store(store, reads)
+
+
+async def test_a_write_waits_out_a_lock_held_elsewhere(tmp_path):
+    """The console's background writes (alerts, door counts, the report's record) wait for
+    a lock held past SQLite's busy timeout (a nightly VACUUM), instead of failing."""
+    path = tmp_path / "g.sqlite"
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA busy_timeout=100")
+    await db.execute("CREATE TABLE t (x)")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    write = asyncio.create_task(patiently(lambda: db.execute("INSERT INTO t VALUES (1)"), "t"))
+    await asyncio.sleep(0.6)
+    assert not write.done()
+    holder.execute("COMMIT")
+    holder.close()
+    await asyncio.wait_for(write, 10)
+    async with db.execute("SELECT count(*) FROM t") as cur:
+        assert (await cur.fetchone())[0] == 1
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await patiently(lambda: db.execute("INSERT INTO missing VALUES (1)"), "missing")
+    await db.close()

@@ -1,6 +1,6 @@
 """Kiosk updates from the gateway: a good release comes up, a bad one is rolled back.
 
-Real parts: Mosquitto, the gateway app over real HTTP (uvicorn) serving the bundles and
+Real parts: Mosquitto, the gateway process (python -m gateway) serving the bundles and
 the health endpoint, and the simulated kiosk as its own process started from
 `<root>/current` — what systemd does on a Pi (WorkingDirectory=/opt/placecode/current).
 """
@@ -18,7 +18,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -28,9 +27,6 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from firmware.kiosk import update
-from gateway import config as gateway_config
-from gateway import release
-from gateway.app import create_app
 from gateway.broker import Broker, free_port
 from simulators import processes
 
@@ -88,23 +84,14 @@ class SupervisedKiosk:
 
 @contextlib.asynccontextmanager
 async def serving_gateway(tmp: Path, broker_port: int):
-    cfg = gateway_config.GatewayConfig.model_validate(processes.gateway_config(
-        tmp / "gw", SITE, broker_port, f"http://127.0.0.1:{free_port()}"))
-    app = create_app(cfg)
-    if not any(getattr(r, "path", "") == "/api/time" for r in app.routes):
-        app.include_router(release.router)  # until gateway/app.py includes it
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=cfg.http.port,
-                                           log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
+    """The gateway process (python -m gateway), and the folder it serves releases from."""
+    config = processes.gateway_config(tmp / "gw", SITE, broker_port,
+                                      f"http://127.0.0.1:{free_port()}")
+    gateway, url = await asyncio.to_thread(processes.start_gateway, tmp / "gw", config)
     try:
-        yield f"http://127.0.0.1:{cfg.http.port}", tmp / "gw" / "releases"
+        yield url, tmp / "gw" / "releases"
     finally:
-        server.should_exit = True
-        await task
+        await asyncio.to_thread(gateway.stop)
 
 
 @pytest.fixture

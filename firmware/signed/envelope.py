@@ -25,10 +25,6 @@ class EnvelopeError(ValueError):
         self.detail = detail
 
 
-def is_signed_code(text: str) -> bool:
-    return text.startswith(PREFIX)
-
-
 def unwrap(text: str) -> bytes:
     """HC1 text -> COSE bytes. Raises EnvelopeError('not_signed_code' | 'corrupted')."""
     if not isinstance(text, str) or not text.startswith(PREFIX):

@@ -1,0 +1,131 @@
+"""The gateway's inbound MQTT: every kiosk's scans, status and door counts, checked and
+handed on.
+
+Runs on the gateway's broker session (firmware/mqtt_client.Session: reconnects on its
+own). Every message is checked by firmware/protocol.py before anything acts on it; a
+message that fails (malformed JSON, unknown protocol version, wrong types, a kiosk
+speaking on another kiosk's topic) is dropped with a logged reason and counted per
+reason, and the gateway carries on. The payload itself is never logged: it may hold
+personal data.
+
+Live scans each get their own task at once, so a person at the door never waits behind
+anything. Replayed scans (a kiosk's backlog) queue for one worker that hands them to
+check-in in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+import aiomqtt
+
+from firmware import mqtt_client, protocol
+from gateway.checkin import CheckIn
+from gateway.kiosk_reports import KioskReports
+from gateway.replies import KioskReplies
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBED = (protocol.SCAN, protocol.STATUS, protocol.DOOR)
+
+
+class MqttIngest:
+    def __init__(
+        self,
+        site: str,
+        session: mqtt_client.Session,
+        checkin: CheckIn,
+        reports: KioskReports,
+        replies: KioskReplies,
+        faults: Counter[str] | None = None,
+        max_queued_replays: int = 5000,
+    ) -> None:
+        self.site = site
+        self.session = session
+        self.checkin = checkin
+        self.reports = reports
+        self.replies = replies
+        self.faults = faults if faults is not None else Counter()  # the session's, by reason
+        self.rejected: Counter[str] = Counter()
+        self.received: Counter[str] = Counter()
+        self._replays: list[dict] = []
+        self._replays_ready = asyncio.Event()
+        self._replays_room = asyncio.Event()
+        self._replays_room.set()
+        self.max_queued_replays = max_queued_replays
+        self._handling: set[asyncio.Task[None]] = set()
+
+    @property
+    def connected(self) -> asyncio.Event:
+        return self.session.connected
+
+    async def run(self) -> None:
+        await self.session.run(self._serve)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        for kind in SUBSCRIBED:
+            await client.subscribe(protocol.site_filter(self.site, kind), qos=1)
+        await self.replies.connected(client)
+        self.session.connected.set()
+        log.info("connected to broker %s:%s", self.session.address.host,
+                 self.session.address.port)
+        async for message in mqtt_client.messages(client):
+            await self._dispatch(str(message.topic), message.payload)
+
+    async def _dispatch(self, topic: str, payload: object) -> None:
+        if not isinstance(payload, bytes | bytearray):
+            payload = str(payload).encode()
+        try:
+            site, _kiosk, kind, msg = protocol.decode(topic, bytes(payload))
+            if site != self.site:
+                raise protocol.ProtocolError("wrong_site", site)
+        except protocol.ProtocolError as exc:
+            self.rejected[exc.reason] += 1
+            log.warning("rejected message on %s: %s", topic[:120], exc)
+            return
+        self.received[kind] += 1
+        if kind == protocol.SCAN:
+            if msg.get("replay"):
+                await self._replays_room.wait()
+                self._replays.append(msg)
+                self._replays_ready.set()
+                if len(self._replays) >= self.max_queued_replays:
+                    self._replays_room.clear()
+                return
+            self._handle(self.checkin.handle, msg)
+        elif kind == protocol.STATUS:
+            self._handle(self.reports.status, msg)
+        elif kind == protocol.DOOR:
+            self._handle(self.reports.door, msg)
+        else:  # a verdict or an ack on a kiosk topic never comes from a kiosk
+            self.rejected["unexpected_kind"] += 1
+
+    def _handle(self, handler: Callable[[dict], Awaitable[None]], msg: dict) -> None:
+        task = asyncio.create_task(self._guarded(handler, msg))
+        self._handling.add(task)
+        task.add_done_callback(self._handling.discard)
+
+    async def _guarded(self, handler: Callable[[dict], Awaitable[None]], msg: dict) -> None:
+        """One message's failure (the broker gone mid-verdict, the store refusing) is
+        logged and counted; the kiosk resends what was not acknowledged."""
+        try:
+            await handler(msg)
+        except Exception:
+            self.rejected["handler_error"] += 1
+            log.exception("message %s could not be handled", msg.get("id"))
+
+    async def replay_worker(self) -> None:
+        """Everything queued since the last round, as one batch."""
+        while True:
+            await self._replays_ready.wait()
+            self._replays_ready.clear()
+            batch, self._replays = self._replays, []
+            self._replays_room.set()
+            try:
+                await self.checkin.handle_replays(batch)
+            except Exception:
+                self.rejected["handler_error"] += len(batch)
+                log.exception("%d replayed scans could not be handled; kiosks resend", len(batch))

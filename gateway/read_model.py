@@ -1,0 +1,132 @@
+"""What the console, the live feed, the report, the counts and the metrics read: the
+gateway's database through a read-only connection of their own.
+
+The store's connection belongs to its group-commit writer; a read there would run
+between its BEGIN IMMEDIATE and COMMIT and see uncommitted rows. Here every read sees
+committed data only (WAL: readers never wait for the writer), and the connection cannot
+write (`mode=ro`, `query_only`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 read-only connection, for queries run in a worker thread."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+class ReadModel:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db  # read-only
+
+    @classmethod
+    async def open(cls, path: Path) -> ReadModel:
+        """`path` must exist: the store creates it (Store.open) before any reader."""
+        db = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute("PRAGMA query_only=ON")
+        except BaseException:
+            await db.close()  # its thread would keep a failed process from exiting
+            raise
+        return cls(db)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def kiosks(self) -> list[dict]:
+        """Kiosks with presence, health and sequence completeness: `missing` counts
+        sequence numbers above `contiguous` not stored yet (in transit, or lost)."""
+        async with self.db.execute(
+            "SELECT k.*, s.contiguous, s.high, "
+            "(s.high - s.contiguous) - (SELECT count(*) FROM events e "
+            " WHERE e.kiosk = k.kiosk AND e.seq > s.contiguous) AS missing "
+            "FROM kiosks k LEFT JOIN sequences s ON s.kiosk = k.kiosk ORDER BY k.kiosk"
+        ) as cur:
+            rows = [dict(r) for r in await cur.fetchall()]
+        for row in rows:
+            row["health"] = json.loads(row["health"]) if row["health"] else {}
+            row.update(json.loads(row.pop("extra") or "{}"))
+        return rows
+
+    async def latest(self, limit: int = 50) -> list[dict]:
+        async with self.db.execute(
+            "SELECT id, kiosk, door, seq, ts, method, medium, masked, masked_name, colour, "
+            "action, source, verdict_ms - received_ms AS decide_ms FROM events "
+            "ORDER BY ts DESC LIMIT ?",
+            (limit,),
+        ) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def masked(self, event_id: str) -> tuple[str | None, str | None, str | None] | None:
+        """(medium, masked, masked_name) of one stored scan, for the live feed."""
+        async with self.db.execute(
+            "SELECT medium, masked, masked_name FROM events WHERE id=?", (event_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    async def clock_estimate(self, kiosk: str) -> int | None:
+        """On the kiosk's latest live scan, its scan time minus the gateway's receipt
+        time: clock offset plus delivery (tens of ms on a site LAN)."""
+        async with self.db.execute(
+            "SELECT ts - received_ms FROM events WHERE kiosk = ? AND source IS NOT NULL "
+            "ORDER BY seq DESC LIMIT 1", (kiosk,),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def counts(self) -> dict[str, int]:
+        async with self.db.execute(
+            "SELECT coalesce(colour, 'pending'), count(*) FROM events GROUP BY 1"
+        ) as cur:
+            return {row[0]: row[1] for row in await cur.fetchall()}
+
+    async def upload_backlog(self) -> int:
+        async with self.db.execute("SELECT count(*) FROM uploads") as cur:
+            row = await cur.fetchone()
+        return row[0] if row else 0
+
+    async def pending_upload_rows(self, limit: int, hold_before_ms: int
+                                  ) -> list[tuple[int, str, int, str]]:
+        """Records ready for the platform, in sequence order per kiosk: (n, kiosk, seq,
+        encoded record). A record behind a gap in its kiosk's sequence waits for the gap
+        to fill (the kiosk resends), so the platform receives each kiosk's records in
+        order — unless it has waited since before `hold_before_ms`, when the missing
+        scans are taken as lost."""
+        async with self.db.execute(
+            "SELECT u.n, u.kiosk, u.seq, u.body FROM uploads u "
+            "JOIN sequences s ON s.kiosk = u.kiosk "
+            "WHERE u.seq <= s.contiguous OR u.queued_ms < ? ORDER BY u.kiosk, u.seq LIMIT ?",
+            (hold_before_ms, limit),
+        ) as cur:
+            return [(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
+
+    async def pending_uploads(self, limit: int, hold_before_ms: int) -> list[tuple[int, dict]]:
+        """As pending_upload_rows, each record decoded: (n, record)."""
+        return [(n, json.loads(body)) for n, _kiosk, _seq, body in
+                await self.pending_upload_rows(limit, hold_before_ms)]
+
+    async def people_in(self, door: str, hour_ms: int) -> int:
+        """People the boards counted in through `door` in the hour starting at hour_ms."""
+        async with self.db.execute(
+            "SELECT count(*) FROM door_passes WHERE door=? AND direction='in' AND ts >= ? "
+            "AND ts < ?", (door, hour_ms, hour_ms + 3_600_000),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else 0
+
+    async def high_seq(self, kiosk: str) -> int:
+        async with self.db.execute("SELECT high FROM sequences WHERE kiosk=?", (kiosk,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else 0
