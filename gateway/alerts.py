@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import aiosqlite
 
+from firmware import schema
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -37,6 +39,7 @@ CREATE TABLE IF NOT EXISTS console_alerts (
 );
 CREATE INDEX IF NOT EXISTS console_alerts_open ON console_alerts (acked_ms, n);
 """
+COMPONENT = schema.Component("console_alerts", SCHEMA)  # version 1; later: migrations
 
 OUTCOMES = ("let_in_after_check", "turned_away", "sent_to_health_desk", "left_before_check",
             "kiosk_fixed", "false_alarm", "other")

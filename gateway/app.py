@@ -22,7 +22,11 @@ from gateway.link import GatewayLink
 from gateway.personal import Pseudonymiser
 from gateway.platform import PlatformClient
 from gateway.status_cache import StatusCache
+from gateway.store import COMPONENT as STORE_COMPONENT
 from gateway.store import Store
+
+# Everything in the gateway's database file, each part versioned on its own.
+DATABASE = (STORE_COMPONENT, *console.COMPONENTS)
 
 
 class Gateway:

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from firmware import schema
 from gateway import alerts, audit, auth, counts, report, retention, tracing, users
 from gateway.auth import Principal, need
 from gateway.live import Hub, entry_view
@@ -32,6 +33,9 @@ STATIC = Path(__file__).with_name("static")
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css",
           "chart.js": "text/javascript", "i18n.js": "text/javascript"}
 VIEW_AUDIT_EVERY_MS = 10 * 60_000
+# The console's tables in the gateway's file, each versioned on its own (firmware/schema.py).
+COMPONENTS = (users.COMPONENT, auth.COMPONENT, audit.COMPONENT, alerts.COMPONENT,
+              counts.COMPONENT, report.COMPONENT)
 
 router = APIRouter()
 
@@ -51,9 +55,7 @@ class Console:
         gw = self.gateway
         self.db = await aiosqlite.connect(gw.config.db_path, isolation_level=None)
         await self.db.execute("PRAGMA busy_timeout=5000")
-        for schema in (users.SCHEMA, auth.SCHEMA, audit.SCHEMA, alerts.SCHEMA, counts.SCHEMA,
-                       report.SCHEMA):
-            await self.db.executescript(schema)
+        await schema.migrate_async(self.db, gw.config.db_path, *COMPONENTS)
         self.sessions = auth.Sessions(self.db, self.cfg.session_minutes)
         await self.sessions.drop_expired()
         self.audit = audit.AuditLog(self.db)

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import httpx
 
+from firmware import schema
 from gateway.counts import day_bounds, today
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ CREATE TABLE IF NOT EXISTS console_reports (
     total INTEGER NOT NULL
 );
 """
+COMPONENT = schema.Component("console_reports", SCHEMA)  # version 1; later: migrations
 
 COLOURS = ("green", "yellow", "red", "unknown", "offline")
 UPLOAD_PATH = "/api/v1/daily-reports"

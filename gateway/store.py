@@ -18,11 +18,13 @@ from pathlib import Path
 
 import aiosqlite
 
+from firmware import schema
 from firmware.verdict import Verdict
 
 log = logging.getLogger(__name__)
 BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
+# Version 1 of the store (firmware/schema.py); later versions are migrations in COMPONENT.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
@@ -84,6 +86,7 @@ CREATE TABLE IF NOT EXISTS forwarder (
     value INTEGER
 );
 """
+COMPONENT = schema.Component("store", SCHEMA)
 
 
 STATUS_EXTRA = ("lists", "oldest_ms", "first_seq", "last_seq", "clock_offset_ms",
@@ -128,13 +131,17 @@ class Store:
     async def open(cls, path: Path) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await schema.migrate_async(db, path, COMPONENT)
+        except BaseException:
+            await db.close()
+            raise
         db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")  # an ack means: stored, power cut or not
         # deleted personal data (confirmed uploads, purged events) is overwritten, not left
         # in free pages of the file
         await db.execute("PRAGMA secure_delete=ON")
-        await db.executescript(SCHEMA)
         return cls(db)
 
     async def close(self) -> None:

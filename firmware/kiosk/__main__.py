@@ -38,7 +38,7 @@ async def main_async(cfg: kiosk_config.KioskConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = configure("python -m firmware.kiosk", "kiosk", kiosk_config.load, argv)
-    startup.run(main_async(cfg))
+    startup.stop_on_schema_error("kiosk", lambda: startup.run(main_async(cfg)))
     return 0
 
 

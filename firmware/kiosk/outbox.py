@@ -17,6 +17,9 @@ from pathlib import Path
 
 import aiosqlite
 
+from firmware import schema
+
+# Version 1 of the outbox (firmware/schema.py); later versions are migrations in COMPONENT.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -32,6 +35,7 @@ CREATE TRIGGER IF NOT EXISTS outbox_last_seq AFTER INSERT ON outbox BEGIN
     UPDATE meta SET value = NEW.seq WHERE key = 'last_seq' AND value < NEW.seq;
 END;
 """
+COMPONENT = schema.Component("outbox", SCHEMA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +67,14 @@ class Outbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not path.exists()
         db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await schema.migrate_async(db, path, COMPONENT)
+        except BaseException:
+            await db.close()
+            raise
         await db.execute("PRAGMA journal_mode=WAL")
         # FULL: a scan the kiosk has shown a verdict for must survive a power cut.
         await db.execute("PRAGMA synchronous=FULL")
-        await db.executescript(SCHEMA)
         reader = await aiosqlite.connect(path, isolation_level=None)
         outbox = cls(db, reader, fresh)
         outbox.newest_seq = await outbox.last_seq()

@@ -97,7 +97,6 @@ async def serve(cfg, gateway_url: str | None, notifier: Notifier | None = None) 
     from firmware.kiosk import devices
     from firmware.kiosk.kiosk import Kiosk
     from firmware.kiosk.timesync import GatewayClock
-
     from firmware.startup import tune_interpreter
 
     tune_interpreter()
@@ -153,7 +152,14 @@ def service_main(argv: list[str] | None = None) -> int:
         print(f"kiosk: bad config: {exc}", file=sys.stderr)
         Notifier().notify(STATUS=f"bad config: {exc}"[:200])
         return 2
-    startup.run(serve(cfg, os.environ.get("PLACECODE_GATEWAY_URL") or None))
+    from firmware.schema import SchemaError
+
+    try:
+        startup.run(serve(cfg, os.environ.get("PLACECODE_GATEWAY_URL") or None))
+    except SchemaError as exc:  # a data file this release cannot use: like a bad config
+        print(f"kiosk: {exc}", file=sys.stderr)
+        Notifier().notify(STATUS=str(exc)[:200])
+        return 2
     return 0
 
 
