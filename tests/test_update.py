@@ -12,11 +12,14 @@ import contextlib
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -33,14 +36,16 @@ from gateway import release
 from gateway.app import create_app
 from gateway.broker import Broker, free_port
 from simulators import processes
+from tests.test_upgrade import BACKLOG, old_outbox_with_backlog
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = "upd-site"
 
 
-def source_tree(tmp: Path, sw: str, broken: bool = False) -> Path:
+def source_tree(tmp: Path, sw: str, broken: bool = False, outbox_v2: bool = False) -> Path:
     """A copy of the release parts of this repository with its own SOFTWARE_VERSION;
-    `broken`: a kiosk that dies at start, as a bad release would."""
+    `broken`: a kiosk that dies at start, as a bad release would; `outbox_v2`: a release
+    whose outbox schema has one more version (an added column)."""
     src = tmp / f"src-{sw}"
     for rel in update.release_files(REPO):
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -50,6 +55,10 @@ def source_tree(tmp: Path, sw: str, broken: bool = False) -> Path:
     if broken:
         (src / "firmware/kiosk/__main__.py").write_text(
             "import sys\nsys.exit('kiosk: this release is broken')\n")
+    if outbox_v2:
+        with open(src / "firmware/kiosk/outbox.py", "a") as module:
+            module.write('\nCOMPONENT = COMPONENT.then(schema.Migration(\n'
+                         '    2, "ALTER TABLE outbox ADD COLUMN note TEXT"))\n')
     return src
 
 
@@ -154,6 +163,67 @@ async def test_good_release_is_kept_bad_release_is_rolled_back(tmp_path: Path, b
             assert kiosk.starts == 4  # base, good, bad, good again
         finally:
             kiosk.stop()
+
+
+async def test_an_update_drains_a_kiosk_backlog_through_a_schema_migration(
+        tmp_path: Path, broker: Broker):
+    """A kiosk that was down with 10,000 unsent scans in an outbox of the last unversioned
+    release is updated to a release with outbox version 2: it migrates, comes up, and the
+    whole backlog reaches the gateway; the previous release still runs on the file."""
+    root = tmp_path / "opt"
+    base = update.build_bundle(source_tree(tmp_path, "1.0.0"), tmp_path / "out")
+    newer = update.build_bundle(source_tree(tmp_path, "1.1.0", outbox_v2=True), tmp_path / "out")
+    base_name, _ = update.unpack(base.read_bytes(), root)
+    update.point_current(root, base_name)
+    raw = processes.kiosk_config(tmp_path, SITE, "kiosk-u", "door-1", broker.port, rate_hz=2.0)
+    box = Path(raw["data_dir"]) / "outbox.sqlite"
+    backlog = old_outbox_with_backlog(box, "kiosk-u", "door-1", BACKLOG)
+    kiosk = SupervisedKiosk(root, processes.write_toml(tmp_path / "kiosk.toml", raw),
+                            tmp_path / "kiosk.log")
+
+    def stored(ids: list[str]) -> int:
+        db = sqlite3.connect(tmp_path / "gw" / "gateway.sqlite", timeout=10)
+        try:
+            db.execute("CREATE TEMP TABLE want (id TEXT PRIMARY KEY)")
+            db.executemany("INSERT INTO want VALUES (?)", [(i,) for i in ids])
+            return db.execute("SELECT count(*) FROM events JOIN want USING (id)").fetchone()[0]
+        finally:
+            db.close()
+
+    async with serving_gateway(tmp_path, broker.port) as (url, releases):
+        check = update.HealthCheck(url, "kiosk-u")
+        try:
+            newer_name = offer(newer, releases)
+            result = await update.apply(root, url, check, kiosk.restart, health_timeout_s=30)
+            assert result["result"] == "updated", kiosk.log.read_text()[-2000:]
+            assert update.current_release(root) == newer_name
+            deadline = time.monotonic() + 120
+            while stored(backlog) < BACKLOG:
+                assert time.monotonic() < deadline, f"only {stored(backlog)} of the backlog"
+                await asyncio.sleep(0.5)
+            while _count(box, "SELECT count(*) FROM outbox WHERE seq <= ?", BACKLOG):
+                assert time.monotonic() < deadline, "the gateway's acks did not empty the outbox"
+                await asyncio.sleep(0.5)
+            assert _count(box, "SELECT version FROM schema_versions WHERE component='outbox'") == 2
+            assert "outbox schema: migration 1 -> 2: done" in kiosk.log.read_text()
+
+            # Rolled back by hand to the previous release: it runs on the version 2 file.
+            update.point_current(root, base_name)
+            async with httpx.AsyncClient() as http:
+                since = await check.gateway_now_ms(http)
+                await kiosk.restart()
+                assert await check.wait(http, "1.0.0", since, 30), kiosk.log.read_text()[-2000:]
+            assert "newer than this release's 1" in kiosk.log.read_text()
+        finally:
+            kiosk.stop()
+
+
+def _count(path: Path, sql: str, *args: object) -> int:
+    db = sqlite3.connect(path, timeout=10)
+    try:
+        return db.execute(sql, args).fetchone()[0]
+    finally:
+        db.close()
 
 
 def test_tampered_or_unsigned_bundle_is_refused_and_nothing_changes(tmp_path: Path):
