@@ -311,3 +311,25 @@ def test_the_gateway_stops_with_one_line_on_a_file_it_cannot_use(tmp_path: Path)
     schema.migrate_file(db_path, newer)
     last_line_only(run("gateway", config, tmp_path), "gateway: ", str(db_path),
                    "store schema is version 2", "reads up to version 1")
+
+
+# --- the rules that keep a rollback readable (docs/install.md, "Data files") -------------
+
+@pytest.mark.parametrize(("frozen", "component"), EVERY, ids=IDS)
+def test_the_previous_version_can_always_use_a_migrated_file(frozen: str, component: Component):
+    for step in component.migrations:
+        assert step.compat is None or step.compat < step.version, (
+            f"{component.name} migration {step.version}: the release before cannot read it; "
+            "split the change over two releases")
+
+
+def test_product_code_reads_and_writes_named_columns_only():
+    """A column a newer release added must not disturb an older one."""
+    import re
+
+    bad = re.compile(r"SELECT\s+\*|INSERT\s+(OR\s+\w+\s+)?INTO\s+\w+\s+(VALUES|SELECT)")
+    found = [f"{path.relative_to(REPO)}:{n}" for part in ("firmware", "gateway", "provisioning",
+                                                          "simulators")
+             for path in (REPO / part).rglob("*.py") if "node_modules" not in path.parts
+             for n, line in enumerate(path.read_text().splitlines(), 1) if bad.search(line)]
+    assert not found, found
