@@ -35,6 +35,7 @@ gateway entry points print it and exit 2, as for a bad config.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -162,7 +163,8 @@ def migrate(conn: sqlite3.Connection, label: str | Path, *components: Component)
         conn.execute("COMMIT")
     except BaseException as exc:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # the error that matters is `exc`
+                conn.execute("ROLLBACK")
         if isinstance(exc, SchemaError):
             raise
         if isinstance(exc, sqlite3.Error):
