@@ -31,6 +31,12 @@ update rolls back to can always read the file. See docs/install.md.
 
 `SchemaError` is one line naming the file, the component and the versions; the kiosk and
 gateway entry points print it and exit 2, as for a bad config.
+
+Changing a schema: never edit `baseline` (tests/test_schema.py holds it to the frozen copy
+in tests/schema_v1.py); append a `Migration(n + 1, "ALTER TABLE …")` to the module's
+`COMPONENT` (`Component(name, SCHEMA, (Migration(2, …), …))`) and change the code that
+uses it in the same commit; name columns in every INSERT and SELECT; add a test that starts
+the new code on a file of the previous version with data in it (tests/test_upgrade.py).
 """
 
 from __future__ import annotations

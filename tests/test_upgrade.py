@@ -1,7 +1,8 @@
-"""An upgrade keeps every record: a kiosk with 10,000 unsent scans and a gateway with 10,000
-unsent uploads, their files written with the last unversioned release's schema
+"""An upgrade keeps every record: a kiosk with 10,000 unsent scans, a gateway with 10,000
+unsent uploads and a kiosk with 10,000 door counts not yet handed on, their files written with the last unversioned release's schema
 (tests/schema_v1.py), come up on a release whose schema has a version 2, are rolled back to
-this release, and upgraded again; every record reaches the gateway and the platform, once.
+this release, and upgraded again; every record reaches the gateway and the platform
+(or is handed on), once.
 
 Real parts: Mosquitto, the gateway (a process for the kiosk test; in this process, with the
 new release's migration, for the gateway test), the platform simulator, the kiosk's outbox
@@ -258,3 +259,42 @@ def _at_least(read, want: int):
     async def check() -> bool:
         return await read() >= want
     return check
+
+
+# --- the kiosk's door counts ---------------------------------------------------------------
+
+def test_door_counts_not_yet_handed_over_survive_upgrade_rollback_and_upgrade(
+        tmp_path: Path, monkeypatch):
+    from firmware.kiosk import board_counts
+
+    path = tmp_path / "board-events.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(schema_v1.BOARD_EVENTS)
+    db.executemany(
+        "INSERT INTO board_events (board_boot, event_no, kind, value, uptime_ms, received_at)"
+        " VALUES (?,?,?,?,?,?)",
+        [(7, n, "passed", "in" if n % 3 else "out", n * 10, 1_790_000_000_000 + n)
+         for n in range(1, BACKLOG + 1)])
+    db.commit()
+    db.close()
+    v1 = schema.Component("board_events", schema_v1.BOARD_EVENTS)
+    v2 = v1.then(Migration(2, "ALTER TABLE board_events ADD COLUMN door TEXT;"))
+    handed: list[str] = []
+
+    def hand_over(component: schema.Component, up_to: int) -> None:
+        monkeypatch.setattr(board_counts, "COMPONENT", component)
+        events = board_counts.DoorEventStore(path)
+        try:
+            assert versions(path) == {"board_events": 2}
+            while len(handed) < up_to and (batch := events.not_handed_over(100)):
+                for item in batch:
+                    events.hand_over(item)
+                    handed.append(item.key)
+        finally:
+            events.close()
+
+    hand_over(v2, BACKLOG // 3)  # the new release
+    hand_over(v1, 2 * BACKLOG // 3)  # rolled back
+    hand_over(v2, BACKLOG + 1)  # upgraded again
+    assert len(handed) == len(set(handed)) == BACKLOG
+    assert count(path, "SELECT count(*) FROM board_events WHERE handed_over = 0") == 0
