@@ -1,8 +1,8 @@
 """An upgrade keeps every record: a kiosk with 10,000 unsent scans, a gateway with 10,000
-unsent uploads and a kiosk with 10,000 door counts not yet handed on, their files written with the last unversioned release's schema
-(tests/schema_v1.py), come up on a release whose schema has a version 2, are rolled back to
-this release, and upgraded again; every record reaches the gateway and the platform
-(or is handed on), once.
+unsent uploads and a kiosk with 10,000 door counts not yet handed on, their files written
+with the last unversioned release's schema (tests/schema_v1.py), come up on a release
+whose schema has a version 2, are rolled back to this release, and upgraded again; every
+record reaches the gateway and the platform (or is handed on), once.
 
 Real parts: Mosquitto, the gateway (a process for the kiosk test; in this process, with the
 new release's migration, for the gateway test), the platform simulator, the kiosk's outbox
