@@ -131,17 +131,17 @@ class Store:
     async def open(cls, path: Path) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            await schema.migrate_async(db, path, COMPONENT)
-        except BaseException:
-            await db.close()
-            raise
         db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")  # an ack means: stored, power cut or not
         # deleted personal data (confirmed uploads, purged events) is overwritten, not left
         # in free pages of the file
         await db.execute("PRAGMA secure_delete=ON")
+        try:
+            await schema.migrate_async(db, path, COMPONENT)
+        except BaseException:
+            await db.close()
+            raise
         return cls(db)
 
     async def close(self) -> None:

@@ -97,6 +97,7 @@ async def serve(cfg, gateway_url: str | None, notifier: Notifier | None = None) 
     from firmware.kiosk import devices
     from firmware.kiosk.kiosk import Kiosk
     from firmware.kiosk.timesync import GatewayClock
+
     from firmware.startup import tune_interpreter
 
     tune_interpreter()
