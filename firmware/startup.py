@@ -1,6 +1,8 @@
 """How a PlaceCode host process starts (kiosk, gateway): command line, logging, its one
 validated config file, interpreter tuning. A bad config ends the process with exit code 2
-and one line naming the key, so a service manager shows the reason and does not loop."""
+and one line naming the key, so a service manager shows the reason and does not loop; so
+does a data file this release cannot use (firmware/schema.py: a failed migration, a file
+from a newer release, a damaged file), naming the file and the versions."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from firmware.config_file import ConfigError
+from firmware.schema import SchemaError
 
 T = TypeVar("T")
 
@@ -46,6 +49,15 @@ def run(main: Coroutine[object, object, T]) -> T:
     except ImportError:
         return asyncio.run(main)
     return uvloop.run(main)
+
+
+def stop_on_schema_error(name: str, call: Callable[[], T]) -> T:
+    """call(), but a SchemaError ends the process: one line on stderr, exit code 2."""
+    try:
+        return call()
+    except SchemaError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def configure(prog: str, name: str, load: Callable[[Path], T], argv: list[str] | None) -> T:

@@ -14,10 +14,11 @@ import sys
 
 import uvicorn
 
-from firmware.startup import configure
+from firmware import schema
+from firmware.startup import configure, stop_on_schema_error
 from firmware.supervise import TaskDied
 from gateway import config as gateway_config
-from gateway.app import create_app
+from gateway.app import DATABASE, create_app
 
 log = logging.getLogger("gateway")
 
@@ -27,6 +28,8 @@ STARTUP_FAILED = 3
 
 def main(argv: list[str] | None = None) -> int:
     cfg = configure("python -m gateway", "gateway", gateway_config.load, argv)
+    # Migrated before serving: the web server would turn a failure into a traceback.
+    stop_on_schema_error("gateway", lambda: schema.migrate_file(cfg.db_path, *DATABASE))
     died: list[TaskDied] = []
 
     def on_death(task_died: TaskDied) -> None:

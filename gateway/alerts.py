@@ -10,14 +10,18 @@ gateway or a repeated status message never raises the same alert twice.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from functools import partial
 
 import aiosqlite
 
+from firmware import schema
 from gateway.events import MisuseSeen
 from gateway.store import patiently
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS console_alerts (
@@ -38,6 +42,7 @@ CREATE TABLE IF NOT EXISTS console_alerts (
 );
 CREATE INDEX IF NOT EXISTS console_alerts_open ON console_alerts (acked_ms, n);
 """
+COMPONENT = schema.Component("console_alerts", SCHEMA)  # version 1; later: migrations
 
 OUTCOMES = ("let_in_after_check", "turned_away", "sent_to_health_desk", "left_before_check",
             "kiosk_fixed", "false_alarm", "other")

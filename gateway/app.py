@@ -39,7 +39,11 @@ from gateway.platform import HttpPlatform, Platform
 from gateway.read_model import ReadModel
 from gateway.replies import KioskReplies
 from gateway.status_cache import StatusCache
+from gateway.store import COMPONENT as STORE_COMPONENT
 from gateway.store import Store
+
+# Everything in the gateway's database file, each part versioned on its own.
+DATABASE = (STORE_COMPONENT, *console.COMPONENTS)
 
 
 @dataclass(frozen=True, slots=True)

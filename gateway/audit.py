@@ -16,6 +16,8 @@ import time
 
 import aiosqlite
 
+from firmware import schema
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS console_audit (
     n INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -32,6 +34,7 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS console_audit_no_delete BEFORE DELETE ON console_audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+COMPONENT = schema.Component("console_audit", SCHEMA)  # version 1; later: migrations
 
 GENESIS = "0" * 64
 

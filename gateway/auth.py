@@ -20,6 +20,7 @@ import aiosqlite
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
+from firmware import schema
 from gateway import users
 
 SCHEMA = """
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS console_sessions (
     expires_ms INTEGER NOT NULL
 );
 """
+COMPONENT = schema.Component("console_sessions", SCHEMA)  # version 1; later: migrations
 
 COOKIE = "pc_session"
 PERMISSIONS: dict[str, frozenset[str]] = {

@@ -30,6 +30,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from firmware import schema
 from gateway import alerts, audit, auth, counts, report, retention, tracing, users
 from gateway.auth import Principal, need
 from gateway.config import GatewayConfig
@@ -47,6 +48,9 @@ STATIC = Path(__file__).with_name("static")
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css",
           "chart.js": "text/javascript", "i18n.js": "text/javascript"}
 VIEW_AUDIT_EVERY_MS = 10 * 60_000
+# The console's tables in the gateway's file, each versioned on its own (firmware/schema.py).
+COMPONENTS = (users.COMPONENT, auth.COMPONENT, audit.COMPONENT, alerts.COMPONENT,
+              counts.COMPONENT, report.COMPONENT)
 
 router = APIRouter()
 
@@ -75,9 +79,7 @@ class Console:
         db = await aiosqlite.connect(config.db_path, isolation_level=None)
         try:
             await db.execute("PRAGMA busy_timeout=5000")
-            for schema in (users.SCHEMA, auth.SCHEMA, audit.SCHEMA, alerts.SCHEMA,
-                           counts.SCHEMA, report.SCHEMA):
-                await db.executescript(schema)
+            await schema.migrate_async(db, config.db_path, *COMPONENTS)
             console = cls(config, db, reads, platform)
             await console.sessions.drop_expired()
         except BaseException:

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from firmware import schema
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS console_door_counts (
     door TEXT NOT NULL,
@@ -27,6 +29,7 @@ CREATE TABLE IF NOT EXISTS console_door_counts (
     PRIMARY KEY (door, hour_ms)
 ) WITHOUT ROWID;
 """
+COMPONENT = schema.Component("console_door_counts", SCHEMA)  # version 1; later: migrations
 
 HOUR_MS = 3_600_000
 

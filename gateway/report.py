@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from firmware import schema
 from gateway.counts import day_bounds, today
 from gateway.platform import Platform
 from gateway.store import patiently
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS console_reports (
     total INTEGER NOT NULL
 );
 """
+COMPONENT = schema.Component("console_reports", SCHEMA)  # version 1; later: migrations
 
 COLOURS = ("green", "yellow", "red", "unknown", "offline")
 

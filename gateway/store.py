@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import aiosqlite
 
+from firmware import schema
 from firmware.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ async def patiently(work: Callable[[], Awaitable[T]], what: str) -> T:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
 
+# Version 1 of the store (firmware/schema.py); later versions are migrations in COMPONENT.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
@@ -112,6 +114,7 @@ CREATE TABLE IF NOT EXISTS forwarder (
     value INTEGER
 );
 """
+COMPONENT = schema.Component("store", SCHEMA)
 
 
 STATUS_EXTRA = ("lists", "oldest_ms", "first_seq", "last_seq", "clock_offset_ms",
@@ -170,7 +173,7 @@ class Store:
             # deleted personal data (confirmed uploads, purged events) is overwritten, not
             # left in free pages of the file
             await db.execute("PRAGMA secure_delete=ON")
-            await db.executescript(SCHEMA)
+            await schema.migrate_async(db, path, COMPONENT)
         except BaseException:
             await db.close()  # its thread would keep a failed process from exiting
             raise

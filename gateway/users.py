@@ -21,6 +21,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from firmware import schema
+
 ROLES = ("duty", "manager", "tracer")
 ROLE_NAMES = {"duty": "值班员 person on duty", "manager": "场所负责人 site manager",
               "tracer": "流调员 tracer (health authority)"}
@@ -35,6 +37,7 @@ CREATE TABLE IF NOT EXISTS console_users (
     disabled INTEGER NOT NULL DEFAULT 0
 );
 """
+COMPONENT = schema.Component("console_users", SCHEMA)  # version 1; later: migrations
 
 _hasher = PasswordHasher()  # Argon2id, 64 MiB, 3 passes: the library's RFC 9106 profile
 # Verified against when the user does not exist, so a wrong name costs as long as a
@@ -58,8 +61,12 @@ def check_new(name: str, role: str, password: str) -> None:
 def connect(db_path: Path) -> sqlite3.Connection:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(db_path, isolation_level=None, timeout=5)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(SCHEMA)
+    try:
+        schema.migrate(conn, db_path, COMPONENT)
+        conn.execute("PRAGMA journal_mode=WAL")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

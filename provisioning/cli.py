@@ -14,6 +14,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from firmware.schema import SchemaError
 from provisioning import categories, csv_io, enrol, upload, venue_code
 from provisioning.broker_files import BrokerControl
 from provisioning.registry import InvalidVenue, Registry, RegistryError, build_venue
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         enrol.EnrolError,
         csv_io.CsvFileError,
         upload.UploadError,
+        SchemaError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware import protocol
+from firmware import protocol, schema
 from provisioning import broker_files, tls
 from provisioning.broker_files import BrokerControl, BrokerUser
 from provisioning.registry import Registry
@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS enrol_codes (
     kiosk TEXT
 );
 """
+COMPONENT = schema.Component("enrolment", SCHEMA)  # version 1; later: migrations
 
 GATEWAY_USER = "gateway"
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -129,7 +130,7 @@ class Enrolment:
         self.broker = broker
         self.clock = clock
         self.db = registry.db
-        self.db.executescript(SCHEMA)
+        schema.migrate(self.db, registry.path, COMPONENT)
 
     # --- site -------------------------------------------------------------------------
 

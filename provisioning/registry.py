@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from firmware import schema
 from provisioning import categories, validators
 from provisioning.validators import FieldError
 from provisioning.venue_code import VenueCodeError, check_door, check_venue
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS doors (
     UNIQUE (venue, name)
 );
 """
+COMPONENT = schema.Component("registry", SCHEMA)  # version 1; later: migrations
 
 VENUE_FIELDS = (
     "code", "parent", "name", "category", "credit_code", "plate", "address", "zone",
@@ -210,11 +212,15 @@ class Registry:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=5000")
-        self.db.executescript(SCHEMA)
+        try:
+            schema.migrate(self.db, self.path, COMPONENT)
+        except BaseException:
+            self.db.close()
+            raise
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
 
     def close(self) -> None:
         self.db.close()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from firmware import schema
 from provisioning.registry import Registry, Venue
 from provisioning.venue_code import DEFAULT_BASE, door_url
 
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS venue_uploads (
     uploaded_at INTEGER NOT NULL
 );
 """
+COMPONENT = schema.Component("venue_uploads", SCHEMA)  # version 1; later: migrations
 
 
 class UploadError(RuntimeError):
@@ -82,7 +84,7 @@ def upload(
     client: httpx.Client | None = None,
 ) -> UploadSummary:
     """Send new and changed venues to the platform at `url`; returns what it answered."""
-    registry.db.executescript(SCHEMA)
+    schema.migrate(registry.db, registry.path, COMPONENT)
     summary = UploadSummary()
     own = client is None
     http = client or httpx.Client(timeout=30)

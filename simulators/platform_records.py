@@ -21,6 +21,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from firmware import schema
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     key TEXT PRIMARY KEY,
@@ -32,6 +34,7 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_kiosk_seq ON records (kiosk, seq);
 """
+COMPONENT = schema.Component("platform_records", SCHEMA)  # version 1; later: migrations
 
 
 class ScanRecord(BaseModel):
@@ -52,7 +55,7 @@ class RecordStore:
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        schema.migrate(self._db, db_path, COMPONENT)
         self._lock = threading.Lock()
 
     def store(self, batch: RecordBatch) -> tuple[int, int]:

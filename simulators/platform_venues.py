@@ -19,6 +19,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from firmware import schema
 from provisioning.registry import InvalidVenue, build_venue
 from provisioning.venue_code import VenueCodeError, parse
 
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS registered_venues (
     versions INTEGER NOT NULL DEFAULT 1
 );
 """
+COMPONENT = schema.Component("platform_venues", SCHEMA)  # version 1; later: migrations
 
 MAX_BATCH = 1000
 
@@ -110,7 +112,7 @@ class VenueBook:
     def __init__(self, db_path: Path) -> None:
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        schema.migrate(self._db, db_path, COMPONENT)
         self._lock = threading.Lock()
 
     def store(self, batch: VenueBatch) -> UploadResult:

@@ -12,11 +12,14 @@ import contextlib
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -29,14 +32,17 @@ from cryptography.hazmat.primitives.serialization import (
 from firmware.kiosk import update
 from gateway.broker import Broker, free_port
 from simulators import processes
+from tests.test_upgrade import BACKLOG, old_outbox_with_backlog
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = "upd-site"
+ADD_COLUMN = "ALTER TABLE outbox ADD COLUMN note TEXT;"
 
 
-def source_tree(tmp: Path, sw: str, broken: bool = False) -> Path:
+def source_tree(tmp: Path, sw: str, broken: bool = False, outbox_v2: str | None = None) -> Path:
     """A copy of the release parts of this repository with its own SOFTWARE_VERSION;
-    `broken`: a kiosk that dies at start, as a bad release would."""
+    `broken`: a kiosk that dies at start, as a bad release would; `outbox_v2`: the SQL of
+    a version 2 of the outbox schema this release migrates to."""
     src = tmp / f"src-{sw}"
     for rel in update.release_files(REPO):
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -46,6 +52,9 @@ def source_tree(tmp: Path, sw: str, broken: bool = False) -> Path:
     if broken:
         (src / "firmware/kiosk/__main__.py").write_text(
             "import sys\nsys.exit('kiosk: this release is broken')\n")
+    if outbox_v2:
+        with open(src / "firmware/kiosk/outbox.py", "a") as module:
+            module.write(f"\nCOMPONENT = COMPONENT.then(schema.Migration(2, {outbox_v2!r}))\n")
     return src
 
 
@@ -141,6 +150,107 @@ async def test_good_release_is_kept_bad_release_is_rolled_back(tmp_path: Path, b
             assert kiosk.starts == 4  # base, good, bad, good again
         finally:
             kiosk.stop()
+
+
+async def test_an_update_drains_a_kiosk_backlog_through_a_schema_migration(
+        tmp_path: Path, broker: Broker):
+    """A kiosk that was down with 10,000 unsent scans in an outbox of the last unversioned
+    release is updated to a release with outbox version 2: it migrates, comes up, and the
+    whole backlog reaches the gateway; the previous release still runs on the file."""
+    root = tmp_path / "opt"
+    base = update.build_bundle(source_tree(tmp_path, "1.0.0"), tmp_path / "out")
+    newer = update.build_bundle(source_tree(tmp_path, "1.1.0", outbox_v2=ADD_COLUMN), tmp_path / "out")
+    base_name, _ = update.unpack(base.read_bytes(), root)
+    update.point_current(root, base_name)
+    raw = processes.kiosk_config(tmp_path, SITE, "kiosk-u", "door-1", broker.port, rate_hz=2.0)
+    box = Path(raw["data_dir"]) / "outbox.sqlite"
+    backlog = old_outbox_with_backlog(box, "kiosk-u", "door-1", BACKLOG)
+    kiosk = SupervisedKiosk(root, processes.write_toml(tmp_path / "kiosk.toml", raw),
+                            tmp_path / "kiosk.log")
+
+    def stored(ids: list[str]) -> int:
+        db = sqlite3.connect(tmp_path / "gw" / "gateway.sqlite", timeout=10)
+        try:
+            db.execute("CREATE TEMP TABLE want (id TEXT PRIMARY KEY)")
+            db.executemany("INSERT INTO want VALUES (?)", [(i,) for i in ids])
+            return db.execute("SELECT count(*) FROM events JOIN want USING (id)").fetchone()[0]
+        finally:
+            db.close()
+
+    async with serving_gateway(tmp_path, broker.port) as (url, releases):
+        check = update.HealthCheck(url, "kiosk-u")
+        try:
+            newer_name = offer(newer, releases)
+            result = await update.apply(root, url, check, kiosk.restart, health_timeout_s=30)
+            assert result["result"] == "updated", kiosk.log.read_text()[-2000:]
+            assert update.current_release(root) == newer_name
+            deadline = time.monotonic() + 120
+            while stored(backlog) < BACKLOG:
+                assert time.monotonic() < deadline, f"only {stored(backlog)} of the backlog"
+                await asyncio.sleep(0.5)
+            while _count(box, "SELECT count(*) FROM outbox WHERE seq <= ?", BACKLOG):
+                assert time.monotonic() < deadline, "the gateway's acks did not empty the outbox"
+                await asyncio.sleep(0.5)
+            assert _count(box, "SELECT version FROM schema_versions WHERE component='outbox'") == 2
+            assert "outbox schema: migration 1 -> 2: done" in kiosk.log.read_text()
+
+            # Rolled back by hand to the previous release: it runs on the version 2 file.
+            update.point_current(root, base_name)
+            async with httpx.AsyncClient() as http:
+                since = await check.gateway_now_ms(http)
+                await kiosk.restart()
+                assert await check.wait(http, "1.0.0", since, 30), kiosk.log.read_text()[-2000:]
+            assert "newer than this release's 1" in kiosk.log.read_text()
+        finally:
+            kiosk.stop()
+
+
+async def test_a_release_whose_migration_fails_stops_with_one_line_and_is_rolled_back(
+        tmp_path: Path, broker: Broker):
+    """The outbox migration of the new release fails half way: the file stays as it was,
+    the kiosk exits with code 2 and one line naming the file and the step, the updater
+    rolls back, and the previous release sends the backlog."""
+    root = tmp_path / "opt"
+    base = update.build_bundle(source_tree(tmp_path, "1.0.0"), tmp_path / "out")
+    failing = update.build_bundle(source_tree(
+        tmp_path, "1.1.0", outbox_v2=ADD_COLUMN + " UPDATE no_such_table SET x = 1;"),
+        tmp_path / "out")
+    base_name, _ = update.unpack(base.read_bytes(), root)
+    update.point_current(root, base_name)
+    raw = processes.kiosk_config(tmp_path, SITE, "kiosk-u", "door-1", broker.port, rate_hz=2.0)
+    box = Path(raw["data_dir"]) / "outbox.sqlite"
+    old_outbox_with_backlog(box, "kiosk-u", "door-1", 1000)
+    kiosk = SupervisedKiosk(root, processes.write_toml(tmp_path / "kiosk.toml", raw),
+                            tmp_path / "kiosk.log")
+    async with serving_gateway(tmp_path, broker.port) as (url, releases):
+        check = update.HealthCheck(url, "kiosk-u")
+        try:
+            offer(failing, releases)
+            result = await update.apply(root, url, check, kiosk.restart, health_timeout_s=8)
+            assert result["result"] == "rolled_back" and result["release"] == base_name
+            assert result["previous_healthy"] is True, kiosk.log.read_text()[-2000:]
+            lines = kiosk.log.read_text().splitlines()
+            failed = [line for line in lines if line.startswith("kiosk: ")]
+            assert len(failed) == 1 and str(box) in failed[0], lines[-20:]
+            assert "outbox schema: migration 1 -> 2 failed, file left as it was" in failed[0]
+            assert "Traceback" not in kiosk.log.read_text()
+            assert _count(box, "SELECT version FROM schema_versions") == 1
+            assert _count(box, "SELECT count(*) FROM pragma_table_info('outbox') "
+                               "WHERE name = 'note'") == 0, "the half-done migration is undone"
+            deadline = time.monotonic() + 60
+            while _count(box, "SELECT count(*) FROM outbox WHERE seq <= 1000"):
+                assert time.monotonic() < deadline, "the previous release did not send the backlog"
+                await asyncio.sleep(0.5)
+        finally:
+            kiosk.stop()
+
+
+def _count(path: Path, sql: str, *args: object) -> int:
+    db = sqlite3.connect(path, timeout=10)
+    try:
+        return db.execute(sql, args).fetchone()[0]
+    finally:
+        db.close()
 
 
 def test_tampered_or_unsigned_bundle_is_refused_and_nothing_changes(tmp_path: Path):

@@ -13,6 +13,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from firmware import schema
+
+# Version 1 (firmware/schema.py); later versions are migrations in COMPONENT.
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS board_events ("
+    " board_boot INTEGER NOT NULL, event_no INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " value TEXT NOT NULL, uptime_ms INTEGER NOT NULL, received_at INTEGER NOT NULL,"
+    " handed_over INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (board_boot, event_no))"
+)
+COMPONENT = schema.Component("board_events", SCHEMA)
+
 
 @dataclass(frozen=True, slots=True)
 class DoorCount:
@@ -35,13 +46,12 @@ class DoorEventStore:
 
     def __init__(self, path: str | Path) -> None:
         self._db = sqlite3.connect(str(path), isolation_level=None)
+        try:
+            schema.migrate(self._db, path, COMPONENT)
+        except BaseException:
+            self._db.close()
+            raise
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS board_events ("
-            " board_boot INTEGER NOT NULL, event_no INTEGER NOT NULL, kind TEXT NOT NULL,"
-            " value TEXT NOT NULL, uptime_ms INTEGER NOT NULL, received_at INTEGER NOT NULL,"
-            " handed_over INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (board_boot, event_no))"
-        )
 
     def record(self, boot: int, event_no: int, kind: str, value: str, uptime_ms: int) -> bool:
         """Store one event; False if this (boot, event number) was already stored."""

@@ -25,6 +25,9 @@ from pathlib import Path
 
 import aiosqlite
 
+from firmware import schema
+
+# Version 1 of the outbox (firmware/schema.py); later versions are migrations in COMPONENT.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -40,6 +43,7 @@ CREATE TRIGGER IF NOT EXISTS outbox_last_seq AFTER INSERT ON outbox BEGIN
     UPDATE meta SET value = NEW.seq WHERE key = 'last_seq' AND value < NEW.seq;
 END;
 """
+COMPONENT = schema.Component("outbox", SCHEMA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +78,15 @@ class Outbox:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fresh = not self.path.exists()
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            await schema.migrate_async(self._db, self.path, COMPONENT)
+        except BaseException:
+            await self._db.close()
+            raise
         await self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL: a commit is written to the WAL file without waiting for the storage;
         # `durable()` does that wait, beside the round trip (see the module docstring).
         await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.executescript(SCHEMA)
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
         self.newest_seq = await self.last_seq()
         # the schema, and the WAL file's name in its folder

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from firmware import logging_setup, sdnotify, startup
 from firmware.config_file import ConfigError
+from firmware.schema import SchemaError
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk import devices as hardware
 from firmware.kiosk.health import Health
@@ -58,7 +59,12 @@ def main(argv: list[str] | None = None, *, build_devices: BuildDevices = hardwar
         return EXIT_BAD_CONFIG
     startup.tune_interpreter()
     gateway_url = os.environ.get("PLACECODE_GATEWAY_URL") or None
-    return startup.run(serve(cfg, build_devices, gateway_url, notifier))
+    try:
+        return startup.run(serve(cfg, build_devices, gateway_url, notifier))
+    except SchemaError as exc:  # a data file this release cannot use: like a bad config
+        print(f"kiosk: {exc}", file=sys.stderr)
+        notifier.notify(STATUS=str(exc)[:200])
+        return EXIT_BAD_CONFIG
 
 
 async def serve(cfg: kiosk_config.KioskConfig, build_devices: BuildDevices,
@@ -98,6 +104,8 @@ async def serve(cfg: kiosk_config.KioskConfig, build_devices: BuildDevices,
                 tasks.create_task(_run(start), name="device")
     except* _Stop:
         pass
+    except* SchemaError as group:
+        raise group.exceptions[0] from None
     except* Exception as group:
         failed.extend(group.exceptions)
     notifier.stopping()

@@ -11,6 +11,11 @@ unfinished update with the boot and the updater's pid, and `recover` (run before
 kiosk start) rolls it back only if that updater can no longer finish it: the machine has
 rebooted since, or the updater process is gone.
 
+Data files are not copied: a release migrates them at start (firmware/schema.py), and
+migrations keep the previous release able to use the file, so a rollback runs on the data
+as the new release left it, scans taken meanwhile included. A release that cannot use a
+file exits with code 2 and one line; that fails the health check and rolls it back.
+
 A bundle is `placecode-<name>.tar.gz` plus `.sha256` (sha256sum format) and optionally
 `.sig` (Ed25519 over the tarball; checked when the kiosk has /etc/placecode/release-key.pub).
 Bundles are reproducible: the same source tree gives the same bytes and the same name.
