@@ -282,13 +282,14 @@ def last_line_only(proc: subprocess.CompletedProcess, *words: str) -> None:
         assert word in line, line
 
 
-@pytest.mark.parametrize("module", ["firmware.kiosk", "firmware.kiosk.sdnotify"])
+@pytest.mark.parametrize("module", ["simulators.kiosk"])
 def test_the_kiosk_stops_with_one_line_on_a_file_it_cannot_use(tmp_path: Path, module: str):
     data = tmp_path / "data"
     data.mkdir()
     config = tmp_path / "kiosk.toml"
     config.write_text(f'site = "s1"\nkiosk = "k1"\ndoor = "d1"\ndata_dir = "{data}"\n'
-                      '[broker]\nport = 9\n[input]\nkind = "simulated"\n')
+                      '[broker]\nport = 9\n[input]\nkind = "simulated"\n'
+                      '[signal]\nkind = "lights"\n')
     old_outbox(data / "outbox.sqlite", 3)
     schema.migrate_file(data / "outbox.sqlite", OUTBOX_V3)  # a release this one predates
     last_line_only(run(module, config, tmp_path), "kiosk: ", str(data / "outbox.sqlite"),

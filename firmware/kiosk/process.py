@@ -91,6 +91,7 @@ async def serve(cfg: kiosk_config.KioskConfig, build_devices: BuildDevices,
         log.info("kiosk %s ready at door %s", cfg.kiosk, cfg.door)
 
     failed: list[BaseException] = []
+    unusable: list[BaseException] = []  # data files this release cannot use
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(until_stopped(), name="signals")
@@ -105,9 +106,11 @@ async def serve(cfg: kiosk_config.KioskConfig, build_devices: BuildDevices,
     except* _Stop:
         pass
     except* SchemaError as group:
-        raise group.exceptions[0] from None
+        unusable.extend(group.exceptions)
     except* Exception as group:
         failed.extend(group.exceptions)
+    if unusable:
+        raise unusable[0]
     notifier.stopping()
     for exc in failed:
         log.critical("kiosk task failed; exiting for a restart", exc_info=exc)
