@@ -1,0 +1,93 @@
+"""The shop unit's main loop, over any board: the real one (board.py) or the test bridge.
+
+A board offers: `uart` (the scanner module), led(red, green), tone(freq), relay(on),
+ticks_ms(), random_ms(n), wait(ms, sock) -> (uart ready, socket ready), feed() (the
+watchdog) and running(). Config is the unit's JSON file (written by `just shop-deploy`);
+an unknown key is an error that names it, so a typo never silently takes a default.
+"""
+
+import gc
+import json
+
+from firmware.shop.indicator import Indicator
+from firmware.shop.link import Link
+from firmware.shop.outbox import Outbox
+from firmware.shop.scanner import Scanner
+from firmware.shop.unit import Unit
+
+REQUIRED = ("site", "unit", "door", "host")
+DEFAULTS = {
+    "port": 1883,
+    "username": None,
+    "password": None,
+    "ssl_params": None,
+    "keepalive_s": 5,
+    "socket_timeout_s": 2,
+    "verdict_budget_ms": 1500,
+    "resend_after_ms": 5000,
+    "window": 5,
+    "data_dir": "/outbox",
+    "outbox_bytes": 256 * 1024,
+    "scanner_mode": "continuous",
+    "scanner_light": "normal",
+    "max_code_len": 512,
+    "wifi": None,
+}
+IDLE_MS = 200  # loop wait with nothing to show
+BUSY_MS = 20  # loop wait while a pattern or a verdict is running
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_config(text):
+    raw = json.loads(text)
+    cfg = {}
+    for key in raw:
+        if key not in DEFAULTS and key not in REQUIRED:
+            raise ConfigError("unknown option '%s' in the unit's config" % key)
+    for key in REQUIRED:
+        if key not in raw:
+            raise ConfigError("option '%s' is required in the unit's config" % key)
+    for key in DEFAULTS:
+        cfg[key] = raw.get(key, DEFAULTS[key])
+    for key in REQUIRED:
+        cfg[key] = raw[key]
+    return cfg
+
+
+class App:
+    def __init__(self, board, cfg):
+        self.board = board
+        self.cfg = cfg
+        clock = board.ticks_ms
+        self.scanner = Scanner(board.uart, cfg["max_code_len"], clock=clock)
+        self.scanner.configure(cfg["scanner_mode"], cfg["scanner_light"])
+        self.indicator = Indicator(board)
+        self.outbox = Outbox(cfg["data_dir"], cfg["outbox_bytes"])
+        self.unit = Unit(cfg, self.outbox, self.indicator, clock)
+        self.link = Link(cfg, self.unit.received, clock, board.random_ms)
+        self.unit.link = self.link
+        self._was_busy = False
+
+    def turn(self):
+        board = self.board
+        busy = self.indicator.busy() or self.unit.waiting is not None
+        uart_ready, sock_ready = board.wait(BUSY_MS if busy else IDLE_MS, self.link.socket())
+        now = board.ticks_ms()
+        board.feed()
+        for code in self.scanner.poll():
+            self.unit.scanned(code, now)
+        self.link.service(now, sock_ready)
+        if self.link.due(now):
+            if self.link.connect(now, self.unit.status()):
+                self.unit.connected()
+        self.unit.tick(board.ticks_ms())
+        if self._was_busy and not busy:
+            gc.collect()  # between visitors, not while one waits
+        self._was_busy = busy
+
+    def run(self):
+        while self.board.running():
+            self.turn()
