@@ -30,6 +30,9 @@ class TimedSocket:
         self.timeout_s = timeout_s
         sock.settimeout(timeout_s)
 
+    def connect(self, addr):
+        self.sock.connect(addr)
+
     def setblocking(self, flag):
         if flag:
             self.sock.settimeout(self.timeout_s)
@@ -100,6 +103,7 @@ class Link:
         self.connects = 0
         self.failures = 0
         self.rejected = {}
+        self.last_error = None
         self._next_try = clock()
         self._last_rx = 0
         self._last_tx = 0
@@ -136,6 +140,7 @@ class Link:
         return True
 
     def _fail(self, now, exc=None):
+        self.last_error = repr(exc)
         self.drop()
         self.failures += 1
         backoff = min(30000, 500 * (1 << min(self.failures, 6)))

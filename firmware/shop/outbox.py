@@ -105,10 +105,11 @@ class Outbox:
         self.capacity = capacity
         self.refused = 0  # scans refused because the outbox was full
         self.torn = 0  # torn tails cut off at boot
-        try:
-            os.mkdir(root)
-        except OSError:
-            pass
+        path = ""
+        for part in root.split("/"):
+            path = path + "/" + part if path or root.startswith("/") else part
+            if part and not _exists(path):
+                os.mkdir(path)
         self._open()
 
     # --- files --------------------------------------------------------------------------

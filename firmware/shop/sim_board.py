@@ -169,6 +169,7 @@ def main():
         "outbox": unit_app.outbox.count,
         "last_seq": unit_app.outbox.last_seq,
         "connects": unit_app.link.connects,
+        "link_error": unit_app.link.last_error,
         "link_rejected": unit_app.link.rejected,
     })
 
