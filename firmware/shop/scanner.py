@@ -89,7 +89,7 @@ class Scanner:
         self.codes = 0
         self.answers = 0
         self._line = bytearray()
-        self._overflow = False
+        self._drop = None  # the rest of this line is dropped: the reason to count, or ""
         self._answer = None  # bytearray while an answer frame is arriving
         self._last_byte = 0
 
@@ -116,15 +116,17 @@ class Scanner:
     def poll(self):
         """Codes (str) completed by the bytes now waiting; [] if none."""
         now = self.clock()
-        pending = self._line or self._answer is not None or self._overflow
+        pending = self._line or self._answer is not None or self._drop is not None
         if pending and ticks_diff(now, self._last_byte) >= self.partial_ms:
             if self._answer is not None:
                 self._reject("bad_answer")
-            elif not self._overflow:
+            elif self._drop:
+                self._reject(self._drop)
+            elif self._drop is None:
                 self._reject("partial")
             self._line = bytearray()
             self._answer = None
-            self._overflow = False
+            self._drop = None
         data = self.uart.read(256) if self.uart.any() else None
         if not data:
             return []
@@ -143,13 +145,13 @@ class Scanner:
             return None
         if byte in (0x0D, 0x0A):
             return self._end_line()
-        if not self._line and not self._overflow and byte == HEAD_ANSWER:
+        if not self._line and self._drop is None and byte == HEAD_ANSWER:
             self._answer = bytearray((byte,))
             return None
-        if self._overflow:
+        if self._drop is not None:
             return None
         if len(self._line) >= self.max_len:
-            self._overflow = True
+            self._drop = "too_long"
             self._line = bytearray()
             return None
         self._line.append(byte)
@@ -160,7 +162,7 @@ class Scanner:
         if len(frame) >= 2 and frame[1] != 0:
             # 02 then not 00: a line that starts with STX, which no code does
             self._answer = None
-            self._overflow = True  # drop the rest of that line
+            self._drop = ""  # counted now; the rest of that line goes too
             self._reject("garbage")
             return
         if len(frame) < 4 or len(frame) < 6 + frame[3]:
@@ -175,11 +177,12 @@ class Scanner:
 
     def _end_line(self):
         line = self._line
-        overflow = self._overflow
+        drop = self._drop
         self._line = bytearray()
-        self._overflow = False
-        if overflow:
-            self._reject("too_long")
+        self._drop = None
+        if drop is not None:
+            if drop:
+                self._reject(drop)
             return None
         if not line:
             return None  # the LF of a CRLF tail, or a blank line

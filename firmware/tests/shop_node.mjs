@@ -2,8 +2,8 @@
 // Node, for simulators/shop_unit.py. The firmware's files go into MicroPython's in-memory
 // filesystem under /lib with the repository's layout, with micropython-lib's umqtt.simple
 // as scripts/setup fetched it (firmware/shop/lib/). A `harness` module carries every UART,
-// pin, wait and socket call as one JSON line on fd 4 and blocks reading the answer line on
-// fd 3 (the harness's pipes), so the firmware runs exactly as it would on its own loop.
+// pin, wait and socket call as one JSON line on a pipe and blocks reading the answer line from
+// another (fds SHOP_OUT_FD and SHOP_IN_FD), so the firmware runs exactly as it would on its own loop.
 // Usage: node firmware/tests/shop_node.mjs main|bare N [heap bytes]
 import { readdirSync, readFileSync, readSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -15,8 +15,8 @@ const firmware = join(here, "..");
 const HARDWARE_ONLY = new Set(["main.py", "board.py"]);
 const [mode = "main", count = "100", heap = String(256 * 1024)] = process.argv.slice(2);
 
-const IN_FD = 3;
-const OUT_FD = 4;
+const IN_FD = Number(process.env.SHOP_IN_FD ?? 3);
+const OUT_FD = Number(process.env.SHOP_OUT_FD ?? 4);
 const inbuf = Buffer.alloc(1 << 16);
 let pending = "";
 
