@@ -134,3 +134,98 @@ async def test_garbage_long_lines_and_bad_utf8_are_counted_and_the_next_code_wor
     assert report["rejected"] == {"garbage": 1, "too_long": 1, "not_utf8": 1, "partial": 1,
                                   "bad_answer": 1}
     assert report["codes"] == 1
+
+
+@pytest.fixture
+def enrolled_site(tmp_path: Path, platform):
+    """Two shops enrolled as kind "shop", the real broker with the generated password and
+    ACL files, the real gateway signed in with its own broker user."""
+    from gateway.broker import Broker, free_port
+    from provisioning.broker_files import BrokerControl
+    from provisioning.enrol import Enrolment, SiteSetup
+    from provisioning.registry import Registry, build_venue
+    from simulators import processes
+
+    registry = Registry(tmp_path / "register.db")
+    for code, name in (("41010300000101", "老王面馆"), ("41010300000102", "小李水果")):
+        registry.put(build_venue({
+            "code": code, "name": name, "category": "supermarket",
+            "credit_code": "914403001922038216", "address": "郑州市二七区大学路1号",
+            "manager_name": "王经理", "manager_phone": "13800138000", "doors": "01:主入口",
+        }))  # fmt: skip
+    setup = SiteSetup(SITE, tmp_path / "site", tls=False)
+    enrolment = Enrolment(registry, setup)
+    section = enrolment.init_site(["127.0.0.1"])
+    gateway_secret = Path(section).read_text().split('password = "')[1].split('"')[0]
+    shop_a = enrolment.enrol("41010300000101", "01", kind="shop")
+    shop_b = enrolment.enrol("41010300000102", "01", kind="shop")
+    broker = Broker(tmp_path / "auth-broker", port=free_port(),
+                    auth_lines=enrolment.auth_lines()).start()
+    assert broker.process is not None
+    enrolment.broker = BrokerControl(pid=broker.process.pid)
+    cfg = processes.gateway_config(tmp_path, SITE, broker.port, platform)
+    cfg["broker"].update(username="gateway", password=gateway_secret)
+    gateway, _ = processes.start_gateway(tmp_path, cfg)
+    yield {"a": shop_a, "b": shop_b, "broker": broker, "setup": setup}
+    gateway.stop()
+    broker.stop()
+    registry.close()
+
+
+def test_a_unit_enrolled_for_shop_a_cannot_act_as_shop_b(enrolled_site, tmp_path, scanner,
+                                                         platform):
+    import json
+
+    from provisioning.enrol import SiteSetup
+
+    a, b, broker = enrolled_site["a"], enrolled_site["b"], enrolled_site["broker"]
+    assert a.kiosk.startswith("s41010300000101-01-") and b.kiosk.startswith("s41010300000102-")
+    acl = enrolled_site["setup"].acl.read_text()
+    assert f"topic write placecode/{SITE}/{a.kiosk}/scan" in acl
+    assert f"{a.kiosk}/door" not in acl and "trust" not in acl.split(f"user {a.kiosk}")[1]
+    shop_json = json.loads((a.bundle_dir / "shop.json").read_text())
+    assert isinstance(enrolled_site["setup"], SiteSetup) and shop_json["unit"] == a.kiosk
+
+    # A's credentials, B's name: the broker lets it in as A, then drops everything it
+    # publishes on B's topics (MQTT 3.1.1 has no way to say so: the PUBACK comes anyway).
+    # No verdict, no ack: its visitor gets the manual check, the scan stays on its flash,
+    # and nothing reaches the gateway or the platform as B.
+    spoof = unit_config(SITE, b.kiosk, shop_json["door"], broker.port,
+                        username=a.kiosk, password=a.secret)
+    unit = ShopUnit(spoof, scanner.path, tmp_path / "logs" / "spoof.log")
+    try:
+        time.sleep(2)
+        scanner.present(first_of_colour(SEED, "green").code_url)
+        (show,) = unit.wait_for_shows(1)
+        assert_look(show, LOOK_HOLD)
+        report = unit.stop()
+    finally:
+        unit.close()
+    assert report["shown"] == {"manual_check": 1}
+    assert report["outbox"] == 1, "never acknowledged: the scan stays on the unit's flash"
+
+    # The same unit with its own identity gets its verdict through the same broker.
+    own = unit_config(SITE, a.kiosk, shop_json["door"], broker.port,
+                      username=a.kiosk, password=a.secret, data_dir="/flash/own")
+    unit = ShopUnit(own, scanner.path, tmp_path / "logs" / "own.log")
+    try:
+        unit.wait_online()
+        scanner.present(first_of_colour(SEED, "green").code_url)
+        (show,) = unit.wait_for_shows(1)
+        assert_look(show, LOOK_OPEN)
+        assert len(_records_now(platform, a.kiosk, 1)) == 1
+        assert unit.stop()["outbox"] == 0
+    finally:
+        unit.close()
+    assert _records_now(platform, b.kiosk, 0) == []
+
+
+def _records_now(platform: str, unit: str, n: int, timeout: float = 20.0) -> list:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = httpx.get(platform + f"/sim/records?kiosk={unit}", timeout=5).json()
+        if len(rows) >= n or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)

@@ -20,7 +20,7 @@ DEFAULTS = {
     "port": 1883,
     "username": None,
     "password": None,
-    "ssl_params": None,
+    "tls": None,  # {"ca", "cert", "key"}: DER files on the device (board.ssl_params)
     "keepalive_s": 5,
     "socket_timeout_s": 2,
     "verdict_budget_ms": 1500,
@@ -66,6 +66,8 @@ class App:
         self.scanner.configure(cfg["scanner_mode"], cfg["scanner_light"])
         self.indicator = Indicator(board)
         self.outbox = Outbox(cfg["data_dir"], cfg["outbox_bytes"])
+        if cfg["tls"]:
+            cfg["ssl_params"] = board.ssl_params(cfg["tls"], cfg["host"])
         self.unit = Unit(cfg, self.outbox, self.indicator, clock)
         self.link = Link(cfg, self.unit.received, clock, board.random_ms)
         self.unit.link = self.link

@@ -48,6 +48,19 @@ class Board:
             time.sleep_ms(100)
         return wlan.isconnected()
 
+    def ssl_params(self, files, host):
+        """umqtt.simple's wrap_socket arguments: client certificate and key, and the site
+        CA that the broker's certificate must chain to."""
+        import ssl
+
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+
+        return {"key": read(files["key"]), "cert": read(files["cert"]),
+                "cadata": read(files["ca"]), "cert_reqs": ssl.CERT_REQUIRED,
+                "server_hostname": host}
+
     def start_watchdog(self):
         self._wdt = WDT(timeout=WATCHDOG_MS)
 

@@ -96,6 +96,7 @@ class Link:
             "kiosk-%s-%s" % (self.site, self.unit), cfg["host"], cfg.get("port", 1883),
             cfg.get("username"), cfg.get("password"), self.keepalive_s,
             **({"ssl": True, "ssl_params": cfg["ssl_params"]} if cfg.get("ssl_params") else {}))
+        # (umqtt.simple 1.3.4 imports ussl and calls wrap_socket(sock, **ssl_params))
         self.client.set_callback(self._received)
         offline = protocol.encode(protocol.STATUS, protocol.status(self.unit, "offline"))
         self.client.set_last_will(self._topic(protocol.STATUS), offline, True, 1)
