@@ -59,7 +59,8 @@ def device_files(bundle: Path, ssid: str, password: str, country: str = "CN") ->
 
 def mpremote_command(port: str, staging: Path, files: dict[str, bytes]) -> list[str]:
     """One mpremote invocation: make the folders, copy every file, reset the unit."""
-    dirs = sorted({str(Path(p).parent) for p in files if str(Path(p).parent) != "/"}, key=len)
+    dirs = sorted({str(parent) for p in files for parent in Path(p).parents
+                   if str(parent) != "/"}, key=len)
     mkdirs = "import os\nfor d in %r:\n    try:\n        os.mkdir(d)\n    except OSError:\n" \
              "        pass\n" % (dirs,)
     cmd = ["mpremote", "connect", port, "exec", mkdirs]

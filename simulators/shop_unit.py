@@ -43,8 +43,15 @@ class Show:
 
 class ShopUnit:
     def __init__(self, cfg: dict, scanner_path: str, log_path: Path,
-                 heap: int = 256 * 1024, mode: str = "main", count: int = 0) -> None:
+                 heap: int = 256 * 1024, mode: str = "main", count: int = 0,
+                 heap_probe: bool = False) -> None:
         self.cfg = cfg
+        self.heap_probe = heap_probe
+        # harness clock: code line handed to the firmware -> LED on, and the bare marks
+        self.scan_latencies: list[float] = []
+        self.marks: list[float] = []
+        self._last_rx = 0.0
+        self._leds: object = (0, 0)
         self.scanner_path = scanner_path
         self.log_path = log_path
         self.timeline: list[tuple[float, str, object]] = []
@@ -111,7 +118,7 @@ class ShopUnit:
             return {"err": "ECONNRESET"}
 
     def _op_config(self, req: dict) -> dict:
-        return {"cfg": json.dumps(self.cfg)}
+        return {"cfg": json.dumps(self.cfg), "heap_probe": self.heap_probe}
 
     def _op_connect(self, req: dict) -> dict:
         sock = socket.create_connection((req["host"], req["port"]), timeout=req["t"])
@@ -136,11 +143,13 @@ class ShopUnit:
         if sock is None:
             return {"err": "ECONNRESET"}
         n, t = req["n"], req["t"]
+        # Whatever is there beyond n goes along: the firmware side buffers it, as the
+        # kernel would (firmware/shop/sim_board.py).
         if t == 0:  # non-blocking: what is there, or nothing
             ready, _, _ = select.select([sock], [], [], 0)
             if not ready:
                 return {"none": True}
-            return {"d": sock.recv(n).hex()}
+            return {"d": sock.recv(65536).hex()}
         deadline = time.monotonic() + (BLOCKING_CAP_S if t < 0 else t)
         data = b""
         while len(data) < n:  # a blocking stream read returns n bytes, or fewer at EOF
@@ -148,7 +157,7 @@ class ShopUnit:
             ready, _, _ = select.select([sock], [], [], max(0.0, left))
             if not ready:
                 return {"err": "ETIMEDOUT"}
-            chunk = sock.recv(n - len(data))
+            chunk = sock.recv(65536)
             if not chunk:
                 break
             data += chunk
@@ -162,9 +171,11 @@ class ShopUnit:
 
     def _op_uart_read(self, req: dict) -> dict:
         try:
-            return {"d": os.read(self._uart, req["n"]).hex()}
+            data = os.read(self._uart, req["n"])
         except BlockingIOError:
             return {"d": ""}
+        self._last_rx = time.monotonic()
+        return {"d": data.hex()}
 
     def _op_uart_write(self, req: dict) -> dict:
         os.write(self._uart, bytes.fromhex(req["d"]))
@@ -181,9 +192,18 @@ class ShopUnit:
 
     def _op_pin(self, req: dict) -> dict:
         value = tuple(req["v"]) if isinstance(req["v"], list) else req["v"]
+        now = time.monotonic()
+        if req["name"] == "led":
+            if self._leds == (0, 0) and value != (0, 0):
+                self.scan_latencies.append(now - self._last_rx)
+            self._leds = value
         with self.cond:
             self.timeline.append((time.monotonic(), req["name"], value))
             self.cond.notify_all()
+        return {}
+
+    def _op_mark(self, req: dict) -> dict:
+        self.marks.append(time.monotonic())
         return {}
 
     def _op_shown(self, req: dict) -> dict:

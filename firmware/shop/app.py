@@ -31,6 +31,7 @@ DEFAULTS = {
     "scanner_mode": "continuous",
     "scanner_light": "normal",
     "max_code_len": 512,
+    "show_ms": 3000,  # how long a verdict's light and sound last
     "wifi": None,
 }
 IDLE_MS = 200  # loop wait with nothing to show
@@ -64,7 +65,7 @@ class App:
         clock = board.ticks_ms
         self.scanner = Scanner(board.uart, cfg["max_code_len"], clock=clock)
         self.scanner.configure(cfg["scanner_mode"], cfg["scanner_light"])
-        self.indicator = Indicator(board)
+        self.indicator = Indicator(board, cfg["show_ms"])
         self.outbox = Outbox(cfg["data_dir"], cfg["outbox_bytes"])
         if cfg["tls"]:
             cfg["ssl_params"] = board.ssl_params(cfg["tls"], cfg["host"])

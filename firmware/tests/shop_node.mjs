@@ -75,9 +75,12 @@ print("bare:" + json.dumps(sim_board.bare_round_trips(_cfg, ${Number(count)})))
     mp.runPython(`
 import sys
 print("interpreter:", sys.implementation.name, sys.version)
-from firmware.shop import sim_board
-sim_board.main()
 `);
+    // one call per loop turn, so the collector runs between turns (see sim_board.setup)
+    const board = mp.pyimport("firmware.shop.sim_board");
+    board.setup();
+    while (board.turn()) {}
+    board.finish();
   }
 } catch (err) {
   console.error(String(err));
