@@ -61,7 +61,7 @@ def run(scans: int, bare: int, work: Path) -> dict:
             baseline = ShopUnit(cfg, scanner.path, work / "logs" / "bare.log", mode="bare",
                                 count=bare)
             baseline.proc.wait(120)
-            found = re.search(r"^bare:(.*)$", baseline.log_path.read_text(), re.M)
+            found = re.search(r"^bare:(.*)$", baseline.log_path.read_text(), re.MULTILINE)
             baseline.close()
             if not found:
                 raise RuntimeError("bare round trips failed:\n" + baseline.log_tail())
@@ -97,6 +97,7 @@ def run(scans: int, bare: int, work: Path) -> dict:
         "heap_firmware_imported_bytes": heap.get("heap_firmware_imported"),
         "heap_started_bytes": heap.get("heap_started"),
         "shown": report.get("shown"),
+        "verdict_sources": report.get("sources"),  # the warm-up from the platform, the rest cache
         "outbox_left": report.get("outbox"),
     }
 

@@ -61,8 +61,8 @@ def mpremote_command(port: str, staging: Path, files: dict[str, bytes]) -> list[
     """One mpremote invocation: make the folders, copy every file, reset the unit."""
     dirs = sorted({str(parent) for p in files for parent in Path(p).parents
                    if str(parent) != "/"}, key=len)
-    mkdirs = "import os\nfor d in %r:\n    try:\n        os.mkdir(d)\n    except OSError:\n" \
-             "        pass\n" % (dirs,)
+    mkdirs = (f"import os\nfor d in {dirs!r}:\n    try:\n        os.mkdir(d)\n"
+              "    except OSError:\n        pass\n")
     cmd = ["mpremote", "connect", port, "exec", mkdirs]
     for path in files:
         cmd += ["+", "fs", "cp", str(staging / path.lstrip("/")), ":" + path]

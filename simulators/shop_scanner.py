@@ -23,6 +23,7 @@ import threading
 import time
 import tty
 from pathlib import Path
+from typing import Self
 
 from firmware.shop import scanner as proto
 
@@ -155,7 +156,7 @@ class ScannerModule:
             with contextlib.suppress(FileNotFoundError):
                 self.link.unlink()
 
-    def __enter__(self) -> ScannerModule:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -112,7 +112,7 @@ class ShopUnit:
             return getattr(self, "_op_" + op)(req)
         except ConnectionRefusedError:
             return {"err": "ECONNREFUSED"}
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return {"err": "ETIMEDOUT"}
         except OSError:
             return {"err": "ECONNRESET"}

@@ -4,6 +4,7 @@ scanner module simulator on a pty (simulators/shop_unit.py, simulators/shop_scan
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -100,7 +101,7 @@ async def test_broker_down_scans_wait_in_flash_and_arrive_once_in_order(
     shows = unit.wait_for_shows(3)
     for show in shows:  # no broker: manual check, never green
         assert_look(show, LOOK_HOLD)
-    time.sleep(2)  # down for a while
+    await asyncio.sleep(2)  # down for a while
     unit.online.clear()
     broker.start()
     unit.wait_online(timeout=40)
@@ -123,9 +124,9 @@ async def test_garbage_long_lines_and_bad_utf8_are_counted_and_the_next_code_wor
     scanner.send_raw(b"A" * 1000 + b"\r")  # over-long
     scanner.send_raw(b"\xff\xfe\xc3\x28 bad utf-8\r")  # not UTF-8
     scanner.send_raw(b"half a line with no end")  # partial: the tail never comes
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     scanner.send_raw(b"\x02\x00\x00\x01\x00\x00\x00")  # an answer frame with a bad CRC
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     scanner.present(first_of_colour(SEED, "green").code_url)
     (show,) = unit.wait_for_shows(1)
     assert_look(show, LOOK_OPEN)

@@ -6,6 +6,8 @@ watchdog) and running(). Config is the unit's JSON file (written by `just shop-d
 an unknown key is an error that names it, so a typo never silently takes a default.
 """
 
+# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
+
 import gc
 import json
 
@@ -51,8 +53,8 @@ def load_config(text):
     for key in REQUIRED:
         if key not in raw:
             raise ConfigError("option '%s' is required in the unit's config" % key)
-    for key in DEFAULTS:
-        cfg[key] = raw.get(key, DEFAULTS[key])
+    for key, default in DEFAULTS.items():
+        cfg[key] = raw.get(key, default)
     for key in REQUIRED:
         cfg[key] = raw[key]
     return cfg
@@ -77,15 +79,14 @@ class App:
     def turn(self):
         board = self.board
         busy = self.indicator.busy() or self.unit.waiting is not None
-        uart_ready, sock_ready = board.wait(BUSY_MS if busy else IDLE_MS, self.link.socket())
+        _, sock_ready = board.wait(BUSY_MS if busy else IDLE_MS, self.link.socket())
         now = board.ticks_ms()
         board.feed()
         for code in self.scanner.poll():
             self.unit.scanned(code, now)
         self.link.service(now, sock_ready)
-        if self.link.due(now):
-            if self.link.connect(now, self.unit.status()):
-                self.unit.connected()
+        if self.link.due(now) and self.link.connect(now, self.unit.status()):
+            self.unit.connected()
         self.unit.tick(board.ticks_ms())
         if self._was_busy and not busy:
             gc.collect()  # between visitors, not while one waits

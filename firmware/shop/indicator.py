@@ -7,6 +7,8 @@ only for a Look whose gate opens, for at most `relay_ms`, and every output is of
 when the look's time is up.
 """
 
+
+
 try:
     from time import ticks_diff
 except ImportError:  # CPython

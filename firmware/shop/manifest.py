@@ -1,3 +1,4 @@
+# ruff: noqa: F821  (metadata, include, require, package: given by the manifest tool)
 # MicroPython manifest for a firmware image with the shop unit frozen in (bytecode in flash,
 # so the heap holds only data): `make -C ports/rp2 BOARD=RPI_PICO_W
 # FROZEN_MANIFEST=<repo>/firmware/shop/manifest.py`. Without a custom image,

@@ -14,6 +14,8 @@ anything else is dropped and counted by reason, and a line that stops arriving f
 `partial_ms` is dropped as partial. The driver never raises on what the module sends.
 """
 
+
+
 try:
     from time import ticks_diff, ticks_ms
 except ImportError:  # CPython (tests, simulators)

@@ -19,12 +19,13 @@ firmware held at any I/O point, its bytecode included (compiled here from source
 image keeps that in flash). Timed runs leave it off.
 """
 
+# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
+
 import gc
 import json
+from time import ticks_diff, ticks_ms, ticks_us
 
 import harness  # registered by firmware/tests/shop_node.mjs
-
-from time import ticks_diff, ticks_ms, ticks_us
 
 EAGAIN = 11
 ETIMEDOUT = 110
@@ -41,8 +42,7 @@ def call(op, **args):
     if heap_probe:
         gc.collect()
         used = gc.mem_alloc()
-        if used > peak_heap:
-            peak_heap = used
+        peak_heap = max(peak_heap, used)
     if op != "send":
         for sock in _sockets:
             sock.flush()
@@ -56,7 +56,7 @@ def call(op, **args):
 # --- the socket module umqtt.simple sees (installed as `usocket`) ---------------------
 
 
-class socket:  # noqa: N801 - the socket module's name for it
+class socket:  # the socket module's name for it
     def __init__(self, *args):
         self.handle = None
         self.timeout = None  # None: blocking; 0: non-blocking; else seconds
@@ -198,8 +198,9 @@ def setup():
     global heap_probe, _app, _board
     gc.collect()
     _heap["before"] = gc.mem_alloc()  # the interpreter, json and this bridge
-    from firmware.shop import app
     from umqtt import simple  # noqa: F401 - imported by the link anyway; counted as code
+
+    from firmware.shop import app
 
     gc.collect()
     _heap["imported"] = gc.mem_alloc()  # + the firmware's bytecode (compiled from source)
@@ -229,6 +230,7 @@ def finish():
         "codes": unit_app.scanner.codes,
         "answers": unit_app.scanner.answers,
         "shown": unit_app.unit.shown,
+        "sources": unit_app.unit.sources,
         "refused": unit_app.unit.refused,
         "outbox": unit_app.outbox.count,
         "last_seq": unit_app.outbox.last_seq,

@@ -15,6 +15,8 @@ The kiosk's delivery rules (docs/protocol.md §1.4), on a microcontroller:
    numbering, so a unit whose flash was wiped continues where the gateway's store is.
 """
 
+
+
 try:
     from time import ticks_add, ticks_diff
 except ImportError:  # CPython
@@ -45,6 +47,7 @@ class Unit:
         self.inflight = {}  # offset -> [end, seq, event id, acked, sent at]
         self.cursor = outbox.oldest()  # next record the backlog sends
         self.shown = {}  # prompt -> count
+        self.sources = {}  # verdict source -> count
         self.refused = 0  # scans the full outbox could not take
         self.unpublished = 0  # live scans that found no broker
 
@@ -84,6 +87,7 @@ class Unit:
     def _show(self, v):
         self.waiting = None
         self.shown[v.prompt] = self.shown.get(v.prompt, 0) + 1
+        self.sources[v.source] = self.sources.get(v.source, 0) + 1
         self.indicator.show(verdict.look_for(v), self.clock())
 
     # --- messages from the gateway ------------------------------------------------------
@@ -138,8 +142,7 @@ class Unit:
         for entry in self.inflight.values():
             if not entry[3]:
                 unacked += 1
-        if self.cursor < self.outbox.oldest():
-            self.cursor = self.outbox.oldest()
+        self.cursor = max(self.cursor, self.outbox.oldest())
         while unacked < self.window:
             if self.cursor in self.inflight:
                 self.cursor = self.inflight[self.cursor][0]

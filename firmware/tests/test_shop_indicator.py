@@ -2,6 +2,8 @@
 two-colour LED, its pattern, its tone; the relay closes only for an opening look, for at
 most relay_ms; everything is off when the show ends."""
 
+
+
 from firmware import verdict
 from firmware.shop.indicator import Indicator
 

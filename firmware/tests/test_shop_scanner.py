@@ -1,6 +1,8 @@
 """The scanner-engine driver: byte-exact commands (the vectors are the GM65 manual's), its
 answers, and code lines accepted or rejected with a counter, never an exception."""
 
+
+
 from firmware.shop import scanner as sc
 
 from .minitest import TestCase
