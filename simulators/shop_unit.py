@@ -42,9 +42,12 @@ class Show:
 
 
 class ShopUnit:
+    """One unit. `flash`: a host folder holding the unit's flash (/flash), loaded at start
+    and written back when the unit stops; `heap_probe`: measure the live heap (slow)."""
+
     def __init__(self, cfg: dict, scanner_path: str, log_path: Path,
                  heap: int = 256 * 1024, mode: str = "main", count: int = 0,
-                 heap_probe: bool = False) -> None:
+                 heap_probe: bool = False, flash: Path | None = None) -> None:
         self.cfg = cfg
         self.heap_probe = heap_probe
         # harness clock: code line handed to the firmware -> LED on, and the bare marks
@@ -74,7 +77,8 @@ class ShopUnit:
             self.proc = subprocess.Popen(
                 [node, "tests/shop_node.mjs", mode, str(count), str(heap)], cwd=FIRMWARE,
                 stdout=log, stderr=subprocess.STDOUT, pass_fds=(to_node_r, from_node_w),
-                env=dict(os.environ, SHOP_IN_FD=str(to_node_r), SHOP_OUT_FD=str(from_node_w)),
+                env=dict(os.environ, SHOP_IN_FD=str(to_node_r), SHOP_OUT_FD=str(from_node_w),
+                         **({"SHOP_FLASH": str(flash)} if flash else {})),
                 start_new_session=True,
             )
         os.close(to_node_r)

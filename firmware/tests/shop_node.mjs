@@ -5,7 +5,9 @@
 // pin, wait and socket call as one JSON line on a pipe and blocks reading the answer line from
 // another (fds SHOP_OUT_FD and SHOP_IN_FD), so the firmware runs exactly as it would on its own loop.
 // Usage: node firmware/tests/shop_node.mjs main|bare N [heap bytes]
-import { readdirSync, readFileSync, readSync, writeSync } from "node:fs";
+import {
+  existsSync, mkdirSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
@@ -63,6 +65,29 @@ copy("shop", py("shop").filter((f) => !HARDWARE_ONLY.has(f)));
 copy("shop/lib/umqtt", py("shop/lib/umqtt"), "/lib/umqtt");
 mp.FS.writeFile("/lib/usocket.py", "from firmware.shop.sim_board import socket, getaddrinfo\n");
 
+// The unit's flash: SHOP_FLASH (a host folder) is loaded into /flash at start and written
+// back when the unit stops, so a test can restart the unit on the flash it left, or on a
+// flash it damaged on purpose (a power cut in the middle of a write).
+const flash = process.env.SHOP_FLASH;
+function load(host, dir) {
+  mp.FS.mkdirTree(dir);
+  for (const name of readdirSync(host)) {
+    const path = join(host, name);
+    if (statSync(path).isDirectory()) load(path, join(dir, name));
+    else mp.FS.writeFile(join(dir, name), readFileSync(path));
+  }
+}
+function save(dir, host) {
+  mkdirSync(host, { recursive: true });
+  for (const name of mp.FS.readdir(dir)) {
+    if (name === "." || name === "..") continue;
+    const path = join(dir, name);
+    if (mp.FS.isDir(mp.FS.stat(path).mode)) save(path, join(host, name));
+    else writeFileSync(join(host, name), mp.FS.readFile(path));
+  }
+}
+if (flash && existsSync(flash)) load(flash, "/flash");
+
 try {
   if (mode === "bare") {
     mp.runPython(`
@@ -80,6 +105,10 @@ print("interpreter:", sys.implementation.name, sys.version)
     const board = mp.pyimport("firmware.shop.sim_board");
     board.setup();
     while (board.turn()) {}
+    if (flash) {
+      rmSync(flash, { recursive: true, force: true });
+      save("/flash", flash);
+    }
     board.finish();
   }
 } catch (err) {
