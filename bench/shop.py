@@ -41,7 +41,7 @@ def run(scans: int, bare: int, work: Path) -> dict:
             work, processes.gateway_config(work, SITE, broker.port, platform_url))
         try:
             cfg = unit_config(SITE, "shop-bench", "door-1", broker.port, show_ms=60,
-                              verdict_budget_ms=3000)
+                              verdict_budget_ms=3000, same_code_ms=0)
             unit = ShopUnit(cfg, scanner.path, work / "logs" / "unit.log")
             unit.wait_online()
             code = first_of_colour(7, "green").code_url

@@ -276,3 +276,49 @@ async def test_power_cut_in_a_record_write_loses_no_shown_scan_and_duplicates_no
     assert [r[0] for r in rows][:3] == ids[:3], "the three shown scans, as stored"
     assert ids[3] not in [r[0] for r in rows], "the torn scan went nowhere"
     assert unit.stop()["outbox"] == 0
+
+
+async def test_trigger_mode_reads_only_when_triggered_and_a_held_phone_is_one_scan(
+        start_unit, scanner, gateway, platform):
+    unit = start_unit(scanner_mode="trigger", scanner_light="always")
+    unit.wait_online()
+    assert scanner.mode == "trigger" and scanner.light == 2
+    code = first_of_colour(SEED, "green").code_url
+    scanner.present(code)  # waits in the module until the unit triggers a read
+    (show,) = unit.wait_for_shows(1)
+    assert_look(show, LOOK_OPEN)
+    triggers = [c for c in scanner.commands if c[1] == 0x0002]
+    assert triggers and all(c == (0x08, 0x0002, b"\x01") for c in triggers)
+
+    unit.stop()
+    unit = start_unit(name="shop-2")  # continuous mode: a phone held up is read repeatedly
+    unit.wait_online()
+    for _ in range(4):
+        scanner.present(code)
+        await asyncio.sleep(0.1)
+    (show,) = unit.wait_for_shows(1)
+    assert_look(show, LOOK_OPEN)
+    await records(platform, "shop-2", 1)
+    report = unit.stop()
+    assert report["repeats"] == 3 and report["shown"] == {"pass": 1}
+    assert len(await get_json(platform + "/sim/records?kiosk=shop-2")) == 1
+
+
+async def test_a_unit_whose_flash_was_wiped_continues_the_gateways_numbering(
+        tmp_path, start_unit, scanner, gateway, platform):
+    code = first_of_colour(SEED, "green").code_url
+    unit = start_unit(flash=tmp_path / "flash-before")
+    unit.wait_online()
+    for n in (1, 2):
+        scanner.present(code)
+        unit.wait_for_shows(n)
+    await records(platform, UNIT, 2)
+    unit.stop()
+    unit = start_unit(flash=tmp_path / "flash-new")  # a replaced or wiped unit
+    unit.wait_online()
+    await asyncio.sleep(1)  # the gateway's ack with high_seq answers the online status
+    scanner.present(code)
+    unit.wait_for_shows(1)
+    rows = await records(platform, UNIT, 3)
+    assert [r[2] for r in rows] == [1, 2, 3], "numbering continues at the gateway's high_seq"
+    assert unit.stop()["last_seq"] == 3

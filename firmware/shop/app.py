@@ -11,6 +11,11 @@ an unknown key is an error that names it, so a typo never silently takes a defau
 import gc
 import json
 
+try:
+    from time import ticks_diff
+except ImportError:  # CPython
+    from firmware.board.ticks import ticks_diff
+
 from firmware.shop.indicator import Indicator
 from firmware.shop.link import Link
 from firmware.shop.outbox import Outbox
@@ -34,6 +39,13 @@ DEFAULTS = {
     "scanner_light": "normal",
     "max_code_len": 512,
     "show_ms": 3000,  # how long a verdict's light and sound last
+    # a phone held to the window is read again and again: the same code within this time
+    # of its last read is the same visitor, not a new scan
+    "same_code_ms": 2000,
+    # trigger mode: the unit starts a read this often while nothing is shown, so the
+    # module reads (and lights the window) only when the door is ready for a visitor
+    "trigger_every_ms": 1000,
+    "status_every_ms": 60000,  # the retained status (outbox size, counters) refreshed
     "wifi": None,
 }
 IDLE_MS = 200  # loop wait with nothing to show
@@ -75,6 +87,10 @@ class App:
         self.link = Link(cfg, self.unit.received, clock, board.random_ms)
         self.unit.link = self.link
         self._was_busy = False
+        self._last_code = None
+        self._last_code_at = 0
+        self._triggered = self._status_at = clock()
+        self.repeats = 0  # reads of a code already taken from the same visitor
 
     def turn(self):
         board = self.board
@@ -83,14 +99,37 @@ class App:
         now = board.ticks_ms()
         board.feed()
         for code in self.scanner.poll():
-            self.unit.scanned(code, now)
+            self._code(code, now)
         self.link.service(now, sock_ready)
         if self.link.due(now) and self.link.connect(now, self.unit.status()):
             self.unit.connected()
+            self._status_at = now
         self.unit.tick(board.ticks_ms())
+        self._periodic(now, busy)
         if self._was_busy and not busy:
             gc.collect()  # between visitors, not while one waits
         self._was_busy = busy
+
+    def _code(self, code, now):
+        cfg = self.cfg
+        if code == self._last_code and ticks_diff(now, self._last_code_at) < cfg["same_code_ms"]:
+            self.repeats += 1
+            self._last_code_at = now
+            return
+        self._last_code, self._last_code_at = code, now
+        self.unit.scanned(code, now)
+
+    def _periodic(self, now, busy):
+        cfg = self.cfg
+        if busy:
+            return
+        if cfg["scanner_mode"] == "trigger" and \
+                ticks_diff(now, self._triggered) >= cfg["trigger_every_ms"]:
+            self.scanner.trigger()
+            self._triggered = now
+        if self.link.connected and ticks_diff(now, self._status_at) >= cfg["status_every_ms"]:
+            self._status_at = now
+            self.link.update_status(self.unit.status())
 
     def run(self):
         while self.board.running():

@@ -177,6 +177,18 @@ class Link:
         self.client.publish(self._topic(protocol.STATUS), protocol.encode(protocol.STATUS, msg),
                             True, 1)
 
+    def update_status(self, fields):
+        """The retained status again (fresh counters); False (link dropped) on failure."""
+        if not self.connected:
+            return False
+        try:
+            self.publish_status(fields)
+        except (OSError, IndexError, AssertionError) as exc:
+            self._fail(self.clock(), exc)
+            return False
+        self._last_tx = self._last_rx = self.clock()
+        return True
+
     def service(self, now, readable):
         """Read one incoming packet if the socket is readable; keep the session alive."""
         if not self.connected:

@@ -228,6 +228,7 @@ def finish():
         "heap_started": _heap["started"],
         "rejected": unit_app.scanner.rejected,
         "codes": unit_app.scanner.codes,
+        "repeats": unit_app.repeats,
         "answers": unit_app.scanner.answers,
         "shown": unit_app.unit.shown,
         "sources": unit_app.unit.sources,

@@ -168,7 +168,8 @@ class Unit:
             "first_seq": box.mark_seq + 1,
             "last_seq": box.next_seq(self.high_seq) - 1,
             "health": {"outbox": "fault: full" if self.refused else "ok"},
-            "metrics": {"refused": self.refused, "shown": self.shown},
+            "metrics": {"refused": self.refused, "shown": self.shown, "sources": self.sources,
+                        "unpublished": self.unpublished},
         }
 
 
