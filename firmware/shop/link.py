@@ -59,7 +59,6 @@ class TimedSockets:
     def __init__(self, module, timeout_s):
         self.module = module
         self.timeout_s = timeout_s
-        self.last = None
 
     def socket(self):
         sock = self.module.socket()
@@ -69,8 +68,7 @@ class TimedSockets:
                 sock.setsockopt(self.module.IPPROTO_TCP, nodelay, 1)
             except (OSError, AttributeError):
                 pass
-        self.last = TimedSocket(sock, self.timeout_s)
-        return self.last
+        return TimedSocket(sock, self.timeout_s)
 
     def getaddrinfo(self, host, port):
         return self.module.getaddrinfo(host, port)
@@ -160,10 +158,17 @@ class Link:
 
     # --- traffic ------------------------------------------------------------------------
 
+    def _wrap_packet_id(self):
+        # umqtt.simple counts packet ids up without end; MQTT's are 1..65535 and a long
+        # session (a scan plus a status a minute) passes that in about 40 days
+        if self.client.pid >= 65535:
+            self.client.pid = 0
+
     def publish(self, kind, payload, retain=False):
         """QoS 1 publish, waiting for the broker's PUBACK; False (link dropped) on failure."""
         if not self.connected:
             return False
+        self._wrap_packet_id()
         try:
             self.client.publish(self._topic(kind), payload, retain, 1)
         except (OSError, IndexError, AssertionError) as exc:
@@ -173,6 +178,7 @@ class Link:
         return True
 
     def publish_status(self, fields):
+        self._wrap_packet_id()
         msg = protocol.status(self.unit, "online", protocol.now_ms(), **fields)
         self.client.publish(self._topic(protocol.STATUS), protocol.encode(protocol.STATUS, msg),
                             True, 1)

@@ -130,3 +130,31 @@ class TestDelivery(UnitCase):
         self.ack(high_seq=41)
         self.unit.scanned("code-1", self.clock.now)
         self.assertEqual(self.link.sent[0]["seq"], 42)
+
+
+class TestLinkPacketIds(TestCase):
+    def test_packet_ids_stay_within_mqtt_range(self):
+        from firmware.shop.link import Link
+
+        class Client:
+            def __init__(self, *args, **kw):
+                self.pid = 65534
+                self.sock = None
+                self.ids = []
+
+            def set_callback(self, cb):
+                pass
+
+            def set_last_will(self, *args):
+                pass
+
+            def publish(self, topic, msg, retain, qos):
+                self.pid += 1
+                self.ids.append(self.pid)
+
+        link = Link({"site": "s", "unit": "shop-1", "host": "h"}, None, Clock(),
+                    client_class=Client)
+        link.connected = True
+        for _ in range(3):
+            self.assertTrue(link.publish(protocol.SCAN, b"{}"))
+        self.assertEqual(link.client.ids, [65535, 1, 2])
