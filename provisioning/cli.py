@@ -141,7 +141,7 @@ def cmd_revoke(args: argparse.Namespace, registry: Registry) -> None:
 
 def cmd_kiosks(args: argparse.Namespace, registry: Registry) -> None:
     for k in _enrolment(args, registry).kiosks():
-        print(f"{k['kiosk']:32} {k['venue']}/{k['door']:8} {k['state']}")
+        print(f"{k['kiosk']:32} {k['kind']:6} {k['venue']}/{k['door']:8} {k['state']}")
 
 
 def cmd_enrol_code(args: argparse.Namespace, registry: Registry) -> None:

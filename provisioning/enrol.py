@@ -314,11 +314,11 @@ class Enrolment:
 
     def kiosks(self) -> list[dict[str, object]]:
         rows = self.db.execute(
-            "SELECT username, venue, door, state, created_at, revoked_at FROM broker_users"
+            "SELECT username, kind, venue, door, state, created_at, revoked_at FROM broker_users"
             " WHERE site = ? AND role = 'kiosk' ORDER BY username",
             (self.site.name,),
         )
-        keys = ("kiosk", "venue", "door", "state", "created_at", "revoked_at")
+        keys = ("kiosk", "kind", "venue", "door", "state", "created_at", "revoked_at")
         return [dict(zip(keys, row)) for row in rows]
 
     # --- one-time enrolment codes -----------------------------------------------------
