@@ -5,6 +5,8 @@ and the site's TLS files in the DER form MicroPython's ssl takes."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,8 @@ from provisioning.registry import Registry, build_venue
 
 ROOT = Path(__file__).resolve().parent.parent
 VENUE = "41010300000101"
+needs_umqtt = pytest.mark.skipif(not (ROOT / "firmware/shop/lib/umqtt/simple.py").exists(),
+                                 reason="umqtt.simple not fetched: run scripts/setup")
 
 
 @pytest.fixture
@@ -40,8 +44,7 @@ def bundle(tmp_path: Path) -> Path:
     registry.close()
 
 
-@pytest.mark.skipif(not (ROOT / "firmware/shop/lib/umqtt/simple.py").exists(),
-                    reason="umqtt.simple not fetched: run scripts/setup")
+@needs_umqtt
 def test_device_files_are_what_the_tests_run_plus_identity_and_wifi(bundle: Path) -> None:
     files = shop_device.device_files(bundle, "shop-wifi", "secret-wifi")
     cfg = app.load_config(files["/shop.json"].decode())  # the unit's own config check
@@ -61,8 +64,7 @@ def test_device_files_are_what_the_tests_run_plus_identity_and_wifi(bundle: Path
     serialization.load_der_private_key(files["/client.key.der"], None)
 
 
-@pytest.mark.skipif(not (ROOT / "firmware/shop/lib/umqtt/simple.py").exists(),
-                    reason="umqtt.simple not fetched: run scripts/setup")
+@needs_umqtt
 def test_deploy_dry_run_prints_one_mpremote_command_without_the_password(bundle: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "provisioning.shop_device", "/dev/ttyACM0", str(bundle),
@@ -82,3 +84,18 @@ def test_the_unit_refuses_unknown_and_missing_options() -> None:
         app.load_config(json.dumps({**base, "prot": 1884}))
     with pytest.raises(app.ConfigError, match="option 'host' is required"):
         app.load_config(json.dumps({k: v for k, v in base.items() if k != "host"}))
+
+
+@needs_umqtt
+def test_the_hardware_modules_compile_under_micropython() -> None:
+    """board.py and main.py need `machine` and `network`, so no test runs them; MicroPython's
+    own compiler (the WebAssembly port) still checks that the board would accept them."""
+    node = shutil.which("node")
+    assert node, "node is not installed (scripts/setup installs nodejs)"
+    run = subprocess.run(
+        [node, "tests/shop_node.mjs", "compile"], cwd=ROOT / "firmware", capture_output=True,
+        text=True, timeout=60, check=False,
+        env=dict(os.environ, SHOP_IN_FD="0", SHOP_OUT_FD="1"),
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "compiled main.py" in run.stdout and "compiled board.py" in run.stdout

@@ -4,7 +4,7 @@
 // as scripts/setup fetched it (firmware/shop/lib/). A `harness` module carries every UART,
 // pin, wait and socket call as one JSON line on a pipe and blocks reading the answer line from
 // another (fds SHOP_OUT_FD and SHOP_IN_FD), so the firmware runs exactly as it would on its own loop.
-// Usage: node firmware/tests/shop_node.mjs main|bare N [heap bytes]
+// Usage: node firmware/tests/shop_node.mjs main|bare N|compile [heap bytes]
 import {
   existsSync, mkdirSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync,
 } from "node:fs";
@@ -89,7 +89,17 @@ function save(dir, host) {
 if (flash && existsSync(flash)) load(flash, "/flash");
 
 try {
-  if (mode === "bare") {
+  if (mode === "compile") {
+    // the hardware-only modules cannot run here; MicroPython's compiler still checks them
+    const sources = [...HARDWARE_ONLY].map((f) => [f, readFileSync(join(firmware, "shop", f), "utf8")]);
+    mp.globals.set("_sources", JSON.stringify(sources));
+    mp.runPython(`
+import json
+for _name, _text in json.loads(_sources):
+    compile(_text, _name, "exec")
+    print("compiled", _name)
+`);
+  } else if (mode === "bare") {
     mp.runPython(`
 import json
 from firmware.shop import app, sim_board
