@@ -306,3 +306,53 @@ def unit_config(site: str, unit: str, door: str, broker_port: int, **options: ob
                  "port": broker_port, "data_dir": "/flash/outbox"}
     cfg.update(options)
     return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    """A shop unit against a running site: type `scan TEXT` (or `raw HEX`), see the LED."""
+    import argparse
+    import sys
+    import tempfile
+
+    from simulators.shop_scanner import ScannerModule
+
+    p = argparse.ArgumentParser(description="the shop unit's firmware under MicroPython, "
+                                            "against a running broker and gateway")
+    p.add_argument("--site", default="demo")
+    p.add_argument("--unit", default="shop-1")
+    p.add_argument("--door", default="door-1")
+    p.add_argument("--broker-port", type=int, default=1883)
+    p.add_argument("--username")
+    p.add_argument("--password")
+    p.add_argument("--flash", type=Path, help="host folder kept as the unit's flash")
+    args = p.parse_args(argv)
+    extra = {"username": args.username, "password": args.password} if args.username else {}
+    with tempfile.TemporaryDirectory(prefix="shop-unit-") as tmp, ScannerModule() as scanner:
+        unit = ShopUnit(unit_config(args.site, args.unit, args.door, args.broker_port, **extra),
+                        scanner.path, Path(tmp) / "unit.log", flash=args.flash)
+        shown = 0
+        deadline = time.monotonic() + 20
+        while not scanner.commands and time.monotonic() < deadline:
+            time.sleep(0.05)  # the firmware configures the module as it starts
+        print(f"unit {args.unit} up ({scanner.mode} mode); scan TEXT | raw HEX | quit",
+              flush=True)
+        try:
+            for line in sys.stdin:
+                cmd, _, rest = line.strip().partition(" ")
+                if cmd == "scan":
+                    scanner.present(rest)
+                    for show in unit.wait_for_shows(shown + 1)[shown:]:
+                        print(f"{show.light} {'steady' if (show.first_on_s or 9) > 1.5 else 'blinking'}"
+                              f" tones {show.tones}", flush=True)
+                    shown += 1
+                elif cmd == "raw":
+                    scanner.send_raw(bytes.fromhex(rest))
+                elif cmd == "quit":
+                    break
+        finally:
+            print(json.dumps(unit.stop()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
