@@ -85,6 +85,9 @@ async def test_green_yellow_red_each_give_their_pattern_and_reach_the_platform_o
     rows = await records(platform, UNIT, 3)
     assert [r[2] for r in rows] == [1, 2, 3], "sequence numbers 1..3 in order"
     assert all(r[3] == 1 for r in rows), "each record delivered to the platform exactly once"
+    kiosks = await get_json(gateway + "/api/kiosks")
+    row = next(k for k in kiosks if k["kiosk"] == UNIT)
+    assert row["health"]["scanner"] == "ok" and row["health"]["outbox"] == "ok", row
     report = unit.stop()
     assert report["shown"] == {"pass": 1, "wait_staff": 1, "no_entry": 1}
     assert report["outbox"] == 0, "every scan acknowledged"

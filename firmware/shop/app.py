@@ -101,7 +101,7 @@ class App:
         for code in self.scanner.poll():
             self._code(code, now)
         self.link.service(now, sock_ready)
-        if self.link.due(now) and self.link.connect(now, self.unit.status()):
+        if self.link.due(now) and self.link.connect(now, self.status()):
             self.unit.connected()
             self._status_at = now
         self.unit.tick(board.ticks_ms())
@@ -109,6 +109,15 @@ class App:
         if self._was_busy and not busy:
             gc.collect()  # between visitors, not while one waits
         self._was_busy = busy
+
+    def status(self):
+        """The unit's status fields, with the scanner's health and reject counters."""
+        fields = self.unit.status()
+        # the module answers every command; silence means it is unplugged or miswired
+        fields["health"]["scanner"] = "ok" if self.scanner.answers else "fault: no answer"
+        fields["metrics"]["rejected"] = self.scanner.rejected
+        fields["metrics"]["repeats"] = self.repeats
+        return fields
 
     def _code(self, code, now):
         cfg = self.cfg
@@ -129,7 +138,7 @@ class App:
             self._triggered = now
         if self.link.connected and ticks_diff(now, self._status_at) >= cfg["status_every_ms"]:
             self._status_at = now
-            self.link.update_status(self.unit.status())
+            self.link.update_status(self.status())
 
     def run(self):
         while self.board.running():
