@@ -1,8 +1,8 @@
 """The shop unit's main loop, over any board: the real one (board.py) or the test bridge.
 
 A board offers: `uart` (the scanner module), led(red, green), tone(freq), relay(on),
-ticks_ms(), random_ms(n), wait(ms, sock) -> (uart ready, socket ready), feed() (the
-watchdog) and running(). Config is the unit's JSON file (written by `just shop-deploy`);
+ticks_ms(), random_ms(n), wait(ms, sock) -> (uart ready, socket ready), network_up(),
+ssl_params(files, host), feed() (the watchdog) and running(). Config is the unit's JSON file (written by `just shop-deploy`);
 an unknown key is an error that names it, so a typo never silently takes a default.
 """
 
@@ -101,7 +101,9 @@ class App:
         for code in self.scanner.poll():
             self._code(code, now)
         self.link.service(now, sock_ready)
-        if self.link.due(now) and self.link.connect(now, self.status()):
+        # a connect attempt can block up to socket_timeout_s: never with a visitor waiting
+        if not busy and self.link.due(now) and self.board.network_up() \
+                and self.link.connect(now, self.status()):
             self.unit.connected()
             self._status_at = now
         self.unit.tick(board.ticks_ms())

@@ -34,6 +34,8 @@ class Board:
         self._poll.register(self.uart, select.POLLIN)
         self._sock = None
         self._wdt = None
+        self._wlan = None
+        self._wifi = None  # (ssid, password) to rejoin with
 
     # --- network ------------------------------------------------------------------------
 
@@ -43,10 +45,21 @@ class Board:
         wlan.active(True)
         wlan.config(pm=0xA11140)  # power saving off: it adds up to 100 ms per packet
         wlan.connect(ssid, password)
+        self._wlan, self._wifi = wlan, (ssid, password)
         deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
         while not wlan.isconnected() and time.ticks_diff(deadline, time.ticks_ms()) > 0:
             time.sleep_ms(100)
         return wlan.isconnected()
+
+    def network_up(self):
+        """Whether a broker connect can be tried; a dropped Wi-Fi is rejoined in the
+        background (connect() returns at once, the driver does the rest)."""
+        wlan = self._wlan
+        if wlan is None or wlan.isconnected():
+            return True
+        if wlan.status() not in (network.STAT_CONNECTING,):
+            wlan.connect(*self._wifi)
+        return False
 
     def ssl_params(self, files, host):
         """umqtt.simple's wrap_socket arguments: client certificate and key, and the site

@@ -164,6 +164,9 @@ class SimBoard:
     def ticks_ms(self):
         return ticks_ms()
 
+    def network_up(self):
+        return True  # the harness's TCP is always there; the broker may not be
+
     def random_ms(self, n):
         import random
 
