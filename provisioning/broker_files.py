@@ -34,6 +34,7 @@ class BrokerUser:
     username: str
     password_hash: str
     role: str  # "gateway" | "kiosk"
+    kind: str = "kiosk"  # of a kiosk: "kiosk" (Pi) | "shop" (the microcontroller door unit)
 
 
 def new_secret() -> str:
@@ -69,6 +70,13 @@ def acl_file(site: str, users: Iterable[BrokerUser]) -> str:
         lines.append(f"user {name}")
         if user.role == "gateway":
             lines.append(f"topic readwrite {root}/#")
+        elif user.kind == "shop":
+            # a shop unit scans and reports status; it counts no door and verifies no
+            # signed codes, so it gets no door topic and no trust lists
+            lines.append(f"topic write {protocol.topic(site, name, protocol.SCAN)}")
+            lines.append(f"topic write {protocol.topic(site, name, protocol.STATUS)}")
+            lines.append(f"topic read {protocol.topic(site, name, protocol.VERDICT)}")
+            lines.append(f"topic read {protocol.topic(site, name, protocol.ACK)}")
         else:
             lines.append(f"topic write {protocol.topic(site, name, protocol.SCAN)}")
             lines.append(f"topic write {protocol.topic(site, name, protocol.STATUS)}")

@@ -120,7 +120,7 @@ def cmd_broker_lines(args: argparse.Namespace, registry: Registry) -> None:
 
 def cmd_enrol(args: argparse.Namespace, registry: Registry) -> None:
     e = _enrolment(args, registry)
-    identity = e.enrol(args.venue.upper(), args.door.upper())
+    identity = e.enrol(args.venue.upper(), args.door.upper(), args.kind)
     told = (
         "broker reloaded"
         if e.broker
@@ -142,7 +142,7 @@ def cmd_revoke(args: argparse.Namespace, registry: Registry) -> None:
 
 def cmd_kiosks(args: argparse.Namespace, registry: Registry) -> None:
     for k in _enrolment(args, registry).kiosks():
-        print(f"{k['kiosk']:32} {k['venue']}/{k['door']:8} {k['state']}")
+        print(f"{k['kiosk']:32} {k['kind']:6} {k['venue']}/{k['door']:8} {k['state']}")
 
 
 def cmd_enrol_code(args: argparse.Namespace, registry: Registry) -> None:
@@ -224,6 +224,8 @@ def parser() -> argparse.ArgumentParser:
     sp = add("enrol", cmd_enrol, "new kiosk identity for one door + SD-card bundle")
     sp.add_argument("venue")
     sp.add_argument("door")
+    sp.add_argument("--kind", choices=enrol.KINDS, default="kiosk",
+                    help="shop: the microcontroller shop door unit (bundle: shop.json)")
     add("revoke", cmd_revoke, "remove a kiosk's access now").add_argument("kiosk")
     add("kiosks", cmd_kiosks, "list kiosks of the site")
     sp = add("enrol-code", cmd_enrol_code, "one-time enrolment code for a door")

@@ -52,8 +52,18 @@ CREATE TABLE IF NOT EXISTS enrol_codes (
     kiosk TEXT
 );
 """
-COMPONENT = schema.Component("enrolment", SCHEMA)  # version 1; later: migrations
-
+# A kiosk's kind: the Pi kiosk, or the shop door unit (firmware/shop/). Version 2 adds
+# the column; every kiosk of an older register is a Pi kiosk. Additive: a release that
+# predates it still reads the file.
+KINDS = ("kiosk", "shop")
+KIND_COLUMN = (
+    "ALTER TABLE broker_users ADD COLUMN kind TEXT NOT NULL DEFAULT 'kiosk'"
+    " CHECK (kind IN ('kiosk', 'shop'))"
+)
+COMPONENT = schema.Component("enrolment", SCHEMA, migrations=(
+    schema.Migration(2, KIND_COLUMN + ";"),
+))
+NAME_PREFIX = {"kiosk": "k", "shop": "s"}
 GATEWAY_USER = "gateway"
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CODE_TTL_S = 15 * 60
@@ -166,7 +176,7 @@ class Enrolment:
         return "\n".join(lines)
 
     def users(self, state: str | None = "active") -> list[BrokerUser]:
-        query = "SELECT username, password_hash, role FROM broker_users WHERE site = ?"
+        query = "SELECT username, password_hash, role, kind FROM broker_users WHERE site = ?"
         args: tuple = (self.site.name,)
         if state:
             query += " AND state = ?"
@@ -185,12 +195,15 @@ class Enrolment:
 
     # --- kiosks -----------------------------------------------------------------------
 
-    def enrol(self, venue: str, door: str) -> KioskIdentity:
-        """A new kiosk for one door: broker user, certificate, config, SD-card bundle."""
+    def enrol(self, venue: str, door: str, kind: str = "kiosk") -> KioskIdentity:
+        """A new kiosk for one door: broker user, certificate, config, SD-card bundle.
+        `kind` "shop": a shop door unit, whose bundle holds shop.json for the device."""
+        if kind not in KINDS:
+            raise EnrolError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
         self._check_door(venue, door)
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            identity = self._create(venue, door)
+            identity = self._create(venue, door, kind)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -202,12 +215,13 @@ class Enrolment:
         if self.registry.door(venue, door) is None:
             raise EnrolError(f"door {venue}/{door} is not registered")
 
-    def _create(self, venue: str, door: str) -> KioskIdentity:
+    def _create(self, venue: str, door: str, kind: str = "kiosk") -> KioskIdentity:
         """Inside a transaction: the broker user row and the bundle on disk."""
         (count,) = self.db.execute(
             "SELECT count(*) FROM broker_users WHERE venue = ? AND door = ?", (venue, door)
         ).fetchone()
-        kiosk = protocol.check_name(f"k{venue}-{door}-{count + 1}".lower(), "kiosk")
+        prefix = NAME_PREFIX[kind]
+        kiosk = protocol.check_name(f"{prefix}{venue}-{door}-{count + 1}".lower(), "kiosk")
         secret = broker_files.new_secret()
         bundle = self.site.bundles / kiosk
         if bundle.exists():
@@ -218,15 +232,21 @@ class Enrolment:
             shutil.copyfile(self.site.tls_dir / "ca.pem", bundle / "ca.pem")
             serial = tls.serial_of(tls.issue_client(self.site.tls_dir, kiosk, bundle).cert)
         self.db.execute(
-            "INSERT INTO broker_users (username, site, role, venue, door, password_hash, cert_serial,"
-            " created_at) VALUES (?, ?, 'kiosk', ?, ?, ?, ?, ?)",
-            (kiosk, self.site.name, venue, door, broker_files.hash_password(secret), serial,
+            "INSERT INTO broker_users (username, site, role, kind, venue, door, password_hash,"
+            " cert_serial, created_at) VALUES (?, ?, 'kiosk', ?, ?, ?, ?, ?, ?)",
+            (kiosk, self.site.name, kind, venue, door, broker_files.hash_password(secret), serial,
              int(self.clock())),
         )  # fmt: skip
-        broker_files.write_atomic(bundle / "kiosk.toml", self._config(kiosk, venue, door, secret))
-        (bundle / "README.txt").write_text(
-            _README.format(kiosk=kiosk, install=self.site.install_dir)
-        )
+        if kind == "shop":
+            broker_files.write_atomic(
+                bundle / "shop.json", self._shop_config(kiosk, venue, door, secret))
+            (bundle / "README.txt").write_text(_SHOP_README.format(kiosk=kiosk))
+        else:
+            broker_files.write_atomic(
+                bundle / "kiosk.toml", self._config(kiosk, venue, door, secret))
+            (bundle / "README.txt").write_text(
+                _README.format(kiosk=kiosk, install=self.site.install_dir)
+            )
         tarball = self.site.bundles / f"{kiosk}.tar.gz"
         broker_files.write_atomic(tarball, "")
         with tarfile.open(tarball, "w:gz") as tar:
@@ -259,7 +279,37 @@ class Enrolment:
                 f"cert_file = {_toml(install + '/client.pem')}",
                 f"key_file = {_toml(install + '/client.key')}",
             ]
+        # the devices of a Pi kiosk (deploy/files/kiosk.toml.example); an installer removes
+        # [reader] where the kiosk has none
+        lines += [
+            "",
+            "[input]",
+            'kind = "camera"',
+            "",
+            "[reader]",
+            'port = "/dev/placecode-reader"',
+            "",
+            "[signal]",
+            'kind = "board"',
+            'port = "/dev/placecode-board"',
+        ]
         return "\n".join(lines) + "\n"
+
+    def _shop_config(self, unit: str, venue: str, door: str, secret: str) -> str:
+        """The shop unit's /shop.json, in firmware/shop/app.py's format; Wi-Fi settings are
+        added when it is written to the device (`just shop-deploy`)."""
+        cfg: dict[str, object] = {
+            "site": self.site.name,
+            "unit": unit,
+            "door": door_id(venue, door),
+            "host": self.site.broker_host,
+            "port": self.site.broker_port,
+            "username": unit,
+            "password": secret,
+        }
+        if self.site.tls:  # DER copies of the bundle's PEM files, made by `just shop-deploy`
+            cfg["tls"] = {"ca": "/ca.der", "cert": "/client.der", "key": "/client.key.der"}
+        return json.dumps(cfg, ensure_ascii=False, indent=1) + "\n"
 
     def revoke(self, kiosk: str) -> bool:
         """Remove a kiosk's access; returns whether the running broker was told (then the
@@ -278,11 +328,11 @@ class Enrolment:
 
     def kiosks(self) -> list[dict[str, object]]:
         rows = self.db.execute(
-            "SELECT username, venue, door, state, created_at, revoked_at FROM broker_users"
+            "SELECT username, kind, venue, door, state, created_at, revoked_at FROM broker_users"
             " WHERE site = ? AND role = 'kiosk' ORDER BY username",
             (self.site.name,),
         )
-        keys = ("kiosk", "venue", "door", "state", "created_at", "revoked_at")
+        keys = ("kiosk", "kind", "venue", "door", "state", "created_at", "revoked_at")
         return [dict(zip(keys, row)) for row in rows]
 
     # --- one-time enrolment codes -----------------------------------------------------
@@ -324,6 +374,19 @@ class Enrolment:
             raise
         self.sync_broker()
         return identity
+
+
+_SHOP_README = """PlaceCode shop unit {kiosk}
+
+中文：用 USB 线连接门店终端，执行 `just shop-deploy <串口> <本文件夹> <WiFi名称> <WiFi密码>`，
+把固件、shop.json（含密钥）和证书写入设备。完成后从电脑删除本文件夹。设备丢失时请在网关执行
+`python -m provisioning revoke {kiosk}`。
+
+English: connect the unit by USB and run `just shop-deploy <port> <this folder> <Wi-Fi name>
+<Wi-Fi password>`: it writes the firmware, shop.json (with the unit's secret) and the
+certificates to the device. Delete this folder from the computer afterwards. If the unit is
+lost, run `python -m provisioning revoke {kiosk}`.
+"""
 
 
 def bundle_bytes(identity: KioskIdentity) -> bytes:

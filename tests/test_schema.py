@@ -103,9 +103,11 @@ def test_a_file_of_the_last_unversioned_release_is_adopted_as_version_1(
     before = dump(path)
     schema.migrate_file(path, component)
     after = dump(path)
-    assert versions(path) == {component.name: (1, 1)}
-    kept = [row for row in after[0] if "schema_versions" not in row[1]]
-    assert kept == before[0], "adopting changes nothing but the version record"
+    latest = max([1, *(m.version for m in component.migrations)])
+    assert versions(path)[component.name][0] == latest
+    if latest == 1:
+        kept = [row for row in after[0] if "schema_versions" not in row[1]]
+        assert kept == before[0], "adopting changes nothing but the version record"
     schema.migrate_file(path, component)  # and again: nothing to do
     assert dump(path)[0] == after[0]
 
@@ -133,7 +135,7 @@ def test_every_file_the_product_writes_is_versioned(tmp_path: Path):
     assert versions(tmp_path / "gateway.sqlite") == {
         c.name: (1, 1) for c in (store.COMPONENT, *console.COMPONENTS)}
     assert versions(tmp_path / "register.sqlite") == {
-        "registry": (1, 1), "enrolment": (1, 1), "venue_uploads": (1, 1)}
+        "registry": (1, 1), "enrolment": (enrol.COMPONENT.version, 1), "venue_uploads": (1, 1)}
     assert versions(tmp_path / "platform.sqlite") == {
         "platform_records": (1, 1), "platform_venues": (1, 1)}
 
