@@ -107,7 +107,54 @@ def pyzbar_engine(image: np.ndarray) -> list[Code]:
     return codes
 
 
-ENGINES: dict[str, Engine] = {"zxing": zxing_engine, "pyzbar": pyzbar_engine}
+def _zxing_with(**options) -> Engine:
+    def engine(image: np.ndarray) -> list[Code]:
+        import zxingcpp
+
+        opts = {k: getattr(zxingcpp.Binarizer, v) if k == "binarizer" else v for k, v in options.items()}
+        found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCodeModel2, **opts)
+        return [_zxing_code(b) for b in found if b.valid and b.text]
+
+    return engine
+
+
+def _zxing_code(barcode) -> Code:
+    pos = barcode.position
+    corners = tuple(
+        (float(p.x), float(p.y))
+        for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)
+    )
+    return Code(barcode.text, corners)  # type: ignore[arg-type]
+
+
+def opencv_engine(image: np.ndarray) -> list[Code]:
+    detector = _opencv_detector()
+    ok, texts, points, _ = detector.detectAndDecodeMulti(image)
+    if not ok or points is None:
+        return []
+    return [
+        Code(text, tuple((float(x), float(y)) for x, y in quad[:4]))  # type: ignore[arg-type]
+        for text, quad in zip(texts, points)
+        if text
+    ]
+
+
+_DETECTOR: list = []
+
+
+def _opencv_detector():
+    if not _DETECTOR:
+        _DETECTOR.append(cv2.QRCodeDetectorAruco())
+    return _DETECTOR[0]
+
+
+ENGINES: dict[str, Engine] = {
+    "zxing": zxing_engine,
+    "zxgh": _zxing_with(binarizer="GlobalHistogram"),
+    "zxbin": _zxing_with(binarizer="BoolCast", try_downscale=False),
+    "pyzbar": pyzbar_engine,
+    "opencv": opencv_engine,
+}
 
 
 # --- preprocessing rungs ---------------------------------------------------------------
@@ -161,7 +208,74 @@ def invert(grey: np.ndarray) -> np.ndarray:
     return cv2.bitwise_not(grey)
 
 
+def half(grey: np.ndarray) -> np.ndarray | None:
+    if grey.shape[1] < 800:
+        return None
+    return cv2.resize(grey, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+
+
+def quarter(grey: np.ndarray) -> np.ndarray | None:
+    if grey.shape[1] < 1200:
+        return None
+    return cv2.resize(grey, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+
+
+_GAMMA = {g: np.array([255 * (i / 255) ** g for i in range(256)], np.uint8) for g in (0.5, 2.5)}
+
+
+def darken(grey: np.ndarray) -> np.ndarray:
+    """Gamma 2.5: spreads the bright end, where a washed-out code under glare lives."""
+    return cv2.LUT(grey, _GAMMA[2.5])
+
+
+def lighten(grey: np.ndarray) -> np.ndarray:
+    return cv2.LUT(grey, _GAMMA[0.5])
+
+
+def flatten(grey: np.ndarray) -> np.ndarray:
+    """Divide by the local background (a closing wider than a module): glare gradients and
+    shadows fall out, module contrast stays."""
+    k = max(15, (min(grey.shape) // 30) | 1)
+    small = cv2.resize(grey, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, k // 4), max(3, k // 4)))
+    bg = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
+    bg = cv2.GaussianBlur(bg, (0, 0), max(1.0, k / 12))
+    bg = cv2.resize(bg, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return cv2.divide(grey, np.maximum(bg, 1), scale=255)
+
+
+def _adaptive(grey: np.ndarray, frac: int, c: int = 3) -> np.ndarray:
+    block = max(11, (min(grey.shape) // frac) | 1)
+    return cv2.adaptiveThreshold(
+        grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, c
+    )
+
+
+def glare_fill(grey: np.ndarray) -> np.ndarray:
+    """Saturated pixels (specular glare) carry no module information: fill them from their
+    surroundings (a wide median of the unsaturated image) so the binarizer's local window
+    is not dragged up by them."""
+    mask = grey >= 245
+    if not mask.any():
+        return grey
+    fill = cv2.medianBlur(grey, 21)
+    out = grey.copy()
+    out[mask] = fill[mask] // 2
+    return out
+
+
 PREPARES: dict[str, tuple[Prepare, float]] = {
+    "half": (half, 0.5),
+    "quarter": (quarter, 0.25),
+    "darken": (darken, 1.0),
+    "lighten": (lighten, 1.0),
+    "flatten": (flatten, 1.0),
+    "glare_fill": (glare_fill, 1.0),
+    "adaptive8": (lambda g: _adaptive(g, 8), 1.0),
+    "adaptive20": (lambda g: _adaptive(g, 20), 1.0),
+    "adaptive50": (lambda g: _adaptive(g, 50), 1.0),
+    "half_sharpen": (lambda g: None if (h := half(g)) is None else sharpen(h), 0.5),
+    "half_equalise": (lambda g: None if (h := half(g)) is None else equalise(h), 0.5),
     "plain": (plain, 1.0),
     "equalise": (equalise, 1.0),
     "sharpen": (sharpen, 1.0),
@@ -195,6 +309,23 @@ PYZBAR_LADDER: tuple[str, ...] = (
     "pyzbar:invert",
     "pyzbar:invert_threshold",
 )
+
+
+def candidate_steps() -> tuple[Step, ...]:
+    """Every engine x preparation worth measuring (bench --study): binarised images go to
+    the engine that takes them as they are."""
+    names = []
+    for engine in ENGINES:
+        for prep in PREPARES:
+            binary = prep.startswith(("adaptive", "threshold", "invert_threshold"))
+            if (engine == "zxbin") != binary and engine != "pyzbar":
+                continue
+            if engine in ("zxing", "zxgh") and prep.startswith("invert"):
+                continue  # zxing tries the inverted image itself
+            if engine == "opencv" and prep not in ("plain", "half", "sharpen", "equalise"):
+                continue
+            names.append(f"{engine}:{prep}")
+    return ladder(names)
 
 
 def ladder(names: Sequence[str]) -> tuple[Step, ...]:
