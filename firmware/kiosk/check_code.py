@@ -67,6 +67,7 @@ def _roots(path: str | None) -> list:
 
 def load_trust(args: argparse.Namespace) -> TrustList:
     keys: list[trustlist.TrustedKey] = []
+    refused: dict[bytes, str] = {}
     version = 0
     if args.trust_list:
         header, body = _open(args.trust_list, _roots(args.root), trustlist.TYPE)
@@ -74,14 +75,23 @@ def load_trust(args: argparse.Namespace) -> TrustList:
         keys += listed.keys
         version = listed.version
     for cert_path in args.cert:
+        # A certificate that cannot be used is not a usage error: the codes it signed get
+        # the verdict bad_certificate with the reason, and the other certificates still count.
         try:
-            certs = trustlist.load_certificates(Path(cert_path).read_bytes())
-        except ValueError as exc:
-            raise UsageError(f"--cert {cert_path}: not a PEM or DER certificate ({exc})")
-        keys += [trustlist.key_from_certificate(c) for c in certs]
-    if not keys:
+            blobs = trustlist.certificate_blobs(Path(cert_path).read_bytes())
+        except trustlist.CertificateError as exc:
+            print(f"check-code: --cert {cert_path}: {exc}", file=sys.stderr)
+            continue
+        for n, blob in enumerate(blobs, 1):
+            try:
+                keys.append(trustlist.key_from_der(blob))
+            except trustlist.CertificateError as exc:
+                label = cert_path if len(blobs) == 1 else f"{cert_path}#{n}"
+                refused[trustlist.kid_of(blob)] = f"{label}: {exc}"
+                print(f"check-code: --cert {label}: {exc}", file=sys.stderr)
+    if not args.trust_list and not args.cert:
         raise UsageError("give --trust-list FILE --root PEM, or --cert FILE (PEM or DER)")
-    return TrustList(version, tuple(keys))
+    return TrustList(version, tuple(keys), refused=refused)
 
 
 def _open(path: str, roots: list, doc_type: str):
