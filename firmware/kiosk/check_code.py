@@ -109,19 +109,11 @@ def load_red(args: argparse.Namespace) -> redlist.RedList | None:
 
 
 def decode_image(path: Path) -> list[str]:
-    """Every QR code text in an image, read with the kiosk camera's own decoder ladder
-    (firmware/kiosk/decode.py); plain zxing-cpp if that module cannot be loaded."""
-    import numpy as np
-    from PIL import Image
+    """Every QR code text in an image (turned upright by its EXIF orientation), read with
+    the kiosk camera's own decoder ladder (firmware/kiosk/decode.py)."""
+    from firmware.kiosk.decode import Decoder, read_image
 
-    with Image.open(path) as image:
-        grey = np.asarray(image.convert("L"))
-    try:
-        from firmware.kiosk.decode import Decoder
-    except ImportError:
-        import zxingcpp
-
-        return [b.text for b in zxingcpp.read_barcodes(grey) if b.text]
+    grey, _ = read_image(path)
     return [code.text for code in Decoder().decode(grey).codes if code.text]
 
 
@@ -137,7 +129,7 @@ def inputs(items: list[str]) -> Iterator[tuple[str, str | None, str]]:
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 try:
                     texts = decode_image(path)
-                except OSError as exc:
+                except (OSError, ValueError) as exc:
                     yield item, None, f"unreadable image: {exc}"
                     continue
                 if not texts:

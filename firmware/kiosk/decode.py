@@ -408,23 +408,57 @@ def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
+MAX_IMAGE_PIXELS = 50_000_000  # larger files are refused before they are decoded
+
+
+def read_image(path, upright: bool = True) -> tuple[np.ndarray, int]:
+    """An image file as uint8 grey, turned upright by its EXIF orientation (what a photo
+    viewer shows, so printed corners match what the installer sees); `upright=False` keeps
+    the stored pixels. Returns (grey, EXIF orientation 1-8, 1 when absent). ValueError for
+    anything that is not a readable image or holds more than MAX_IMAGE_PIXELS pixels."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise ValueError(
+                    f"{path}: {image.width}x{image.height} pixels, more than {MAX_IMAGE_PIXELS}"
+                )
+            orientation = int(image.getexif().get(0x0112, 1) or 1)
+            if upright and orientation != 1:
+                image = ImageOps.exif_transpose(image)
+            grey = np.asarray(image.convert("L"))
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise ValueError(f"{path}: not a readable image file ({type(exc).__name__})") from None
+    return np.ascontiguousarray(grey), orientation
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`just decode <image files>`: one JSON line per image, for installers on site."""
     import argparse
     import json
 
-    from firmware.kiosk.camera.simulated import load_grey
     from firmware.kiosk.classify import Classifier
 
     parser = argparse.ArgumentParser(description="Decode image files as the kiosk camera would.")
     parser.add_argument("files", nargs="+", help="image files captured on site")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="print every code read with its corners (x, y in the upright image, clockwise "
+        "from the code's own top-left)",
+    )
+    parser.add_argument(
+        "--stored", action="store_true", help="ignore EXIF orientation: decode the stored pixels"
+    )
     args = parser.parse_args(argv)
     decoder, classifier = Decoder(), Classifier()
     failed = 0
     for path in args.files:
         line: dict = {"file": path}
         try:
-            result = decoder.decode(load_grey(path))
+            grey, orientation = read_image(path, upright=not args.stored)
+            result = decoder.decode(grey)
         except ValueError as exc:
             line.update(payload=None, kind=None, step=None, ms=None, error=str(exc))
             failed += 1
@@ -438,6 +472,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if len(result.codes) > 1:
                 line["others"] = [c.text for c in result.codes[1:]]
+            if args.all:
+                line["size"] = [grey.shape[1], grey.shape[0]]
+                line["orientation"] = orientation
+                line["codes"] = [
+                    {
+                        "text": c.text,
+                        "kind": classifier.classify(c.text).kind,
+                        "corners": [[round(x, 1), round(y, 1)] for x, y in c.corners],
+                    }
+                    for c in result.codes
+                ]
         print(json.dumps(line, ensure_ascii=False), flush=True)
     return 1 if failed else 0
 
