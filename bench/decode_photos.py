@@ -198,7 +198,7 @@ def run_bench(items, max_mp: float) -> dict:
     return out
 
 
-def run_study(items, max_mp: float, names: list[str] | None) -> dict:
+def run_study(items, max_mp: float, names: list[str] | None, dump: Path | None = None) -> dict:
     """Every candidate alone on every photo, then a greedy ladder by images gained per ms."""
     candidates = ladder(names) if names else candidate_steps()
     reads: dict[str, set[int]] = {c.name: set() for c in candidates}
@@ -215,6 +215,12 @@ def run_study(items, max_mp: float, names: list[str] | None) -> dict:
             if matched(codes, quads, scale):
                 reads[c.name].add(i)
     n = len(items)
+    if dump is not None:  # per-photo results, to compare ladders without rerunning
+        dump.write_text(json.dumps({
+            "photos": [f"{c}/{p.name}" for c, p, _ in items],
+            "reads": {k: sorted(v) for k, v in reads.items()},
+            "ms": ms,
+        }))
     print(f"study: {n} photos, at most {max_mp} MP")
     for c in candidates:
         print(
@@ -257,12 +263,13 @@ def main() -> None:
     parser.add_argument("--category", action="append", help="only these categories")
     parser.add_argument("--study", action="store_true", help="every candidate rung alone, greedy ladder")
     parser.add_argument("--steps", nargs="*", help="with --study: only these engine:preparation rungs")
+    parser.add_argument("--dump", type=Path, help="with --study: write per-photo results (JSON)")
     args = parser.parse_args()
     items = photos(args.data, args.category)
     if not items:
         raise SystemExit(f"{args.data}: no photos with ground truth")
     start = time.perf_counter()
-    result = run_study(items, args.max_mp, args.steps) if args.study else run_bench(items, args.max_mp)
+    result = run_study(items, args.max_mp, args.steps, args.dump) if args.study else run_bench(items, args.max_mp)
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result))
 

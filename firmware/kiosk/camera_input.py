@@ -7,6 +7,12 @@ only the newest frame (LatestFrame drops the rest), decodes it off the event loo
 feeds the presentation tracker. What the tracker answers becomes a Reading for a health
 code, or a "not a health code" prompt through `on_prompt` for anything else, so the
 person at the door hears why nothing happened.
+
+The decoder gets a time budget a little under the camera's frame interval, so decoding
+keeps pace with the camera (the ladder carries over to the next frame what did not fit);
+frames that arrive while one is decoded are still dropped, never queued. While frames
+read nothing, a source that can (BracketingSource) is asked to alternate short and normal
+exposures (ExposureBracket); it goes back to normal exposures once a frame reads.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from firmware.kiosk.camera.config import KIOSK
 from firmware.kiosk.camera.source import Frame, FrameSource
 from firmware.kiosk.classify import Classifier
 from firmware.kiosk.decode import Code, Decoder
@@ -66,6 +73,37 @@ def _sample(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return np.array(out, np.uint8)
 
 
+# A frame's decode budget: this share of the camera's frame interval (the rest is capture,
+# classification and the event loop).
+BUDGET_SHARE = 0.8
+
+
+class ExposureBracket:
+    """When to ask the camera for short exposures: after `after` frames in a row read
+    nothing, until a frame reads again. Sources without `bracket` are left alone."""
+
+    def __init__(self, source: object, after: int = 2) -> None:
+        self._bracket = getattr(source, "bracket", None)
+        self.after = after
+        self.misses = 0
+        self.on = False
+        self.short_reads = 0  # reads that came from a short frame (the bracket paid off)
+
+    def observe(self, frame: Frame, read: bool) -> None:
+        if self._bracket is None:
+            return
+        if read:
+            self.misses = 0
+            self.short_reads += frame.exposure == "short"
+            wanted = frame.exposure == "short"  # a short frame read: keep alternating
+        else:
+            self.misses += 1
+            wanted = self.on or self.misses >= self.after
+        if wanted != self.on:
+            self.on = wanted
+            self._bracket(wanted)
+
+
 class CameraInput:
     """A ReadingSource: `async for reading in CameraInput(source, health, on_prompt)`."""
 
@@ -80,11 +118,13 @@ class CameraInput:
         tracker: PresentationTracker | None = None,
         stall_after: float = 2.0,
         read_timeout: float = 0.25,
+        frame_rate: float = KIOSK.frame_rate,
     ) -> None:
         self.source = source
         self.health = health
         self.on_prompt = on_prompt or (lambda key: None)
-        self.decoder = decoder or Decoder()
+        self.decoder = decoder or Decoder(budget_ms=BUDGET_SHARE * 1000.0 / frame_rate)
+        self.bracket = ExposureBracket(source)
         self.classifier = classifier or Classifier()
         self.tracker = tracker or PresentationTracker()
         self.stall_after = stall_after
@@ -166,6 +206,7 @@ class CameraInput:
                 log.exception("decoding frame %d failed; skipped", frame.index)
                 continue
             self.frames_decoded += 1
+            self.bracket.observe(frame, bool(result.codes))
             kinds = {code.text: self.classifier.classify(code.text) for code in result.codes}
             sightings = [
                 Sighting(c.text, c.area, kinds[c.text].is_health_code) for c in result.codes

@@ -57,6 +57,7 @@ class DecodeResult:
     codes: tuple[Code, ...]
     step: str | None  # the rung that read it, None if nothing was read
     ms: float
+    deferred: int = 0  # rungs left for the next frame: the frame's time budget ran out
 
 
 Engine = Callable[[np.ndarray], list[Code]]
@@ -148,7 +149,71 @@ def _opencv_detector():
     return _DETECTOR[0]
 
 
+# Preparations tried, in order, on the crop around a code zxing found but could not read;
+# the first that reads wins (chosen on the photo study: each adds reads the others miss).
+_REGION_TRIES: tuple[tuple[str, str], ...] = (
+    ("zxing", "plain"),
+    ("zxing", "darken"),
+    ("zxgh", "plain"),
+    ("zxbin", "adaptive20"),
+    ("zxing", "equalise"),
+    ("pyzbar", "adaptive20"),
+)
+REGION_PX = 600  # a crop is scaled up to about this many pixels across
+MAX_REGIONS = 3
+
+
+def regions_engine(image: np.ndarray) -> list[Code]:
+    """Read the codes zxing detects but cannot decode, one crop at a time.
+
+    zxing reports a detected symbol whose error correction failed (return_errors) with
+    its position. Cropped around that position with a wide margin and scaled up, the
+    code fills the binarizer's window and the detector's pyramid differently, and glare,
+    shadow or clutter elsewhere in the frame no longer sets the thresholds; each crop is
+    then tried with a few preparations. Corners come back in the input's pixels."""
+    import zxingcpp
+
+    found = zxingcpp.read_barcodes(
+        image, formats=zxingcpp.BarcodeFormat.QRCodeModel2, return_errors=True
+    )
+    codes = [_zxing_code(b) for b in found if b.valid and b.text]
+    if codes:
+        return codes
+    boxes = []
+    for b in found:
+        pos = b.position
+        pts = np.array(
+            [(p.x, p.y) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)],
+            np.float32,
+        )
+        size = max(float(np.ptp(pts[:, 0])), float(np.ptp(pts[:, 1])), 20.0)
+        boxes.append((size, pts.mean(axis=0)))
+    boxes.sort(key=lambda box: -box[0])
+    h, w = image.shape[:2]
+    for size, centre in boxes[:MAX_REGIONS]:
+        half = size * 1.6  # the position may cover only part of the code
+        x0, y0 = int(max(0, centre[0] - half)), int(max(0, centre[1] - half))
+        x1, y1 = int(min(w, centre[0] + half)), int(min(h, centre[1] + half))
+        crop = image[y0:y1, x0:x1]
+        factor = max(1.0, REGION_PX / max(crop.shape))
+        if factor > 1.0:
+            crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+        crop = np.ascontiguousarray(crop)
+        for engine, prep in _REGION_TRIES:
+            prepared = PREPARES[prep][0](crop)
+            if prepared is None:
+                continue
+            read = ENGINES[engine](np.ascontiguousarray(prepared))
+            if read:
+                return [
+                    Code(c.text, tuple((x / factor + x0, y / factor + y0) for x, y in c.corners))  # type: ignore[arg-type]
+                    for c in read
+                ]
+    return []
+
+
 ENGINES: dict[str, Engine] = {
+    "regions": regions_engine,
     "zxing": zxing_engine,
     "zxgh": _zxing_with(binarizer="GlobalHistogram"),
     "zxbin": _zxing_with(binarizer="BoolCast", try_downscale=False),
@@ -324,6 +389,8 @@ def candidate_steps() -> tuple[Step, ...]:
                 continue  # zxing tries the inverted image itself
             if engine == "opencv" and prep not in ("plain", "half", "sharpen", "equalise"):
                 continue
+            if engine == "regions" and prep not in ("plain", "half"):
+                continue
             names.append(f"{engine}:{prep}")
     return ladder(names)
 
@@ -350,26 +417,50 @@ def _zxing_available() -> bool:
 
 
 class Decoder:
-    """Runs the ladder on a grey frame; the first rung that reads anything wins."""
+    """Runs the ladder on a grey frame; the first rung that reads anything wins.
 
-    def __init__(self, steps: Sequence[str] | None = None) -> None:
+    With `budget_ms` (the kiosk: a little under the camera's frame interval) a frame never
+    costs more than that, so decoding keeps up with the camera: a rung is started only if
+    its measured cost (running mean) still fits. The rungs a frame had no time for are not
+    lost: the next frame runs the first rung, then carries on where the last one stopped,
+    so while a person holds a code still, consecutive frames cover the whole ladder.
+    """
+
+    def __init__(self, steps: Sequence[str] | None = None, budget_ms: float | None = None) -> None:
         if steps is None:
             steps = KIOSK_LADDER if _zxing_available() else PYZBAR_LADDER
         self.steps = ladder(steps)
+        self.budget_ms = budget_ms
+        self.cost_ms = [0.0] * len(self.steps)  # running mean per rung; 0 until measured
+        self._resume = 1  # rung where the next frame continues after the first
 
     def decode(self, frame: np.ndarray) -> DecodeResult:
         start = time.perf_counter()
         grey = to_grey(frame)
-        for rung in self.steps:
+        order = [0, *range(self._resume, len(self.steps))] if self.steps else []
+        for n, i in enumerate(order):
+            rung = self.steps[i]
+            if (
+                self.budget_ms is not None
+                and n > 0
+                and _ms(start) + self.cost_ms[i] > self.budget_ms
+            ):
+                self._resume = i
+                return DecodeResult((), None, _ms(start), len(self.steps) - i)
+            began = time.perf_counter()
             image = rung.prepare(grey)
             if image is None:
                 continue
             codes = rung.engine(image)
+            cost = _ms(began)
+            self.cost_ms[i] = cost if not self.cost_ms[i] else 0.8 * self.cost_ms[i] + 0.2 * cost
             if codes:
+                self._resume = 1
                 if rung.scale != 1.0:
                     codes = [_rescale(c, 1 / rung.scale) for c in codes]
                 codes.sort(key=lambda c: c.area, reverse=True)
                 return DecodeResult(tuple(_unique(codes)), rung.name, _ms(start))
+        self._resume = 1
         return DecodeResult((), None, _ms(start))
 
 
