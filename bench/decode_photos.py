@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware.kiosk.decode import Code, Decoder, ladder, candidate_steps  # noqa: E402
+from firmware.kiosk.decode import Code, Decoder, candidate_steps, ladder, unscale  # noqa: E402
 
 DATA = Path("/work/shared/data/qr-photos")
 SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -211,7 +211,7 @@ def run_study(items, max_mp: float, names: list[str] | None, dump: Path | None =
             image = c.prepare(grey)
             codes = c.engine(image) if image is not None else []
             ms[c.name].append((time.perf_counter() - start) * 1000)
-            codes = [Code(x.text, tuple((px / c.scale, py / c.scale) for px, py in x.corners)) for x in codes]  # type: ignore[misc]
+            codes = [unscale(x, c.scale, grey.shape) for x in codes]
             if matched(codes, quads, scale):
                 reads[c.name].add(i)
     n = len(items)

@@ -29,7 +29,7 @@ import numpy as np
 from firmware.kiosk.camera.config import KIOSK
 from firmware.kiosk.camera.source import Frame, FrameSource
 from firmware.kiosk.classify import Classifier
-from firmware.kiosk.decode import Code, Decoder
+from firmware.kiosk.decode import Code, Decoder, unique_texts
 from firmware.kiosk.health import Health
 from firmware.kiosk.presentation import LatestFrame, PresentationTracker, Sighting
 from firmware.kiosk.reading import Medium, Reading
@@ -207,16 +207,15 @@ class CameraInput:
                 continue
             self.frames_decoded += 1
             self.bracket.observe(frame, bool(result.codes))
-            kinds = {code.text: self.classifier.classify(code.text) for code in result.codes}
-            sightings = [
-                Sighting(c.text, c.area, kinds[c.text].is_health_code) for c in result.codes
-            ]
+            codes = unique_texts(result.codes)  # two printed copies are one credential
+            kinds = {code.text: self.classifier.classify(code.text) for code in codes}
+            sightings = [Sighting(c.text, c.area, kinds[c.text].is_health_code) for c in codes]
             for answer in self.tracker.observe(sightings, frame.timestamp):
                 kind = kinds[answer.text]
                 if kind.kind == "not_health_code":
                     self.on_prompt(NOT_HEALTH_CODE)
                     continue
-                code = next(c for c in result.codes if c.text == answer.text)
+                code = next(c for c in codes if c.text == answer.text)
                 medium = guess_medium(frame.image, code)
                 method = "signed_code" if kind.kind == "signed_code" else "code"
                 await self._readings.put(Reading(method, answer.text, medium))

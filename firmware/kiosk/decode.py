@@ -61,6 +61,9 @@ class DecodeResult:
 
 
 Engine = Callable[[np.ndarray], list[Code]]
+# prepared px per frame px: one factor, one per axis, or a function mapping corners on the
+# prepared image back to the frame, given the frame's shape
+Scale = float | tuple[float, float] | Callable[[np.ndarray, tuple[int, ...]], np.ndarray]
 Prepare = Callable[[np.ndarray], "np.ndarray | None"]
 
 
@@ -69,7 +72,7 @@ class Step:
     name: str
     prepare: Prepare  # grey frame -> image to decode (None: rung does not apply)
     engine: Engine
-    scale: float = 1.0  # prepared image px per frame px, to map corners back
+    scale: Scale = 1.0  # prepared image px per frame px (or per axis), to map corners back
 
 
 # --- engines ---------------------------------------------------------------------------
@@ -156,6 +159,7 @@ _REGION_TRIES: tuple[tuple[str, str], ...] = (
     ("zxing", "darken"),
     ("zxgh", "plain"),
     ("zxbin", "adaptive20"),
+    ("zxbin", "threshold"),
     ("zxing", "equalise"),
     ("pyzbar", "adaptive20"),
 )
@@ -173,14 +177,13 @@ def regions_engine(image: np.ndarray) -> list[Code]:
     then tried with a few preparations. Corners come back in the input's pixels."""
     import zxingcpp
 
-    found = zxingcpp.read_barcodes(
-        image, formats=zxingcpp.BarcodeFormat.QRCodeModel2, return_errors=True
-    )
-    codes = [_zxing_code(b) for b in found if b.valid and b.text]
-    if codes:
-        return codes
+    # the whole QR family here: a symbol that fails its checksum is not reported under
+    # Model 2 (its model is only known once decoded)
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True)
     boxes = []
     for b in found:
+        if b.valid:
+            continue  # read already (or Micro/rMQR, which the kiosk does not report)
         pos = b.position
         pts = np.array(
             [(p.x, p.y) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)],
@@ -212,6 +215,29 @@ def regions_engine(image: np.ndarray) -> list[Code]:
     return []
 
 
+def _tiles_with(inner: Engine, grid: int = 2, overlap: float = 0.35) -> Engine:
+    def engine(image: np.ndarray) -> list[Code]:
+        """Read overlapping tiles one by one: in a tile a code is a larger share of the
+        binarizer's and detector's view, and glare or clutter elsewhere is cut away."""
+        h, w = image.shape[:2]
+        th, tw = int(h / grid * (1 + overlap)), int(w / grid * (1 + overlap))
+        for gy in range(grid):
+            for gx in range(grid):
+                y0 = min(h - th, int(gy * h / grid - overlap * h / grid / 2)) if grid > 1 else 0
+                x0 = min(w - tw, int(gx * w / grid - overlap * w / grid / 2)) if grid > 1 else 0
+                y0, x0 = max(0, y0), max(0, x0)
+                tile = np.ascontiguousarray(image[y0 : y0 + th, x0 : x0 + tw])
+                read = inner(tile)
+                if read:
+                    return [
+                        Code(c.text, tuple((x + x0, y + y0) for x, y in c.corners))  # type: ignore[arg-type]
+                        for c in read
+                    ]
+        return []
+
+    return engine
+
+
 ENGINES: dict[str, Engine] = {
     "regions": regions_engine,
     "zxing": zxing_engine,
@@ -220,6 +246,8 @@ ENGINES: dict[str, Engine] = {
     "pyzbar": pyzbar_engine,
     "opencv": opencv_engine,
 }
+ENGINES["tiles"] = _tiles_with(zxing_engine)
+ENGINES["tilesbin"] = _tiles_with(ENGINES["zxbin"])
 
 
 # --- preprocessing rungs ---------------------------------------------------------------
@@ -329,7 +357,51 @@ def glare_fill(grey: np.ndarray) -> np.ndarray:
     return out
 
 
-PREPARES: dict[str, tuple[Prepare, float]] = {
+def _stretch(fx: float, fy: float) -> Prepare:
+    """Anisotropic scaling: undoes strong foreshortening (a code seen at a steep angle is
+    narrow along one axis), so the finder patterns' 1:1:3:1:1 runs hold on both scan axes."""
+
+    def prepare(grey: np.ndarray) -> np.ndarray:
+        return cv2.resize(grey, None, fx=fx, fy=fy, interpolation=cv2.INTER_LINEAR)
+
+    return prepare
+
+
+def _diagonal(sign: int) -> tuple[Prepare, Scale]:
+    """Squeeze by half along one diagonal: foreshortening along the other is undone."""
+    # linear map: halve the component along (1, sign)/sqrt2, keep the orthogonal one
+    u = np.array([1.0, sign]) / np.sqrt(2)
+    m = np.eye(2) - 0.5 * np.outer(u, u)
+
+    def placement(shape: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, int]]:
+        h, w = shape[:2]
+        corners = m @ np.array([[0, w, w, 0], [0, 0, h, h]], float)
+        offset = -corners.min(axis=1)
+        size = np.ceil(corners.max(axis=1) + offset).astype(int)
+        return offset, (int(size[0]), int(size[1]))
+
+    def prepare(grey: np.ndarray) -> np.ndarray:
+        offset, size = placement(grey.shape)
+        affine = np.hstack([m, offset[:, None]])
+        return cv2.warpAffine(grey, affine, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+
+    def back(pts: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        offset, _ = placement(shape)
+        return (np.linalg.inv(m) @ (pts - offset).T).T
+
+    return prepare, back
+
+
+PREPARES: dict[str, tuple[Prepare, Scale]] = {
+    "squeeze_x3": (_stretch(1 / 3, 1.0), (1 / 3, 1.0)),
+    "squeeze_y3": (_stretch(1.0, 1 / 3), (1.0, 1 / 3)),
+    "squeeze_d1": _diagonal(1),
+    "squeeze_d2": _diagonal(-1),
+    "stretch_x": (_stretch(2.0, 1.0), (2.0, 1.0)),
+    "stretch_y": (_stretch(1.0, 2.0), (1.0, 2.0)),
+    "squeeze_x": (_stretch(0.5, 1.0), (0.5, 1.0)),
+    "squeeze_y": (_stretch(1.0, 0.5), (1.0, 0.5)),
+    "upscale_any": (lambda g: cv2.resize(g, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LINEAR), 2.0),
     "half": (half, 0.5),
     "quarter": (quarter, 0.25),
     "darken": (darken, 1.0),
@@ -362,10 +434,23 @@ def step(engine: str, prepare: str) -> Step:
 # Chosen by bench/decode.py --study; see the module docstring.
 KIOSK_LADDER: tuple[str, ...] = (
     "zxing:plain",
+    "zxgh:squeeze_y",
+    "zxing:darken",
+    "zxing:half",
+    "zxbin:adaptive50",
+    "pyzbar:quarter",
+    "zxgh:half_equalise",
+    "zxing:half_sharpen",
+    "zxbin:threshold",
     "zxing:sharpen",
     "zxing:upscale",
+    "regions:plain",
+    "zxgh:denoise",
+    "zxgh:stretch_x",
+    "pyzbar:adaptive20",
     "zxing:sharpen_strong",
     "zxing:upscale_sharpen",
+    "zxing:glare_fill",
 )
 # Without zxing-cpp: pyzbar, with the inverted frame for dark-mode screens it cannot read.
 PYZBAR_LADDER: tuple[str, ...] = (
@@ -383,13 +468,15 @@ def candidate_steps() -> tuple[Step, ...]:
     for engine in ENGINES:
         for prep in PREPARES:
             binary = prep.startswith(("adaptive", "threshold", "invert_threshold"))
-            if (engine == "zxbin") != binary and engine != "pyzbar":
+            if (engine in ("zxbin", "tilesbin")) != binary and engine != "pyzbar":
                 continue
             if engine in ("zxing", "zxgh") and prep.startswith("invert"):
                 continue  # zxing tries the inverted image itself
             if engine == "opencv" and prep not in ("plain", "half", "sharpen", "equalise"):
                 continue
-            if engine == "regions" and prep not in ("plain", "half"):
+            if engine in ("regions", "tiles") and prep not in ("plain", "darken", "sharpen"):
+                continue
+            if engine == "tilesbin" and prep not in ("adaptive20", "adaptive50"):
                 continue
             names.append(f"{engine}:{prep}")
     return ladder(names)
@@ -457,7 +544,7 @@ class Decoder:
             if codes:
                 self._resume = 1
                 if rung.scale != 1.0:
-                    codes = [_rescale(c, 1 / rung.scale) for c in codes]
+                    codes = [unscale(c, rung.scale, grey.shape) for c in codes]
                 codes.sort(key=lambda c: c.area, reverse=True)
                 return DecodeResult(tuple(_unique(codes)), rung.name, _ms(start))
         self._resume = 1
@@ -481,18 +568,40 @@ def to_grey(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-def _rescale(code: Code, factor: float) -> Code:
-    return Code(code.text, tuple((x * factor, y * factor) for x, y in code.corners))  # type: ignore[arg-type]
+def unscale(code: Code, scale: Scale, shape: tuple[int, ...] = ()) -> Code:
+    """A code read on a prepared image, with corners back in the pixels of the frame
+    (of `shape`)."""
+    if callable(scale):
+        pts = scale(np.array(code.corners, float), shape)
+        return Code(code.text, tuple((float(x), float(y)) for x, y in pts))  # type: ignore[arg-type]
+    sx, sy = scale if isinstance(scale, tuple) else (scale, scale)
+    return Code(code.text, tuple((x / sx, y / sy) for x, y in code.corners))  # type: ignore[arg-type]
 
 
 def _unique(codes: list[Code]) -> list[Code]:
-    seen: set[str] = set()
-    out = []
+    """One entry per code in view: a second read of the same text whose centre lies inside
+    an earlier one's corners is the same code; two printed copies apart are both kept."""
+    out: list[Code] = []
     for code in codes:
-        if code.text not in seen:
-            seen.add(code.text)
+        centre = np.mean(np.array(code.corners, np.float32), axis=0)
+        if not any(
+            seen.text == code.text
+            and cv2.pointPolygonTest(
+                np.array(seen.corners, np.float32).reshape(-1, 1, 2),
+                (float(centre[0]), float(centre[1])),
+                False,
+            )
+            >= 0
+            for seen in out
+        ):
             out.append(code)
     return out
+
+
+def unique_texts(codes: Sequence[Code]) -> list[Code]:
+    """The first (nearest) code of each text: what the kiosk acts on."""
+    seen: set[str] = set()
+    return [c for c in codes if not (c.text in seen or seen.add(c.text))]
 
 
 def _ms(start: float) -> float:
