@@ -164,7 +164,7 @@ _REGION_TRIES: tuple[tuple[str, str], ...] = (
     ("pyzbar", "adaptive20"),
 )
 REGION_PX = 600  # a crop is scaled up to about this many pixels across
-MAX_REGIONS = 3
+MAX_REGIONS = 5
 
 
 def regions_engine(image: np.ndarray) -> list[Code]:
@@ -190,10 +190,10 @@ def regions_engine(image: np.ndarray) -> list[Code]:
             np.float32,
         )
         size = max(float(np.ptp(pts[:, 0])), float(np.ptp(pts[:, 1])), 20.0)
-        boxes.append((size, pts.mean(axis=0)))
+        boxes.append((size, pts.mean(axis=0), pts))
     boxes.sort(key=lambda box: -box[0])
     h, w = image.shape[:2]
-    for size, centre in boxes[:MAX_REGIONS]:
+    for size, centre, quad in boxes[:MAX_REGIONS]:
         half = size * 1.6  # the position may cover only part of the code
         x0, y0 = int(max(0, centre[0] - half)), int(max(0, centre[1] - half))
         x1, y1 = int(min(w, centre[0] + half)), int(min(h, centre[1] + half))
@@ -212,6 +212,41 @@ def regions_engine(image: np.ndarray) -> list[Code]:
                     Code(c.text, tuple((x / factor + x0, y / factor + y0) for x, y in c.corners))  # type: ignore[arg-type]
                     for c in read
                 ]
+        read = _rectified(image, quad)
+        if read:
+            return read
+    return []
+
+
+RECTIFIED_PX = 330  # side of the rectified code, quiet zone added around it
+
+
+def _rectified(image: np.ndarray, quad: np.ndarray) -> list[Code]:
+    """The detected quadrilateral warped to an upright square: undoes perspective, so a
+    reader that samples on a regular grid (zbar) lines up with the modules."""
+    margin = 0.12 * RECTIFIED_PX
+    side = RECTIFIED_PX + 2 * margin
+    target = np.array(
+        [[margin, margin], [margin + RECTIFIED_PX, margin],
+         [margin + RECTIFIED_PX, margin + RECTIFIED_PX], [margin, margin + RECTIFIED_PX]],
+        np.float32,
+    )
+    if cv2.contourArea(quad) < 100:
+        return []
+    homography = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    warped = cv2.warpPerspective(
+        image, homography, (int(side), int(side)), flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    back = np.linalg.inv(homography)
+    for engine in (pyzbar_engine, zxing_engine):
+        read = engine(warped)
+        if read:
+            out = []
+            for c in read:
+                pts = cv2.perspectiveTransform(np.array([c.corners], np.float32), back)[0]
+                out.append(Code(c.text, tuple((float(x), float(y)) for x, y in pts)))  # type: ignore[arg-type]
+            return out
     return []
 
 
