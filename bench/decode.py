@@ -213,7 +213,7 @@ def run_camera(per_category: int, seed_base: int) -> dict:
     return out
 
 
-def run_bracket(per_category: int, seed_base: int, hold: int = 6) -> dict:
+def run_bracket(per_category: int, seed_base: int, hold: int = 6, camera=KIOSK) -> dict:
     """Multi-exposure capture on the simulated kiosk camera: presentations held `hold`
     frames, decoded as the kiosk does (frame budget, ExposureBracket policy), with a camera
     that brackets and with one that ignores it; same scenes, same seeds."""
@@ -221,13 +221,14 @@ def run_bracket(per_category: int, seed_base: int, hold: int = 6) -> dict:
     from simulators.bracketed_camera import BracketedSceneSource
 
     out: dict = {}
-    print(f"\nexposure bracketing (kiosk camera, {per_category} presentations of {hold} frames):")
+    name = "kiosk" if camera == KIOSK else "plain"
+    print(f"\nexposure bracketing ({name} camera, {per_category} presentations of {hold} frames):")
     for cat in ("glare", "screen", "low_light"):
         strengths = [0.4 + 0.6 * i / max(1, per_category - 1) for i in range(per_category)]
         shows = [(cat, st, seed_base + i) for i, st in enumerate(strengths)]
         row = {}
         for bracketing in (False, True):
-            source = BracketedSceneSource(shows, hold=hold, bracketing=bracketing)
+            source = BracketedSceneSource(shows, camera=camera, hold=hold, bracketing=bracketing)
             decoder = Decoder(budget_ms=BUDGET_SHARE * 1000 / KIOSK.frame_rate)
             policy = ExposureBracket(source)
             read: set[int] = set()
@@ -238,7 +239,7 @@ def run_bracket(per_category: int, seed_base: int, hold: int = 6) -> dict:
                 ms.append(result.ms)
                 scene = source.scene(shown, frame.exposure == "short")
                 ok = correct(result, scene)
-                policy.observe(frame, bool(result.codes))
+                policy.observe(frame, bool(result.codes), result.deferred == 0)
                 if ok:
                     read.add(shown)
             row["bracketing" if bracketing else "normal only"] = {
@@ -322,7 +323,11 @@ def main() -> None:
         result = run_bench(args.per_category, args.seed)
         if args.camera:
             result["camera"] = run_camera(max(10, args.per_category // 2), args.seed + 50_000)
-            result["bracket"] = run_bracket(max(10, args.per_category // 2), args.seed + 70_000)
+            n = max(10, args.per_category // 2)
+            result["bracket"] = {
+                "kiosk camera": run_bracket(n, args.seed + 70_000),
+                "plain camera": run_bracket(n, args.seed + 70_000, camera=PLAIN),
+            }
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result))
 

@@ -76,9 +76,10 @@ def _frame(exposure: str = "normal") -> Frame:
     return Frame(GREY, 0.0, 1, exposure)
 
 
-def test_bracketing_starts_after_misses_and_stops_on_a_normal_read() -> None:
+def test_bracketing_starts_after_failed_ladder_passes_and_stops_on_a_normal_read() -> None:
     source = RecordingSource()
     policy = ExposureBracket(source, after=2)
+    policy.observe(_frame(), False, ladder_done=False)  # a pass cut short by the budget
     policy.observe(_frame(), False)
     assert source.calls == []
     policy.observe(_frame(), False)

@@ -79,17 +79,21 @@ BUDGET_SHARE = 0.8
 
 
 class ExposureBracket:
-    """When to ask the camera for short exposures: after `after` frames in a row read
-    nothing, until a frame reads again. Sources without `bracket` are left alone."""
+    """When to ask the camera for short exposures: once the decoder has gone through its
+    whole ladder `after` times in a row without a read (with a frame budget one pass can
+    span several frames, and alternating exposures earlier would break up that pass),
+    until a normal frame reads again. Sources without `bracket` are left alone."""
 
-    def __init__(self, source: object, after: int = 2) -> None:
+    def __init__(self, source: object, after: int = 1) -> None:
         self._bracket = getattr(source, "bracket", None)
         self.after = after
         self.misses = 0
         self.on = False
         self.short_reads = 0  # reads that came from a short frame (the bracket paid off)
 
-    def observe(self, frame: Frame, read: bool) -> None:
+    def observe(self, frame: Frame, read: bool, ladder_done: bool = True) -> None:
+        """After each decoded frame: did it read, and did the ladder finish a pass on it
+        (DecodeResult.deferred == 0)?"""
         if self._bracket is None:
             return
         if read:
@@ -97,7 +101,7 @@ class ExposureBracket:
             self.short_reads += frame.exposure == "short"
             wanted = frame.exposure == "short"  # a short frame read: keep alternating
         else:
-            self.misses += 1
+            self.misses += ladder_done
             wanted = self.on or self.misses >= self.after
         if wanted != self.on:
             self.on = wanted
@@ -206,7 +210,7 @@ class CameraInput:
                 log.exception("decoding frame %d failed; skipped", frame.index)
                 continue
             self.frames_decoded += 1
-            self.bracket.observe(frame, bool(result.codes))
+            self.bracket.observe(frame, bool(result.codes), result.deferred == 0)
             codes = unique_texts(result.codes)  # two printed copies are one credential
             kinds = {code.text: self.classifier.classify(code.text) for code in codes}
             sightings = [Sighting(c.text, c.area, kinds[c.text].is_health_code) for c in codes]
