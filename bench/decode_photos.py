@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware.kiosk.decode import Code, Decoder, candidate_steps, ladder, unscale  # noqa: E402
+from firmware.kiosk.decode import Code, Decoder, candidate_steps, ladder, unscale
 
 DATA = Path("/work/shared/data/qr-photos")
 SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -90,7 +90,8 @@ def zxing_plain(grey: np.ndarray) -> list[Code]:
     for b in zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode):
         p = b.position
         corners = tuple(
-            (float(q.x), float(q.y)) for q in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
+            (float(q.x), float(q.y))
+            for q in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
         )
         out.append(Code(b.text, corners))  # type: ignore[arg-type]
     return out
@@ -160,11 +161,16 @@ def run_bench(items, max_mp: float) -> dict:
             else:
                 codes = pyzbar_plain(grey)
             ms = (time.perf_counter() - start) * 1000
-            per[reader].append({"hits": matched(codes, quads, scale), "codes": len(quads), "ms": ms})
+            per[reader].append(
+                {"hits": matched(codes, quads, scale), "codes": len(quads), "ms": ms}
+            )
     out: dict = {"input": f"grey stored pixels, at most {max_mp} MP", "categories": {}}
     head = " | ".join(f"{r:^28}" for r in READERS)
     print(f"{'':<13} {head}")
-    print(f"{'category':<13} " + " | ".join(f"{'img %':>6} {'code %':>6} {'med':>6} {'p95':>6}" for _ in READERS))
+    print(
+        f"{'category':<13} "
+        + " | ".join(f"{'img %':>6} {'code %':>6} {'med':>6} {'p95':>6}" for _ in READERS)
+    )
 
     def line(name: str, sums: dict) -> None:
         cells = [
@@ -183,7 +189,9 @@ def run_bench(items, max_mp: float) -> dict:
     print("kiosk reads by rung:", json.dumps(steps))
     out["rungs"] = steps
     out["below_zxing"] = [
-        c for c, s in out["categories"].items() if s["kiosk"]["images_read"] < s["zxing"]["images_read"]
+        c
+        for c, s in out["categories"].items()
+        if s["kiosk"]["images_read"] < s["zxing"]["images_read"]
     ]
     out["median_ratio_to_zxing"] = round(
         overall["kiosk"]["median_ms"] / max(1e-9, overall["zxing"]["median_ms"]), 2
@@ -216,11 +224,15 @@ def run_study(items, max_mp: float, names: list[str] | None, dump: Path | None =
                 reads[c.name].add(i)
     n = len(items)
     if dump is not None:  # per-photo results, to compare ladders without rerunning
-        dump.write_text(json.dumps({
-            "photos": [f"{c}/{p.name}" for c, p, _ in items],
-            "reads": {k: sorted(v) for k, v in reads.items()},
-            "ms": ms,
-        }))
+        dump.write_text(
+            json.dumps(
+                {
+                    "photos": [f"{c}/{p.name}" for c, p, _ in items],
+                    "reads": {k: sorted(v) for k, v in reads.items()},
+                    "ms": ms,
+                }
+            )
+        )
     print(f"study: {n} photos, at most {max_mp} MP")
     for c in candidates:
         print(
@@ -232,7 +244,7 @@ def run_study(items, max_mp: float, names: list[str] | None, dump: Path | None =
     remaining = [c.name for c in candidates]
     while remaining:
 
-        def value(name: str) -> float:
+        def value(name: str, covered: set[int] = covered) -> float:
             gained = len(reads[name] - covered)
             cost = statistics.mean(ms[name][i] for i in range(n) if i not in covered) or 1e-3
             return gained / cost
@@ -252,8 +264,11 @@ def run_study(items, max_mp: float, names: list[str] | None, dump: Path | None =
             f"  + {best:<28} +{len(gained):>2} -> {100 * len(covered) / n:5.1f} %  "
             f"({cost:6.1f} ms on the unread) {by_cat}"
         )
-    return {"ladder": chosen, "covered": round(100 * len(covered) / n, 1),
-            "alone": {k: round(100 * len(v) / n, 1) for k, v in reads.items()}}
+    return {
+        "ladder": chosen,
+        "covered": round(100 * len(covered) / n, 1),
+        "alone": {k: round(100 * len(v) / n, 1) for k, v in reads.items()},
+    }
 
 
 def main() -> None:
@@ -261,15 +276,23 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--max-mp", type=float, default=2.0, help="0: full resolution")
     parser.add_argument("--category", action="append", help="only these categories")
-    parser.add_argument("--study", action="store_true", help="every candidate rung alone, greedy ladder")
-    parser.add_argument("--steps", nargs="*", help="with --study: only these engine:preparation rungs")
+    parser.add_argument(
+        "--study", action="store_true", help="every candidate rung alone, greedy ladder"
+    )
+    parser.add_argument(
+        "--steps", nargs="*", help="with --study: only these engine:preparation rungs"
+    )
     parser.add_argument("--dump", type=Path, help="with --study: write per-photo results (JSON)")
     args = parser.parse_args()
     items = photos(args.data, args.category)
     if not items:
         raise SystemExit(f"{args.data}: no photos with ground truth")
     start = time.perf_counter()
-    result = run_study(items, args.max_mp, args.steps, args.dump) if args.study else run_bench(items, args.max_mp)
+    result = (
+        run_study(items, args.max_mp, args.steps, args.dump)
+        if args.study
+        else run_bench(items, args.max_mp)
+    )
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result))
 

@@ -80,7 +80,12 @@ class BracketedSceneSource:
         short = self._pending.popleft()
         image = self.scene(self.current, short).image
         self._index += 1
-        return Frame(np.ascontiguousarray(image), time.monotonic(), self._index, "short" if short else "normal")
+        return Frame(
+            np.ascontiguousarray(image),
+            time.monotonic(),
+            self._index,
+            "short" if short else "normal",
+        )
 
     def close(self) -> None:
         self._cache.clear()

@@ -41,7 +41,7 @@ def test_a_frame_stays_within_its_budget_and_the_ladder_carries_over() -> None:
         results.append((result, list(ran)))
         if result.codes:
             break
-    read, rungs = results[-1]
+    read, _ = results[-1]
     assert read.step == "fake:6"  # the last rung was reached within a few frames
     assert all(r.ms < 45 + 25 for r, _ in results)  # at most one rung's cost over
     assert all(rungs[0] == 0 for _, rungs in results)  # every frame tries the first rung

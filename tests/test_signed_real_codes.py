@@ -66,7 +66,9 @@ def test_float_numeric_dates_are_accepted_as_sent(es, trust):
 
 
 def test_integral_float_dates_come_out_as_integers(es, trust):
-    code = keys.sign_code(es, iat=float(int(NOW - DAY)), exp=float(int(NOW + DAY)), float_times=True)
+    code = keys.sign_code(
+        es, iat=float(int(NOW - DAY)), exp=float(int(NOW + DAY)), float_times=True
+    )
     result = verify(code, trust, at=NOW)
     assert result.valid and isinstance(result.not_after, int)
 
@@ -189,7 +191,9 @@ def test_duplicate_key_deep_in_the_certificate_is_refused(es, trust):
 
 
 def test_duplicate_key_in_the_protected_header_is_corrupted(es, trust):
-    protected = _map([(b"\x01", cbor2.dumps(-7)), (b"\x04", cbor2.dumps(es.kid)), (b"\x01", b"\x26")])
+    protected = _map(
+        [(b"\x01", cbor2.dumps(-7)), (b"\x04", cbor2.dumps(es.kid)), (b"\x01", b"\x26")]
+    )
     text = envelope.wrap(
         cbor2.dumps(cbor2.CBORTag(18, [protected, {}, cbor2.dumps(_claims()), b"x" * 64]))
     )
@@ -203,8 +207,20 @@ def test_equal_values_under_different_key_types_are_different_keys():
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\x18", b"\x5f\x41", b"\x9f\x01", b"\xbf\x01", b"\x1c", b"\xff", b"\x82\x01",
-     b"\xa1\x01", b"\x7f\x41a\xff", b"\xc0" * 100 + b"\x00", b"\x81" * 100 + b"\x00"],
+    [
+        b"",
+        b"\x18",
+        b"\x5f\x41",
+        b"\x9f\x01",
+        b"\xbf\x01",
+        b"\x1c",
+        b"\xff",
+        b"\x82\x01",
+        b"\xa1\x01",
+        b"\x7f\x41a\xff",
+        b"\xc0" * 100 + b"\x00",
+        b"\x81" * 100 + b"\x00",
+    ],
 )
 def test_malformed_cbor_is_refused_not_raised(data):
     with pytest.raises(CborError):
@@ -239,7 +255,9 @@ def test_noncanonical_signer_certificate_verifies(tmp_path, long_lengths, pem):
     code = keys.sign_code(dsc, keys.sample_dcc("v"), iat=NOW - DAY, kid=kid)
     data = blob
     if pem:
-        data = x509.load_der_x509_certificate(dsc.certificate.public_bytes(serialization.Encoding.DER)).public_bytes(serialization.Encoding.PEM)
+        data = x509.load_der_x509_certificate(
+            dsc.certificate.public_bytes(serialization.Encoding.DER)
+        ).public_bytes(serialization.Encoding.PEM)
         import base64
 
         b64 = base64.encodebytes(blob)
@@ -263,9 +281,13 @@ def test_noncanonical_certificate_stays_strict_about_usage_and_validity(tmp_path
     kid = trustlist.kid_of(blob)
     cert = _write(tmp_path, "dsc.der", blob)
     vaccination = keys.sign_code(dsc, keys.sample_dcc("v"), kid=kid)
-    late = keys.sign_code(dsc, keys.sample_dcc("t"), iat=NOW + 800 * DAY, exp=NOW + 900 * DAY, kid=kid)
+    late = keys.sign_code(
+        dsc, keys.sample_dcc("t"), iat=NOW + 800 * DAY, exp=NOW + 900 * DAY, kid=kid
+    )
     forged = keys.sign_code(issuer("other"), keys.sample_dcc("t"), kid=kid)
-    status, lines, _ = _check(["--cert", cert, "--at", str(NOW + 850 * DAY), vaccination, late, forged])
+    status, lines, _ = _check(
+        ["--cert", cert, "--at", str(NOW + 850 * DAY), vaccination, late, forged]
+    )
     assert [x["reason"] for x in lines] == ["wrong_key_usage", "wrong_key_usage", "bad_signature"]
     assert status == 1
 
@@ -294,7 +316,9 @@ def test_certificate_without_digital_signature_key_usage_is_refused():
         .serial_number(1)
         .not_valid_before(dsc.certificate.not_valid_before_utc)
         .not_valid_after(dsc.certificate.not_valid_after_utc)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, False, False, False), True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, False, False, False), True
+        )
     )
     cert = builder.sign(dsc.private_key, hashes.SHA256())
     with pytest.raises(trustlist.CertificateError, match="digital signatures"):
@@ -314,8 +338,15 @@ cbor_values = st.recursive(
     | st.binary(max_size=6)
     | st.booleans()
     | st.none()
-    | st.builds(cbor2.CBORTag, st.sampled_from([0, 1, 100, 1004, 2, 18]), st.text(max_size=25) | st.integers(-5, 2**40) | st.floats()),
-    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.integers(-300, 10) | st.text(max_size=4), c, max_size=5),
+    | st.builds(
+        cbor2.CBORTag,
+        st.sampled_from([0, 1, 100, 1004, 2, 18]),
+        st.text(max_size=25) | st.integers(-5, 2**40) | st.floats(),
+    ),
+    lambda c: (
+        st.lists(c, max_size=4)
+        | st.dictionaries(st.integers(-300, 10) | st.text(max_size=4), c, max_size=5)
+    ),
     max_leaves=14,
 )
 
@@ -346,7 +377,11 @@ def test_fuzz_check_code_gives_every_code_a_verdict(base, edits, cut, junk, payl
     if pem:
         import base64
 
-        cert = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(cert) + b"-----END CERTIFICATE-----\n"
+        cert = (
+            b"-----BEGIN CERTIFICATE-----\n"
+            + base64.encodebytes(cert)
+            + b"-----END CERTIFICATE-----\n"
+        )
         blobs = [trustlist.certificate_blobs(cert)[0]]
     else:
         blobs = [cert]

@@ -126,7 +126,10 @@ def _zxing_with(**options) -> Engine:
     def engine(image: np.ndarray) -> list[Code]:
         import zxingcpp
 
-        opts = {k: getattr(zxingcpp.Binarizer, v) if k == "binarizer" else v for k, v in options.items()}
+        opts = {
+            k: getattr(zxingcpp.Binarizer, v) if k == "binarizer" else v
+            for k, v in options.items()
+        }
         found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCodeModel2, **opts)
         return [_zxing_code(b) for b in found if b.valid and b.text]
 
@@ -190,7 +193,9 @@ def regions_engine(image: np.ndarray) -> list[Code]:
 
     # the whole QR family here: a symbol that fails its checksum is not reported under
     # Model 2 (its model is only known once decoded)
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True)
+    found = zxingcpp.read_barcodes(
+        image, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True
+    )
     boxes = []
     for b in found:
         if b.valid:
@@ -238,15 +243,22 @@ def _rectified(image: np.ndarray, quad: np.ndarray) -> list[Code]:
     margin = 0.12 * RECTIFIED_PX
     side = RECTIFIED_PX + 2 * margin
     target = np.array(
-        [[margin, margin], [margin + RECTIFIED_PX, margin],
-         [margin + RECTIFIED_PX, margin + RECTIFIED_PX], [margin, margin + RECTIFIED_PX]],
+        [
+            [margin, margin],
+            [margin + RECTIFIED_PX, margin],
+            [margin + RECTIFIED_PX, margin + RECTIFIED_PX],
+            [margin, margin + RECTIFIED_PX],
+        ],
         np.float32,
     )
     if cv2.contourArea(quad) < 100:
         return []
     homography = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
     warped = cv2.warpPerspective(
-        image, homography, (int(side), int(side)), flags=cv2.INTER_CUBIC,
+        image,
+        homography,
+        (int(side), int(side)),
+        flags=cv2.INTER_CUBIC,
         borderMode=cv2.BORDER_REPLICATE,
     )
     back = np.linalg.inv(homography)

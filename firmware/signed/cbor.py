@@ -58,7 +58,7 @@ def _walk(data: bytes, pos: int, depth: int) -> int:
     """Check one item starting at `pos`; return the position after it."""
     if depth > MAX_DEPTH:
         raise CborError("nested too deep")
-    major, info, arg, pos = _head(data, pos)
+    major, _, arg, pos = _head(data, pos)
     if major in (0, 1):
         return pos
     if major in (2, 3):

@@ -100,8 +100,14 @@ def time_value(item: Tlv) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC)
 
 
-_SHORT_NAMES = {"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.10": "O", "2.5.4.11": "OU",
-                "2.5.4.7": "L", "2.5.4.8": "ST"}
+_SHORT_NAMES = {
+    "2.5.4.3": "CN",
+    "2.5.4.6": "C",
+    "2.5.4.10": "O",
+    "2.5.4.11": "OU",
+    "2.5.4.7": "L",
+    "2.5.4.8": "ST",
+}
 
 
 @dataclass(frozen=True, slots=True)

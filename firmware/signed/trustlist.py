@@ -259,7 +259,11 @@ def _lenient_fields(data: bytes) -> _Fields:
     key_usage = None
     if KEY_USAGE in f.extensions:
         key_usage = der.key_usage_digital_signature(f.extensions[KEY_USAGE][1])
-    eku = der.extended_key_usage(f.extensions[EXT_KEY_USAGE][1]) if EXT_KEY_USAGE in f.extensions else []
+    eku = (
+        der.extended_key_usage(f.extensions[EXT_KEY_USAGE][1])
+        if EXT_KEY_USAGE in f.extensions
+        else []
+    )
     return (f.spki, f.not_before, f.not_after, f.country, f.subject, key_usage, eku)
 
 
@@ -270,7 +274,9 @@ def certificate_blobs(data: bytes) -> list[bytes]:
     if b"-----BEGIN" not in data:
         return [data]
     blobs = []
-    for block in re.findall(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", data, re.S):
+    for block in re.findall(
+        rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", data, re.DOTALL
+    ):
         try:
             blobs.append(base64.b64decode(b"".join(block.split()), validate=True))
         except (ValueError, binascii.Error):
