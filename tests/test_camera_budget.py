@@ -108,3 +108,13 @@ def test_simulated_bracketing_camera_alternates_exposures_late_and_labels_them()
     short = source.scene(0, True).image.mean()
     assert short < source.scene(0, False).image.mean()
     assert [source.read(0) for _ in range(3)][-1] is None  # played out after hold frames
+
+
+def test_a_rung_longer_than_the_budget_is_not_starved() -> None:
+    ran: list[int] = []
+    decoder = Decoder(budget_ms=30)
+    decoder.steps = tuple(_slow_ladder([0.002, 0.002, 0.05, 0.002], reads_at=3, ran=ran))
+    decoder.cost_ms = [0.0] * 4
+    results = [decoder.decode(GREY) for _ in range(4)]
+    assert any(r.step == "fake:3" for r in results)  # reached past the 50 ms rung
+    assert ran.count(2) >= 1

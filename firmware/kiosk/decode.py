@@ -507,11 +507,15 @@ def _zxing_available() -> bool:
 class Decoder:
     """Runs the ladder on a grey frame; the first rung that reads anything wins.
 
-    With `budget_ms` (the kiosk: a little under the camera's frame interval) a frame never
-    costs more than that, so decoding keeps up with the camera: a rung is started only if
-    its measured cost (running mean) still fits. The rungs a frame had no time for are not
-    lost: the next frame runs the first rung, then carries on where the last one stopped,
-    so while a person holds a code still, consecutive frames cover the whole ladder.
+    With `budget_ms` (the kiosk: a little under the camera's frame interval) decoding keeps
+    pace with the camera: after the first rung and the rung where the last frame stopped
+    (so every frame makes progress), a rung is started only if its cost still fits. A
+    rung's cost is a decaying maximum of what it took, so rungs whose cost varies with the
+    frame (region retries) are not started on their best case. The rungs a frame had no
+    time for are not lost: the next frame runs the first rung, then carries on where the
+    last one stopped, so while a person holds a code still, consecutive frames cover the
+    whole ladder. A single rung longer than the budget still runs whole; the frames that
+    arrive meanwhile are dropped, never queued (camera_input.py).
     """
 
     def __init__(self, steps: Sequence[str] | None = None, budget_ms: float | None = None) -> None:
@@ -519,7 +523,7 @@ class Decoder:
             steps = KIOSK_LADDER if _zxing_available() else PYZBAR_LADDER
         self.steps = ladder(steps)
         self.budget_ms = budget_ms
-        self.cost_ms = [0.0] * len(self.steps)  # running mean per rung; 0 until measured
+        self.cost_ms = [0.0] * len(self.steps)  # decaying maximum per rung; 0 until measured
         self._resume = 1  # rung where the next frame continues after the first
 
     def decode(self, frame: np.ndarray) -> DecodeResult:
@@ -530,7 +534,7 @@ class Decoder:
             rung = self.steps[i]
             if (
                 self.budget_ms is not None
-                and n > 0
+                and n > 1
                 and _ms(start) + self.cost_ms[i] > self.budget_ms
             ):
                 self._resume = i
@@ -541,7 +545,7 @@ class Decoder:
                 continue
             codes = rung.engine(image)
             cost = _ms(began)
-            self.cost_ms[i] = cost if not self.cost_ms[i] else 0.8 * self.cost_ms[i] + 0.2 * cost
+            self.cost_ms[i] = max(cost, 0.9 * self.cost_ms[i])
             if codes:
                 self._resume = 1
                 if rung.scale != 1.0:
