@@ -112,7 +112,13 @@ def _walk(data: bytes, pos: int, depth: int) -> int:
 
 def _key_identity(raw: bytes) -> Any:
     """What makes two map keys the same key: the decoded value with its type (1, 1.0 and
-    True differ), so a key written in two encodings (0x01 and 0x18 0x01) still collides."""
+    True differ), so a key written in two encodings (0x01 and 0x18 0x01) still collides.
+    Integers and definite-length strings (nearly every key) are read here directly."""
+    major, _, arg, pos = _head(raw, 0)
+    if major in (0, 1) and pos == len(raw):
+        return ("int", arg if major == 0 else -1 - arg)  # type: ignore[operator]
+    if major in (2, 3) and arg is not None and pos + arg == len(raw):
+        return ("bytes" if major == 2 else "str", raw[pos:])
     try:
         value = cbor2.loads(raw)
     except Exception:  # noqa: BLE001 - an undecodable key is caught by the full decode
