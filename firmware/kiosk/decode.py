@@ -529,7 +529,9 @@ class Decoder:
 
     With `budget_ms` (the kiosk: a little under the camera's frame interval) decoding keeps
     pace with the camera: after the first rung and the rung where the last frame stopped
-    (so every frame makes progress), a rung is started only if its cost still fits. A
+    (so every frame makes progress), a rung is started only if its cost still fits; when
+    the rung where the last frame stopped only fits alone, it runs alone and the first
+    rung waits for the next frame (never two frames in a row). A
     rung's cost is a decaying maximum of what it took, so rungs whose cost varies with the
     frame (region retries) are not started on their best case. The rungs a frame had no
     time for are not lost: the next frame runs the first rung, then carries on where the
@@ -545,16 +547,26 @@ class Decoder:
         self.budget_ms = budget_ms
         self.cost_ms = [0.0] * len(self.steps)  # decaying maximum per rung; 0 until measured
         self._resume = 1  # rung where the next frame continues after the first
+        self._skipped_first = False  # never skip the first rung two frames in a row
 
     def decode(self, frame: np.ndarray) -> DecodeResult:
         start = time.perf_counter()
         grey = to_grey(frame)
         order = [0, *range(self._resume, len(self.steps))] if self.steps else []
+        skip_first = (
+            self.budget_ms is not None
+            and len(order) > 1
+            and not self._skipped_first
+            and self.cost_ms[0] + self.cost_ms[order[1]] > self.budget_ms
+        )
+        self._skipped_first = skip_first
+        if skip_first:  # the next rung only fits alone: the first rung runs next frame
+            order = order[1:]
         for n, i in enumerate(order):
             rung = self.steps[i]
             if (
                 self.budget_ms is not None
-                and n > 1
+                and n > (0 if skip_first else 1)
                 and _ms(start) + self.cost_ms[i] > self.budget_ms
             ):
                 self._resume = i
