@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from firmware.signed import cose, envelope, hcert, redlist, trustlist
+from firmware.signed import cose, der, envelope, hcert, redlist, trustlist
 from firmware.signed.signedlist import key_id
 from firmware.signed.trustlist import EKU_TYPES, TrustedKey, TrustList
 
@@ -102,6 +102,40 @@ def new_issuer(
     return Issuer(key, cert)
 
 
+def noncanonical_certificate(issuer: Issuer, long_lengths: bool = False) -> bytes:
+    """The issuer's certificate with a BasicConstraints extension that spells out its
+    DEFAULT (cA FALSE), re-signed by the issuer: valid BER that is not DER, as some issuers
+    publish. `cryptography` loads it and raises when its extensions are read; with
+    `long_lengths` (long-form lengths where short ones fit) it refuses to load it at all.
+    Sign codes for it with `kid=trustlist.kid_of(these bytes)`."""
+    original = issuer.certificate.public_bytes(serialization.Encoding.DER)
+    cert, _ = der.read(original)
+    tbs, alg, _sig = cert.children()
+    fields = tbs.children()
+    explicit_default = der.encode(der.SEQUENCE, der.encode(der.BOOLEAN, b"\x00"))
+    basic = der.encode(
+        der.SEQUENCE,
+        der.encode(der.OID, bytes.fromhex("551d13")) + der.encode(der.OCTETS, explicit_default),
+    )
+    rebuilt = []
+    for field in fields:
+        if field.tag == 0xA3:
+            (seq,) = field.children()
+            inner = b"".join(e.raw for e in seq.children()) + basic
+            field_raw = der.encode(0xA3, der.encode(der.SEQUENCE, inner, long_form=long_lengths))
+            rebuilt.append(field_raw)
+        else:
+            rebuilt.append(field.raw)
+    tbs_raw = der.encode(der.SEQUENCE, b"".join(rebuilt))
+    key = issuer.private_key
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        signature = key.sign(tbs_raw, ec.ECDSA(hashes.SHA256()))
+    else:
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        signature = key.sign(tbs_raw, pss, hashes.SHA256())
+    return der.encode(der.SEQUENCE, tbs_raw + alg.raw + der.encode(der.BITS, b"\x00" + signature))
+
+
 def sign_cose(key: PrivateKey, kid: bytes, payload: bytes, kid_protected: bool = True) -> bytes:
     """A tagged COSE_Sign1 over `payload` (ES256 for EC keys, PS256 for RSA keys)."""
     alg = alg_of(key)
@@ -148,17 +182,23 @@ def sign_code(
     iss: str | None = "CN",
     kid_protected: bool = True,
     nbf: float | None = None,
+    kid: bytes | None = None,
+    float_times: bool = False,
 ) -> str:
-    """An HC1: code text: base45(zlib(COSE_Sign1 over the CWT claims))."""
+    """An HC1: code text: base45(zlib(COSE_Sign1 over the CWT claims)). NumericDates are
+    integers, or floats as sent (`float_times`, RFC 8392 allows both); `kid` overrides the
+    one derived from the issuer's certificate (for a certificate published re-encoded)."""
     iat = time.time() if iat is None else iat
     exp = iat + 30 * 86400 if exp is None else exp
-    claims: dict[int, Any] = {hcert.IAT: int(iat), hcert.EXP: int(exp)}
+    as_time = float if float_times else int
+    claims: dict[int, Any] = {hcert.IAT: as_time(iat), hcert.EXP: as_time(exp)}
     if iss is not None:
         claims[hcert.ISS] = iss
     if nbf is not None:
-        claims[hcert.NBF] = int(nbf)
+        claims[hcert.NBF] = as_time(nbf)
     claims[hcert.HCERT] = {hcert.DCC_V1: dcc if dcc is not None else sample_dcc()}
-    cose_bytes = sign_cose(issuer.private_key, issuer.kid, cbor2.dumps(claims), kid_protected)
+    kid = issuer.kid if kid is None else kid
+    cose_bytes = sign_cose(issuer.private_key, kid, cbor2.dumps(claims), kid_protected)
     return envelope.wrap(cose_bytes)
 
 

@@ -63,8 +63,9 @@ def _trust_list(args: argparse.Namespace) -> int:
     root = keys.load_private_key(Path(args.root_key))
     entries = []
     for cert_path in args.cert:
-        for cert in trustlist.load_certificates(Path(cert_path).read_bytes()):
-            entries.append(trustlist.key_from_certificate(cert))
+        # BER-encoded DSCs too (read leniently, checked strictly): see trustlist.key_from_der
+        for blob in trustlist.certificate_blobs(Path(cert_path).read_bytes()):
+            entries.append(trustlist.key_from_der(blob))
     issued = parse_time(args.issued) if args.issued else None
     doc = keys.sign_trust_list(root, args.site, args.version, entries, issued)
     Path(args.out).write_bytes(doc)

@@ -119,3 +119,40 @@ def test_decode_command_prints_one_json_line_per_image(tmp_path: Path) -> None:
     assert lines[1]["payload"] is None and lines[1]["step"] is None
     assert "not a readable image" in lines[2]["error"]
     assert proc.returncode == 1  # an unreadable file is reported, after the others were decoded
+
+
+def test_decode_command_turns_photos_upright_and_prints_every_code(tmp_path: Path) -> None:
+    from PIL import Image
+
+    scene = make_scene("paper", 0.0, 4, (640, 480))
+    upright = Decoder().decode(scene.image).codes[0]
+    # stored pixels turned a quarter left; EXIF orientation 6 says "turn right to view"
+    stored = Image.fromarray(np.ascontiguousarray(np.rot90(scene.image)))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    proc = subprocess.run(
+        [sys.executable, "-m", "firmware.kiosk.decode", "--all", str(tmp_path / "phone.jpg")],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = json.loads(proc.stdout)
+    assert line["orientation"] == 6 and line["size"] == [640, 480]
+    assert [c["text"] for c in line["codes"]] == [scene.payloads[0]]
+    got = np.array(line["codes"][0]["corners"])
+    assert np.abs(got - np.array(upright.corners)).max() < 4  # corners as a viewer shows it
+
+
+def test_read_image_refuses_huge_and_broken_files(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from firmware.kiosk.decode import read_image
+
+    Image.new("1", (8000, 8000)).save(tmp_path / "bomb.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    for name in ("bomb.png", "broken.png"):
+        with pytest.raises(ValueError):
+            read_image(tmp_path / name)

@@ -94,10 +94,11 @@ def test_unknown_issuer(trust):
     assert result.kid == stranger.kid.hex()
 
 
-def test_expired_at_the_exp_second(code, trust):
+def test_valid_through_the_exp_second_expired_after_it(code, trust):
     exp = int(NOW + 10 * DAY)
     assert verify(code, trust, at=exp - 1).valid
-    result = verify(code, trust, at=exp)
+    assert verify(code, trust, at=exp).valid  # exp is the last valid second
+    result = verify(code, trust, at=exp + 0.001)
     assert (result.valid, result.reason) == (False, "expired")
     assert result.not_after == exp
 

@@ -7,6 +7,12 @@ only the newest frame (LatestFrame drops the rest), decodes it off the event loo
 feeds the presentation tracker. What the tracker answers becomes a Reading for a health
 code, or a "not a health code" prompt through `on_prompt` for anything else, so the
 person at the door hears why nothing happened.
+
+The decoder gets a time budget a little under the camera's frame interval, so decoding
+keeps pace with the camera (the ladder carries over to the next frame what did not fit);
+frames that arrive while one is decoded are still dropped, never queued. While frames
+read nothing, a source that can (BracketingSource) is asked to alternate short and normal
+exposures (ExposureBracket); it goes back to normal exposures once a frame reads.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from firmware.kiosk.camera.config import KIOSK
 from firmware.kiosk.camera.source import Frame, FrameSource
 from firmware.kiosk.classify import Classifier
-from firmware.kiosk.decode import Code, Decoder
+from firmware.kiosk.decode import Code, Decoder, unique_texts
 from firmware.kiosk.health import Health
 from firmware.kiosk.presentation import LatestFrame, PresentationTracker, Sighting
 from firmware.kiosk.reading import Medium, Reading
@@ -66,6 +73,41 @@ def _sample(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return np.array(out, np.uint8)
 
 
+# A frame's decode budget: this share of the camera's frame interval (the rest is capture,
+# classification and the event loop).
+BUDGET_SHARE = 0.8
+
+
+class ExposureBracket:
+    """When to ask the camera for short exposures: once the decoder has gone through its
+    whole ladder `after` times in a row without a read (with a frame budget one pass can
+    span several frames, and alternating exposures earlier would break up that pass),
+    until a normal frame reads again. Sources without `bracket` are left alone."""
+
+    def __init__(self, source: object, after: int = 1) -> None:
+        self._bracket = getattr(source, "bracket", None)
+        self.after = after
+        self.misses = 0
+        self.on = False
+        self.short_reads = 0  # reads that came from a short frame (the bracket paid off)
+
+    def observe(self, frame: Frame, read: bool, ladder_done: bool = True) -> None:
+        """After each decoded frame: did it read, and did the ladder finish a pass on it
+        (DecodeResult.deferred == 0)?"""
+        if self._bracket is None:
+            return
+        if read:
+            self.misses = 0
+            self.short_reads += frame.exposure == "short"
+            wanted = frame.exposure == "short"  # a short frame read: keep alternating
+        else:
+            self.misses += ladder_done
+            wanted = self.on or self.misses >= self.after
+        if wanted != self.on:
+            self.on = wanted
+            self._bracket(wanted)
+
+
 class CameraInput:
     """A ReadingSource: `async for reading in CameraInput(source, health, on_prompt)`."""
 
@@ -80,11 +122,13 @@ class CameraInput:
         tracker: PresentationTracker | None = None,
         stall_after: float = 2.0,
         read_timeout: float = 0.25,
+        frame_rate: float = KIOSK.frame_rate,
     ) -> None:
         self.source = source
         self.health = health
         self.on_prompt = on_prompt or (lambda key: None)
-        self.decoder = decoder or Decoder()
+        self.decoder = decoder or Decoder(budget_ms=BUDGET_SHARE * 1000.0 / frame_rate)
+        self.bracket = ExposureBracket(source)
         self.classifier = classifier or Classifier()
         self.tracker = tracker or PresentationTracker()
         self.stall_after = stall_after
@@ -166,16 +210,16 @@ class CameraInput:
                 log.exception("decoding frame %d failed; skipped", frame.index)
                 continue
             self.frames_decoded += 1
-            kinds = {code.text: self.classifier.classify(code.text) for code in result.codes}
-            sightings = [
-                Sighting(c.text, c.area, kinds[c.text].is_health_code) for c in result.codes
-            ]
+            self.bracket.observe(frame, bool(result.codes), result.deferred == 0)
+            codes = unique_texts(result.codes)  # two printed copies are one credential
+            kinds = {code.text: self.classifier.classify(code.text) for code in codes}
+            sightings = [Sighting(c.text, c.area, kinds[c.text].is_health_code) for c in codes]
             for answer in self.tracker.observe(sightings, frame.timestamp):
                 kind = kinds[answer.text]
                 if kind.kind == "not_health_code":
                     self.on_prompt(NOT_HEALTH_CODE)
                     continue
-                code = next(c for c in result.codes if c.text == answer.text)
+                code = next(c for c in codes if c.text == answer.text)
                 medium = guess_medium(frame.image, code)
                 method = "signed_code" if kind.kind == "signed_code" else "code"
                 await self._readings.put(Reading(method, answer.text, medium))

@@ -67,6 +67,7 @@ def _roots(path: str | None) -> list:
 
 def load_trust(args: argparse.Namespace) -> TrustList:
     keys: list[trustlist.TrustedKey] = []
+    refused: dict[bytes, str] = {}
     version = 0
     if args.trust_list:
         header, body = _open(args.trust_list, _roots(args.root), trustlist.TYPE)
@@ -74,14 +75,23 @@ def load_trust(args: argparse.Namespace) -> TrustList:
         keys += listed.keys
         version = listed.version
     for cert_path in args.cert:
+        # A certificate that cannot be used is not a usage error: the codes it signed get
+        # the verdict bad_certificate with the reason, and the other certificates still count.
         try:
-            certs = trustlist.load_certificates(Path(cert_path).read_bytes())
-        except ValueError as exc:
-            raise UsageError(f"--cert {cert_path}: not a PEM or DER certificate ({exc})")
-        keys += [trustlist.key_from_certificate(c) for c in certs]
-    if not keys:
+            blobs = trustlist.certificate_blobs(Path(cert_path).read_bytes())
+        except trustlist.CertificateError as exc:
+            print(f"check-code: --cert {cert_path}: {exc}", file=sys.stderr)
+            continue
+        for n, blob in enumerate(blobs, 1):
+            try:
+                keys.append(trustlist.key_from_der(blob))
+            except trustlist.CertificateError as exc:
+                label = cert_path if len(blobs) == 1 else f"{cert_path}#{n}"
+                refused[trustlist.kid_of(blob)] = f"{label}: {exc}"
+                print(f"check-code: --cert {label}: {exc}", file=sys.stderr)
+    if not args.trust_list and not args.cert:
         raise UsageError("give --trust-list FILE --root PEM, or --cert FILE (PEM or DER)")
-    return TrustList(version, tuple(keys))
+    return TrustList(version, tuple(keys), refused=refused)
 
 
 def _open(path: str, roots: list, doc_type: str):
@@ -99,19 +109,11 @@ def load_red(args: argparse.Namespace) -> redlist.RedList | None:
 
 
 def decode_image(path: Path) -> list[str]:
-    """Every QR code text in an image, read with the kiosk camera's own decoder ladder
-    (firmware/kiosk/decode.py); plain zxing-cpp if that module cannot be loaded."""
-    import numpy as np
-    from PIL import Image
+    """Every QR code text in an image (turned upright by its EXIF orientation), read with
+    the kiosk camera's own decoder ladder (firmware/kiosk/decode.py)."""
+    from firmware.kiosk.decode import Decoder, read_image
 
-    with Image.open(path) as image:
-        grey = np.asarray(image.convert("L"))
-    try:
-        from firmware.kiosk.decode import Decoder
-    except ImportError:
-        import zxingcpp
-
-        return [b.text for b in zxingcpp.read_barcodes(grey) if b.text]
+    grey, _ = read_image(path)
     return [code.text for code in Decoder().decode(grey).codes if code.text]
 
 
@@ -127,7 +129,7 @@ def inputs(items: list[str]) -> Iterator[tuple[str, str | None, str]]:
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 try:
                     texts = decode_image(path)
-                except OSError as exc:
+                except (OSError, ValueError) as exc:
                     yield item, None, f"unreadable image: {exc}"
                     continue
                 if not texts:

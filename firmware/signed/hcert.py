@@ -5,10 +5,19 @@ hostile: a legitimate issuer can have a bug, and a leaked key can sign anything.
 field is checked for type, length and shape before anything reads it; what comes out is
 plain JSON-ready data (str keys, str/int/float/bool/list/dict values), so nothing later
 can trip over CBOR tags, byte strings or integer map keys.
+
+Liberal where the specifications are: a NumericDate may be an integer or a floating-point
+number (RFC 8392 section 2), or, as some issuers send it, a tag 1 epoch date/time; a date
+or date/time inside the certificate may be a tagged CBOR date (tag 0, 1, 100 or 1004) and
+comes out as ISO 8601 text, as if it had been sent as text. Older DCC schema versions
+(1.0.x) are read too: a certificate group may hold more than one entry there, and the
+groups a certificate does not use may be present but empty (or null). What is never
+relaxed: exactly one group with entries, every entry a map, every field a plain value.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,14 +41,14 @@ class ClaimsError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Claims:
     iss: str | None
-    iat: int
-    exp: int
-    nbf: int | None
+    iat: float  # NumericDates as sent: int, or float (RFC 8392)
+    exp: float
+    nbf: float | None
     cert_type: str  # one of CERT_TYPES
     dcc: dict[str, Any]  # the EU-DCC-like object under hcert/1, JSON-ready
 
     @property
-    def not_before(self) -> int:
+    def not_before(self) -> float:
         return max(self.iat, self.nbf) if self.nbf is not None else self.iat
 
     @property
@@ -58,15 +67,32 @@ class Claims:
         return out
 
 
-def _time(claims: Mapping, key: int, name: str, required: bool) -> int | None:
+def _time(claims: Mapping, key: int, name: str, required: bool) -> float | None:
+    """A NumericDate: int or finite float seconds since the epoch (RFC 8392), or a tag 1
+    date/time (cbor2 gives a datetime). Integral floats come out as int."""
     if key not in claims:
         if required:
             raise ClaimsError(f"{name} missing")
         return None
     value = claims[key]
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_TIME:
-        raise ClaimsError(f"{name} is not a NumericDate integer")
-    return value
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.timestamp()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ClaimsError(f"{name} is not a NumericDate")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ClaimsError(f"{name} is not a finite NumericDate")
+    if not 0 <= value < MAX_TIME:
+        raise ClaimsError(f"{name} is not a NumericDate in range")
+    return int(value) if isinstance(value, int) or value.is_integer() else value
+
+
+def _iso(value: dt.date) -> str:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ClaimsError("date/time without a time zone")
+        text = value.astimezone(dt.UTC).isoformat()
+        return text.replace("+00:00", "Z")
+    return value.isoformat()
 
 
 def _plain(value: Any, depth: int, where: str) -> Any:
@@ -83,6 +109,8 @@ def _plain(value: Any, depth: int, where: str) -> Any:
         if not math.isfinite(value):
             raise ClaimsError(f"{where} is not a finite number")
         return value
+    if isinstance(value, dt.date):  # tag 0/1 date/time, tag 100/1004 date
+        return _iso(value)
     if isinstance(value, str):
         if len(value) > MAX_STR:
             raise ClaimsError(f"{where} string longer than {MAX_STR}")
@@ -114,12 +142,19 @@ def _dcc(hcert: Any) -> tuple[str, dict[str, Any]]:
             raise ClaimsError(f"dcc.{field} missing")
     if not isinstance(dcc.get("nam"), dict):
         raise ClaimsError("dcc.nam missing")
+    for group in CERT_TYPES:  # older schemas: unused groups present, empty or null
+        if group in dcc and dcc[group] in ([], None):
+            del dcc[group]
     present = [t for t in CERT_TYPES if t in dcc]
     if len(present) != 1:
         raise ClaimsError("dcc must hold exactly one of v, t, r")
     entries = dcc[present[0]]
-    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
-        raise ClaimsError(f"dcc.{present[0]} must be a list of one entry")
+    if (
+        not isinstance(entries, list)
+        or not entries
+        or not all(isinstance(e, dict) for e in entries)
+    ):
+        raise ClaimsError(f"dcc.{present[0]} must be a list of entries")
     return present[0], dcc
 
 

@@ -27,6 +27,7 @@ REASONS = (
     "no_kid",  # no key id in either header
     "no_trust_list",  # the kiosk holds no trust list yet
     "unknown_issuer",  # no trusted key has this kid
+    "bad_certificate",  # the signer certificate with this kid was given but is unusable
     "bad_signature",  # a key with this kid exists, but none made this signature
     "bad_claims",  # signature good, content breaks the HCERT rules
     "wrong_key_usage",  # the key may not sign this type, or did so outside its window
@@ -93,6 +94,8 @@ def verify(
     if trust_list is None:
         return _fail("no_trust_list", kid=kid)
     candidates = trust_list.candidates(msg.kid)
+    if not candidates and msg.kid in trust_list.refused:
+        return _fail("bad_certificate", trust_list.refused[msg.kid], kid=kid)
     if not candidates:
         return _fail("unknown_issuer", f"kid not in trust list v{trust_list.version}", kid=kid)
     key = _signer(msg, candidates)
@@ -120,7 +123,7 @@ def verify(
         return _fail("wrong_key_usage", "iss differs from the key's country", **known)
     if now + leeway_s < claims.not_before:
         return _fail("not_yet_valid", **known)
-    if now >= claims.exp:
+    if now > claims.exp:  # exp is the last valid second (inclusive)
         return _fail("expired", **known)
     if red_list is not None and (
         red_list.contains("uvci", claims.uvci) or red_list.contains("sig", msg.signature.hex())

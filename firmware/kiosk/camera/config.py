@@ -26,6 +26,7 @@ class CameraConfig:
     exposure_value: float = -0.5  # EV bias: rather too dark than clipped
     roi: Rect | None = (0.175, 0.175, 0.825, 0.825)  # presentation window under the hood
     frame_rate: float = 15.0
+    short_ev: float = -2.0  # EV of the short frames of an exposure bracket, below normal
 
     def __post_init__(self) -> None:
         width, height = self.resolution

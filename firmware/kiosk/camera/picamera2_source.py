@@ -8,6 +8,12 @@ the AE from boosting a dim doorway until the screen in front of it burns out, an
 ScalerCrop reads only the presentation window at full output resolution. libcamera has no
 control for a gain ceiling under AE, so it is enforced from each frame's metadata.
 
+Exposure bracketing (`bracket(True)`, asked for by the kiosk while frames read nothing)
+alternates the AE's EV bias between normal and `short_ev` every frame. Controls reach the
+sensor a few frames late, so a frame is not labelled by what was asked but by what its
+metadata says it got: "short" when its exposure x gain is well below that of the last
+normal frames.
+
 Not exercised on hardware in this repository's CI (no sensor here); `controls_for` is
 pure and tested.
 """
@@ -59,6 +65,9 @@ class Picamera2Source:
         self._job: Any = None
         self._index = 0
         self._capped_at: float | None = None
+        self._bracket = False
+        self._short_next = False
+        self._normal_level: float | None = None  # exposure x gain of recent normal frames
 
     def start(self) -> None:
         if self._camera is not None:
@@ -91,11 +100,38 @@ class Picamera2Source:
         try:
             height = self.config.resolution[1]
             luma = request.make_array("main")[:height].copy()  # Y plane of YUV420
-            self._cap_gain(request.get_metadata())
+            metadata = request.get_metadata()
+            self._cap_gain(metadata)
         finally:
             request.release()
         self._index += 1
-        return Frame(luma, time.monotonic(), self._index)
+        exposure = self._label(metadata)
+        if self._bracket:
+            self._short_next = not self._short_next
+            ev = self.config.exposure_value + (self.config.short_ev if self._short_next else 0.0)
+            self._camera.set_controls({"ExposureValue": ev})
+        return Frame(luma, time.monotonic(), self._index, exposure)
+
+    def bracket(self, on: bool) -> None:
+        if on == self._bracket:
+            return
+        self._bracket = on
+        self._short_next = False
+        if not on and self._camera is not None:
+            self._camera.set_controls({"ExposureValue": self.config.exposure_value})
+
+    def _label(self, metadata: dict) -> str:
+        level = float(metadata.get("ExposureTime", 0)) * float(metadata.get("AnalogueGain", 1.0))
+        if level <= 0:
+            return "normal"
+        if self._normal_level is not None and level < self._normal_level * 2 ** (
+            self.config.short_ev / 2
+        ):
+            return "short"
+        self._normal_level = (
+            level if self._normal_level is None else 0.7 * self._normal_level + 0.3 * level
+        )
+        return "normal"
 
     def _cap_gain(self, metadata: dict) -> None:
         """Hold analogue gain at the cap while AE asks for more; every 2 s let AE decide again."""

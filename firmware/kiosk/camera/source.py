@@ -18,9 +18,10 @@ class Frame:
     image: np.ndarray  # uint8 grey (luma), H x W
     timestamp: float  # time.monotonic() seconds when captured
     index: int  # running frame number from the source
+    exposure: str = "normal"  # "short": an underexposed frame of a bracket (see below)
 
     def __repr__(self) -> str:
-        return f"Frame(index={self.index}, shape={self.image.shape})"
+        return f"Frame(index={self.index}, shape={self.image.shape}, exposure={self.exposure})"
 
 
 class FrameSource(Protocol):
@@ -34,4 +35,14 @@ class FrameSource(Protocol):
 
     def close(self) -> None:
         """Release the device (idempotent)."""
+        ...
+
+
+class BracketingSource(FrameSource, Protocol):
+    """A source that can alternate short and normal exposures while codes fail to read:
+    glare that clips a screen's white at the normal exposure often leaves the modules
+    readable two stops darker, and the normal frames keep serving everything else."""
+
+    def bracket(self, on: bool) -> None:
+        """Alternate short and normal exposure frames (on) or only normal ones (off)."""
         ...
