@@ -2,9 +2,9 @@
 with the simulator answering after 20 ms, (c) a signed code verified on the kiosk — each
 next to the bare broker round trip measured in the same run.
 
-(a) and (b) run from the moment the kiosk publishes the scan to the verdict's arrival
-(the outbox commit before it is the kiosk's, not the verdict's). (c) runs from the
-reading to the signal, everything included. Targets: (a) ≤ 2x bare, (b) ≤ bare + 30 ms,
+Each runs from the reading handed to the kiosk process (the production process, started by
+the simulators with scripted input) to its lights showing the verdict, everything
+included: outbox commit and fsync, round trip, signal. Targets: (a) ≤ 2x bare, (b) ≤ bare + 30 ms,
 (c) ≤ 15 ms. The last line is a JSON summary.
 
 Scans are 50 ms apart, as people at a door, and the bare round trip they are compared
@@ -27,55 +27,31 @@ import httpx
 
 from bench.roundtrip import bare_round_trips
 from bench.stats import summarise
+from bench.kiosk_process import KioskProcess
 from firmware import startup
-from firmware.kiosk import config as kiosk_config
-from firmware.kiosk.kiosk import Kiosk
 from firmware.kiosk.reading import Reading
 from firmware.startup import tune_interpreter
 from gateway.broker import Broker
 from provisioning import keys
 from simulators import processes
-from simulators.lights import SimulatedLights
 from simulators.population import population
-from simulators.visitors import QueuedReadings
 
 SITE = "bench"
 
 
-class Timed:
-    """Wraps the kiosk's send and verdict hand-over to time the network part of a scan."""
-
-    def __init__(self, kiosk: Kiosk) -> None:
-        self.sent: dict[str, float] = {}
-        self.samples: list[float] = []
-        send, deliver = kiosk.session.sender.send_live, kiosk.waiters.deliver
-
-        async def send_live(pending):
-            self.sent[pending.id] = time.perf_counter()
-            await send(pending)
-
-        def on_verdict(verdict):
-            if verdict.event_id in self.sent:
-                self.samples.append((time.perf_counter() - self.sent.pop(verdict.event_id)) * 1000)
-            return deliver(verdict)
-
-        kiosk.session.sender.send_live = send_live
-        kiosk.session.on_verdict = on_verdict
-
-
-async def scans(readings, lights, make, n: int, warmup: int = 20, gap_s: float = 0.05
-                ) -> list[float]:
+async def scans(kiosk: KioskProcess, make, n: int, warmup: int = 20, gap_s: float = 0.05
+                ) -> tuple[list[float], list[tuple[str, str]]]:
     """Sequential scans `gap_s` apart, as people arrive at a door: each scan's disk work
-    after its verdict (commit, ack, outbox clean-up) is done before the next person."""
-    samples = []
+    after its verdict (commit, ack, outbox clean-up) is done before the next person.
+    Returns the latencies after warm-up and every verdict's (source, colour)."""
+    samples, sources = [], []
     for i in range(n + warmup):
         await asyncio.sleep(gap_s)
-        started = time.perf_counter()
-        readings.present(make(i))
-        await lights.wait_for(len(lights.shown) + 1, timeout=10)
+        ms, shown = await kiosk.scan(make(i))
+        sources.append((shown["source"], shown["colour"]))
         if i >= warmup:
-            samples.append((time.perf_counter() - started) * 1000)
-    return samples
+            samples.append(ms)
+    return samples, sources
 
 
 async def run(n: int, gap_s: float) -> dict:
@@ -90,42 +66,30 @@ async def run(n: int, gap_s: float) -> dict:
     gateway, _ = processes.start_gateway(work, gw_cfg)
     raw = processes.kiosk_config(work, SITE, "kiosk-1", "door-1", broker.port)
     raw.update(verdict_timeout_s=5.0, trust={"root_keys": str(work / "root.pem")})
-    readings, lights = QueuedReadings(), SimulatedLights()
-    kiosk = Kiosk(kiosk_config.KioskConfig.model_validate(raw), readings, lights)
-    task = asyncio.create_task(kiosk.run())
+    kiosk = await KioskProcess(work, raw).start()
     people = population(7)
     try:
-        await kiosk.ready.wait()
-        startup.settle_heap()  # as the kiosk process does
-        await asyncio.wait_for(kiosk.session.connected.wait(), 10)
-        for _ in range(200):
-            if kiosk.lists.trust.current is not None:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise RuntimeError(f"no trust list on the kiosk: {kiosk.lists.status(time.time())}")
-        timed = Timed(kiosk)
+        await kiosk.connected()
         bare = await bare_round_trips(broker.port, n, gap_s)
         bare_hot = await bare_round_trips(broker.port, n) if gap_s else bare
 
         # (a) one person again and again: every lookup after the first is a cache hit
-        await scans(readings, lights, lambda i: Reading("code", people[0].code_url), n, gap_s=gap_s)
-        cached, timed.samples = timed.samples[20:], []
+        cached, sources = await scans(kiosk, lambda i: Reading("code", people[0].code_url), n,
+                                      gap_s=gap_s)
+        assert {source for source, _ in sources[20:]} == {"cache"}, set(sources)
         # (b) a new person each time, the platform answering after 20 ms
         httpx.put(url + "/sim/faults", json={"delay_ms": 20}).raise_for_status()
-        await scans(readings, lights, lambda i: Reading("code", people[1 + i].code_url), n,
-                    gap_s=gap_s)
-        lookup, timed.samples = timed.samples[20:], []
+        lookup, sources = await scans(kiosk, lambda i: Reading("code", people[1 + i].code_url),
+                                      n, gap_s=gap_s)
+        assert {source for source, _ in sources} == {"platform"}, set(sources)
         httpx.put(url + "/sim/faults", json={}).raise_for_status()
         # (c) signed codes, verified on the kiosk
         codes = [keys.sign_code(issuer) for _ in range(n + 20)]
-        signed = await scans(readings, lights, lambda i: Reading("signed_code", codes[i]), n,
-                             gap_s=gap_s)
-        sources = [v.source for v, _ in lights.shown]
-        assert sources.count("kiosk") == n + 20 and "timeout" not in sources, set(sources)
+        signed, sources = await scans(kiosk, lambda i: Reading("signed_code", codes[i]), n,
+                                      gap_s=gap_s)
+        assert set(sources) == {("kiosk", "green")}, set(sources)  # trust list in force
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await kiosk.stop()
         gateway.stop()
         platform.stop()
         broker.stop()

@@ -45,6 +45,18 @@ def test_the_gateway_imports_no_simulator_and_nothing_of_the_kiosk():
     assert offending("gateway", ("simulators", "firmware.kiosk")) == []
 
 
+def test_firmware_imports_no_simulator():
+    assert offending("firmware", ("simulators",)) == []
+
+
+def test_shared_firmware_imports_nothing_of_the_kiosk():
+    """Code the gateway, provisioning or a board use lives outside firmware/kiosk/."""
+    shared = {source: modules for source, modules in imported_modules("firmware").items()
+              if not source.startswith("firmware/kiosk/")}
+    assert sorted(f"{source}: {module}" for source, modules in shared.items()
+                  for module in modules if module.startswith("firmware.kiosk")) == []
+
+
 def test_provisioning_imports_no_simulator():
     assert offending("provisioning", ("simulators",)) == []
 
