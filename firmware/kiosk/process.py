@@ -108,7 +108,7 @@ async def serve(cfg: kiosk_config.KioskConfig, build_devices: BuildDevices,
     except* SchemaError as group:
         unusable.extend(group.exceptions)
     except* Exception as group:
-        failed.extend(group.exceptions)
+        failed.extend(_leaves(group))
     if unusable:
         raise unusable[0]
     notifier.stopping()
@@ -118,6 +118,13 @@ async def serve(cfg: kiosk_config.KioskConfig, build_devices: BuildDevices,
         return EXIT_TASK_DIED
     log.info("kiosk %s stopped", cfg.kiosk)
     return 0
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions inside nested task groups: each is what one task died of."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
 
 
 class _Stop(Exception):
