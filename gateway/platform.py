@@ -15,6 +15,8 @@ from typing import Protocol
 
 import httpx
 
+from gateway.lookup_channel import LookupChannel, LookupFailed
+
 log = logging.getLogger(__name__)
 
 COLOURS = ("green", "yellow", "red")
@@ -56,32 +58,34 @@ class HttpPlatform:
             timeout=httpx.Timeout(upload_timeout_s),
             limits=httpx.Limits(max_keepalive_connections=20, max_connections=50),
         )
+        self._lookups = LookupChannel(base_url)
 
     async def close(self) -> None:
+        await self._lookups.close()
         await self._http.aclose()
 
     async def status(self, method: str, credential: str) -> str:
         """green / yellow / red, or 'unknown' when the platform could not tell us in time."""
         try:
             async with asyncio.timeout(self.deadline_s):
-                response = await self._http.post(
-                    "/api/v1/status", json={"method": method, "credential": credential}
+                response = await self._lookups.post_json(
+                    "/api/v1/status", {"method": method, "credential": credential}
                 )
         except TimeoutError:
             self.errors["timeout"] += 1
             return "unknown"
-        except httpx.HTTPError as exc:
+        except LookupFailed as exc:
             self.errors["unreachable"] += 1
-            log.warning("platform lookup failed: %s", type(exc).__name__)
+            log.warning("platform lookup failed: %s", exc)
             return "unknown"
-        if response.status_code == 404:
+        if response.status == 404:
             self.errors["unknown_person"] += 1
             return "unknown"
-        if response.status_code != 200:
-            self.errors[f"http_{response.status_code}"] += 1
+        if response.status != 200:
+            self.errors[f"http_{response.status}"] += 1
             return "unknown"
         try:
-            colour = response.json()["colour"]
+            colour = response.json()["colour"]  # type: ignore[index]
         except (ValueError, KeyError, TypeError):
             colour = None
         if colour not in COLOURS:
