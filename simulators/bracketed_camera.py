@@ -6,7 +6,7 @@ front of the camera for `hold` frames. Every frame is rendered through the senso
 at the camera's normal exposure or, while the kiosk asks for a bracket, alternately at
 the short one (`CameraConfig.short_ev` below normal). As on the Pi, a change of exposure
 reaches the sensor `latency` frames after it was asked for, and a frame is labelled with
-the exposure it actually got. Implements the kiosk's BracketingSource.
+the exposure it actually got. Implements the kiosk's FrameSource.
 """
 
 from __future__ import annotations

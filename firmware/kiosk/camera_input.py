@@ -11,7 +11,7 @@ person at the door hears why nothing happened.
 The decoder gets a time budget a little under the camera's frame interval, so decoding
 keeps pace with the camera (the ladder carries over to the next frame what did not fit);
 frames that arrive while one is decoded are still dropped, never queued. While frames
-read nothing, a source that can (BracketingSource) is asked to alternate short and normal
+read nothing, the source is asked to alternate short and normal
 exposures (ExposureBracket); it goes back to normal exposures once a frame reads.
 """
 
@@ -82,10 +82,10 @@ class ExposureBracket:
     """When to ask the camera for short exposures: once the decoder has gone through its
     whole ladder `after` times in a row without a read (with a frame budget one pass can
     span several frames, and alternating exposures earlier would break up that pass),
-    until a normal frame reads again. Sources without `bracket` are left alone."""
+    until a normal frame reads again."""
 
-    def __init__(self, source: object, after: int = 1) -> None:
-        self._bracket = getattr(source, "bracket", None)
+    def __init__(self, source: FrameSource, after: int = 1) -> None:
+        self._bracket = source.bracket
         self.after = after
         self.misses = 0
         self.on = False
@@ -94,8 +94,6 @@ class ExposureBracket:
     def observe(self, frame: Frame, read: bool, ladder_done: bool = True) -> None:
         """After each decoded frame: did it read, and did the ladder finish a pass on it
         (DecodeResult.deferred == 0)?"""
-        if self._bracket is None:
-            return
         if read:
             self.misses = 0
             self.short_reads += frame.exposure == "short"

@@ -106,6 +106,9 @@ class SimulatedSource:
             self._index += 1
             return Frame(image, time.monotonic(), self._index)
 
+    def bracket(self, on: bool) -> None:
+        """Recorded frames have the exposure they were taken with."""
+
     def close(self) -> None:
         with self._lock:
             self._iter = None

@@ -37,12 +37,9 @@ class FrameSource(Protocol):
         """Release the device (idempotent)."""
         ...
 
-
-class BracketingSource(FrameSource, Protocol):
-    """A source that can alternate short and normal exposures while codes fail to read:
-    glare that clips a screen's white at the normal exposure often leaves the modules
-    readable two stops darker, and the normal frames keep serving everything else."""
-
     def bracket(self, on: bool) -> None:
-        """Alternate short and normal exposure frames (on) or only normal ones (off)."""
+        """Alternate short and normal exposure frames (on) or only normal ones (off), while
+        codes fail to read: glare that clips a screen's white at the normal exposure often
+        leaves the modules readable two stops darker. A source that cannot change its
+        exposure (recorded frames) ignores it."""
         ...
