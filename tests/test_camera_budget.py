@@ -91,11 +91,15 @@ def test_bracketing_starts_after_failed_ladder_passes_and_stops_on_a_normal_read
     assert source.calls == [True, False]
 
 
-def test_a_source_without_bracketing_is_left_alone() -> None:
-    policy = ExposureBracket(object())
+def test_recorded_frames_take_a_bracket_request_and_play_on_unchanged() -> None:
+    from firmware.kiosk.camera.simulated import SimulatedSource
+
+    frames = [np.zeros((8, 8), np.uint8)]
+    source = SimulatedSource(frames, fps=None, loop=True)
+    policy = ExposureBracket(source)
     for _ in range(5):
         policy.observe(_frame(), False)
-    assert not policy.on
+    assert policy.on and source.read(0.1).exposure == "normal"
 
 
 def test_simulated_bracketing_camera_alternates_exposures_late_and_labels_them() -> None:
