@@ -29,17 +29,17 @@ async def full_disk(outbox: Outbox, full: bool) -> None:
     """A full SD card, made with SQLite's own size bound: the file may not grow (past
     max_page_count every write fails with SQLITE_FULL) and what room is left inside it is
     taken by filler rows. Freeing the disk drops them and lifts the bound."""
-    db = outbox._db  # the writer's connection, on its own thread
+    db = outbox._db  # the writer's connection
     if not full:
-        await db.execute("DROP TABLE IF EXISTS filler")
-        await db.execute("PRAGMA max_page_count=1000000000")
+        db.execute("DROP TABLE IF EXISTS filler")
+        db.execute("PRAGMA max_page_count=1000000000")
         return
-    await db.execute("CREATE TABLE IF NOT EXISTS filler (x BLOB)")
-    await db.execute("PRAGMA max_page_count=1")  # = the pages it has now
+    db.execute("CREATE TABLE IF NOT EXISTS filler (x BLOB)")
+    db.execute("PRAGMA max_page_count=1")  # = the pages it has now
     for size in (4000, 500, 50, 1):
         while True:
             try:
-                await db.execute("INSERT INTO filler VALUES (zeroblob(?))", (size,))
+                db.execute("INSERT INTO filler VALUES (zeroblob(?))", (size,))
             except sqlite3.OperationalError as exc:
                 assert "full" in str(exc)
                 break
@@ -102,10 +102,10 @@ def test_a_replay_mark_keeps_the_scan_intact():
         assert marked == m | {"replay": True}
 
 
-def refusing_disk(outbox: Outbox, refuse: bool):
+async def refusing_disk(outbox: Outbox, refuse: bool) -> None:
     """A card that has gone read-only (what SD cards do when they wear out): every write
     to the outbox fails, as on a full one."""
-    return outbox._db.execute(f"PRAGMA query_only={int(refuse)}")
+    outbox._db.execute(f"PRAGMA query_only={int(refuse)}")
 
 
 async def test_kiosk_whose_disk_refuses_holds_the_person_and_reports_it(kiosk_factory, gateway):
