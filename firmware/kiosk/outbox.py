@@ -67,7 +67,7 @@ class Outbox:
         # have their own connection and thread, so a long read never delays the door.
         self._db: sqlite3.Connection
         self._reader: aiosqlite.Connection
-        self._checkpointer: sqlite3.Connection  # used only on the fsync worker thread
+        self._checkpointer: sqlite3.Connection  # used only on a worker thread
         self.fresh = False  # a new file: the sequence must be restored from the gateway
         self._lock = asyncio.Lock()
         self.added = asyncio.Event()  # set whenever a scan is added; the sender waits on it
@@ -92,8 +92,8 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL: a commit is written to the WAL file without waiting for the storage;
             # `durable()` does that wait, beside the round trip (module docstring). The
-            # WAL is copied into the main file by `durable()`'s worker too, never by a
-            # commit on the event loop.
+            # WAL is copied into the main file on a worker thread (`checkpoint_due`),
+            # never by a commit on the event loop.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA wal_autocheckpoint=0")
         except BaseException:
@@ -157,25 +157,20 @@ class Outbox:
                     self._syncing = None
 
     async def _fsync(self, upto: int) -> None:
-        checkpoint = self._since_checkpoint >= CHECKPOINT_EVERY
-        if checkpoint:
-            self._since_checkpoint = 0
-        await asyncio.to_thread(self._sync_storage, checkpoint)
+        await asyncio.to_thread(_fsync_file, self._wal_path)
         self._synced = max(self._synced, upto)
 
-    def _sync_storage(self, checkpoint: bool) -> None:
-        """On the worker thread: the WAL to the storage and, now and then, the WAL copied
-        into the main file (a checkpoint, fsynced by SQLite itself) so it stays small."""
-        _fsync_file(self._wal_path)
-        if checkpoint:
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
     async def checkpoint_due(self) -> None:
-        """After many commits with nobody waiting for durability (acks confirmed during a
-        drain), the WAL is synced and copied over off the event loop."""
-        if self._since_checkpoint >= CHECKPOINT_EVERY:
-            self._commits += 1  # a fresh round, so the sync below includes a checkpoint
-            await self.durable()
+        """Now and then the WAL is copied into the main file (a checkpoint, fsynced by
+        SQLite itself) so it stays small: on a worker thread, from the confirmation of
+        acks, where no visitor waits."""
+        if self._since_checkpoint < CHECKPOINT_EVERY:
+            return
+        self._since_checkpoint = 0
+        await asyncio.to_thread(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     async def confirm(self, event_ids: list[str]) -> int:
         """The gateway has stored these scans: remove them. One statement, so one
