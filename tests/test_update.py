@@ -50,8 +50,9 @@ def source_tree(tmp: Path, sw: str, broken: bool = False, outbox_v2: str | None 
     init = src / "firmware/kiosk/__init__.py"
     init.write_text(init.read_text().replace(update.software_version(REPO), sw))
     if broken:
-        (src / "firmware/kiosk/__main__.py").write_text(
-            "import sys\nsys.exit('kiosk: this release is broken')\n")
+        (src / "firmware/kiosk/process.py").write_text(
+            "import sys\n\n\ndef main(*args, **kwargs):\n"
+            "    sys.exit('kiosk: this release is broken')\n")
     if outbox_v2:
         with open(src / "firmware/kiosk/outbox.py", "a") as module:
             module.write(f"\nCOMPONENT = COMPONENT.then(schema.Migration(2, {outbox_v2!r}))\n")
@@ -59,7 +60,8 @@ def source_tree(tmp: Path, sw: str, broken: bool = False, outbox_v2: str | None 
 
 
 class SupervisedKiosk:
-    """Starts the kiosk from root/current, as the systemd unit does; restart = stop+start."""
+    """Starts the kiosk from root/current, as the systemd unit does (with simulated devices:
+    the simulators' entry point into the same kiosk process); restart = stop+start."""
 
     def __init__(self, root: Path, config: Path, log: Path) -> None:
         self.root, self.config, self.log = root, config, log
@@ -71,7 +73,7 @@ class SupervisedKiosk:
         current = (self.root / "current").resolve()
         with open(self.log, "ab") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "firmware.kiosk", "--config", str(self.config)],
+                [sys.executable, "-m", "simulators.kiosk", "--config", str(self.config)],
                 cwd=current, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                 env=dict(os.environ, PYTHONPATH=str(current), PYTHONDONTWRITEBYTECODE="1"),
             )
