@@ -3,19 +3,20 @@ energised past its command's duration."""
 
 try:
     from firmware import board_link as link
+    from firmware import verdict
     from firmware.board.buzzer import TONES
 except ImportError:
     import board_link as link
+    import verdict
     from board.buzzer import TONES
 
 from .minitest import TestCase
 from .rig import Rig
 
-# what the kiosk sends for each verdict action (firmware/kiosk/signal.py LOOKS)
+# what the kiosk sends for each look of the verdict vocabulary (firmware/verdict.py)
 VERDICT_COMMANDS = {
-    "open": ("green", "steady", "pass", True),
-    "hold": ("amber", "slow_blink", "attention", False),
-    "refuse": ("red", "blink", "deny", False),
+    name: (look.light, look.pattern, look.tone, look.gate)
+    for name, look in verdict.LOOKS.items()
 }
 SHOW_MS = 3000
 GATE_MS = 2500
