@@ -130,7 +130,8 @@ class CheckIn:
         log.info("scan %s from %s -> %s in %.1f ms", msg["id"], msg["kiosk"], verdict.colour,
                  (time.perf_counter() - started) * 1000)
         self.observers.observe(ScanStored(msg["id"], msg["kiosk"], msg["door"], msg["ts"], method,
-                                          verdict.colour, verdict.action))
+                                          verdict.colour, verdict.action, verdict.prompt,
+                                          verdict.source))
 
     async def handle_replays(self, batch: list[dict]) -> None:
         """Scans nobody waits for any more (a kiosk's backlog): store, acknowledge, record

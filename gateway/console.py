@@ -126,7 +126,7 @@ class Console:
         """The entry as the console shows it: its masked forms read back from the store."""
         row = {"id": scan.id, "kiosk": scan.kiosk, "door": scan.door, "ts": scan.ts,
                "method": scan.method, "colour": scan.colour, "action": scan.action,
-               "source": "platform"}
+               "prompt": scan.prompt, "source": scan.source}
         stored = await self.reads.masked(scan.id)
         if stored:
             row.update(medium=stored[0], masked=stored[1], masked_name=stored[2])

@@ -36,6 +36,8 @@ class ScanStored:
     method: str
     colour: str
     action: str
+    prompt: str
+    source: str  # who decided (firmware/verdict.py SOURCES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ def entry_view(row: dict) -> dict:
         "method": row["method"], "medium": row.get("medium"),
         "masked": row.get("masked"), "masked_name": row.get("masked_name"),
         "colour": row.get("colour"), "action": row.get("action"),
+        "prompt": row.get("prompt"),
         "decided": decided(row.get("source")),
     }
 

@@ -62,7 +62,7 @@ class ReadModel:
     async def latest(self, limit: int = 50) -> list[dict]:
         async with self.db.execute(
             "SELECT id, kiosk, door, seq, ts, method, medium, masked, masked_name, colour, "
-            "action, source, verdict_ms - received_ms AS decide_ms FROM events "
+            "action, prompt, source, verdict_ms - received_ms AS decide_ms FROM events "
             "ORDER BY ts DESC LIMIT ?",
             (limit,),
         ) as cur:

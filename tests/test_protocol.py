@@ -126,3 +126,19 @@ def test_decode_raises_only_protocol_errors_on_arbitrary_input(topic, payload):
         protocol.decode(topic, payload)
     except protocol.ProtocolError as exc:
         assert exc.reason
+
+
+def test_a_kiosk_decision_travels_whole_with_its_prompt():
+    base = protocol.scan("0192f0c2-7b1a-7c3d-8e4f-0123456789ab", "kiosk-1", "door-1", 1, 0,
+                         "signed_code", "HC1:x", decided=("unknown", "hold", "read_failed",
+                                                         "kiosk"))
+    assert protocol.validate(protocol.SCAN, dict(base))["prompt"] == "read_failed"
+    for missing in ("colour", "action", "source"):
+        with pytest.raises(protocol.ProtocolError) as caught:
+            protocol.validate(protocol.SCAN, {k: v for k, v in base.items() if k != missing})
+        assert caught.value.reason == "partial_decision"
+    older = {k: v for k, v in base.items() if k != "prompt"}  # a release before `prompt`
+    assert protocol.validate(protocol.SCAN, older) == older
+    alone = {k: v for k, v in base.items() if k not in ("colour", "action", "source")}
+    with pytest.raises(protocol.ProtocolError):
+        protocol.validate(protocol.SCAN, alone)
