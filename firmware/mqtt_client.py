@@ -72,8 +72,8 @@ async def messages(mqtt: aiomqtt.Client, turn_every: int = 8) -> AsyncIterator[a
     """Every incoming message, in order: `client.messages`, without its cost per message.
 
     aiomqtt's iterator makes a task and an asyncio.wait for each message, so that it
-    notices a disconnection; that was 14 % of the gateway's main thread at full ingest
-    (py-spy, bench-ingest). Messages already queued are taken straight from its queue
+    notices a disconnection, a large share of the gateway's work at full ingest. Messages
+    already queued are taken straight from its queue
     (aiomqtt 2.x, pinned in the lock); only an empty queue waits on the iterator, which
     raises MqttError on a disconnection. Every `turn_every` messages the loop gets a
     turn, so a burst never holds back a live scan's task or the socket."""

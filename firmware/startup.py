@@ -30,9 +30,8 @@ def tune_interpreter() -> None:
 
 def settle_heap() -> None:
     """Call once a process is up. What it holds by then (modules, config, the app) lives as
-    long as the process, yet every full collection walks it again: 12-26 ms each for the
-    gateway, the kiosk and the platform simulator (bench-drain, gc callbacks), during which
-    a visitor's verdict waits. Frozen, it is never walked; collections see only what the
+    long as the process, yet every full collection walks it again, tens of milliseconds
+    during which a visitor's verdict waits. Frozen, it is never walked; collections see only what the
     process makes afterwards."""
     gc.collect()
     gc.freeze()
@@ -41,8 +40,7 @@ def settle_heap() -> None:
 def run(main: Coroutine[object, object, T]) -> T:
     """Run a host process's event loop: libuv's (uvloop) where it is installed, asyncio's
     own elsewhere (no wheel for 32-bit Pi OS). Every MQTT message costs a few turns of the
-    loop, and uvloop's turns are several times cheaper: the gateway ingests ~15 % more
-    events per second with it (bench-ingest). The gateway gets the same loop from uvicorn,
+    loop, and uvloop's turns are several times cheaper. The gateway gets the same loop from uvicorn,
     which picks uvloop whenever it is installed."""
     try:
         import uvloop

@@ -136,6 +136,6 @@ class GatewayClock:
         self._wall_minus_mono = gap
 
     def report(self) -> dict[str, int | bool | None]:
-        """Fields for the kiosk's status message (see the issue-9 report)."""
+        """Fields for the kiosk's status message: the console shows each kiosk's clock."""
         return {"clock_offset_ms": self.offset_ms, "clock_synced": self.synced,
                 "clock_jumps": self.jumps}
