@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import AsyncIterator
+from typing import TextIO
 
 from firmware.kiosk import devices as hardware
 from firmware.kiosk.config import KioskConfig
@@ -31,19 +33,29 @@ from simulators.visitors import SimulatedVisitors
 
 
 class StdinReadings:
-    """Readings as JSON lines on standard input; bad lines are skipped with a warning."""
+    """Readings as JSON lines on standard input; bad lines are skipped with a warning.
+    With `report`, each reading taken is stamped there ({"received_ns": …}, the system's
+    monotonic clock), so a benchmark times the kiosk from the reading's arrival on."""
+
+    def __init__(self, report: TextIO | None = None) -> None:
+        self.report = report
 
     async def __aiter__(self) -> AsyncIterator[Reading]:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         while line := await reader.readline():
+            received = time.perf_counter_ns()
             try:
                 fields = json.loads(line)
-                yield Reading(fields["method"], fields["credential"],
-                              fields.get("medium", "unknown"), fields.get("name"))
+                reading = Reading(fields["method"], fields["credential"],
+                                  fields.get("medium", "unknown"), fields.get("name"))
             except (ValueError, KeyError, TypeError):
                 print("scripted input: not a reading, skipped", file=sys.stderr)
+                continue
+            if self.report is not None:
+                self.report.write(json.dumps({"received_ns": received}) + "\n")
+            yield reading
 
 
 def build(cfg: KioskConfig, health: Health) -> hardware.Devices:
@@ -58,7 +70,7 @@ def build(cfg: KioskConfig, health: Health) -> hardware.Devices:
     if cfg.input.kind == "simulated":
         source = SimulatedVisitors(cfg.input.platform_seed, cfg.input.seed, cfg.input.rate_hz)
     elif cfg.input.kind == "scripted":
-        source = StdinReadings()
+        source = StdinReadings(report=sys.stdout)
     elif cfg.input.kind == "camera_files":
         from firmware.kiosk.camera.simulated import SimulatedSource
         from firmware.kiosk.camera_input import CameraInput
