@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from firmware import mqtt_client, startup
 from firmware.protocol import red_list_topic, trust_list_topic
 from firmware.supervise import Supervisor, TaskDied
-from gateway import auth, console, metrics, release
+from gateway import auth, console, metrics, release, web_security
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
 from gateway.console import Console
@@ -142,7 +142,11 @@ def create_app(
                 startup.settle_heap()
             yield
 
-    app = FastAPI(title="PlaceCode gateway", lifespan=lifespan)
+    # No API documentation routes: nothing answers without sign-in but the liveness check
+    # and the sign-in page (gateway/web_security.py).
+    app = FastAPI(title="PlaceCode gateway", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(web_security.SecurityHeaders)
     app.include_router(console.router)
     app.include_router(auth.router)
     app.include_router(release.router)  # kiosk updates and time (docs/install.md)

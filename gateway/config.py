@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
 
 from firmware import protocol
 from firmware.config_file import BrokerConfig, load_model
@@ -29,8 +30,36 @@ class PlatformConfig(_Strict):
 
 
 class HttpConfig(_Strict):
+    """The console and the kiosks' update/time routes. Plain HTTP only on loopback (the
+    demo); on any other address the gateway serves HTTPS with a certificate from the site
+    CA (`python -m provisioning console-cert`), so the session cookie is Secure."""
+
     host: str = "127.0.0.1"
     port: int = Field(8800, ge=1, le=65535)
+    tls_cert: FilePath | None = None
+    tls_key: FilePath | None = None
+    # the broker's password file: kiosks sign their HTTP calls with their broker login
+    kiosk_password_file: Path | None = None
+    # `Authorization: Bearer <token>` for /metrics from anywhere but loopback
+    metrics_token: str | None = Field(None, min_length=24)
+
+    @model_validator(mode="after")
+    def _https_off_loopback(self) -> HttpConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.tls_cert is None and not _is_loopback(self.host):
+            raise ValueError(f"plain HTTP only on loopback: to serve on {self.host}, set "
+                             "tls_cert and tls_key (python -m provisioning console-cert)")
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class ConsoleConfig(_Strict):
@@ -38,6 +67,11 @@ class ConsoleConfig(_Strict):
 
     timezone: str = "Asia/Shanghai"  # the site's clock, for hours, days and the deadline
     session_minutes: int = Field(480, ge=1, le=7 * 24 * 60)
+    # Wrong passwords per user name before back-off; then the back-off doubles from
+    # sign_in_backoff_s with each further one, up to sign_in_backoff_max_s (gateway/auth.py)
+    sign_in_free_failures: int = Field(5, ge=1, le=100)
+    sign_in_backoff_s: float = Field(30.0, gt=0, le=3600)
+    sign_in_backoff_max_s: float = Field(900.0, gt=0, le=86_400)
     report_deadline: str = Field("16:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     report_lead_minutes: int = Field(30, ge=1, le=600)  # first automatic try before it
     trace_window_minutes: int = Field(30, ge=1, le=24 * 60)

@@ -1,11 +1,11 @@
 """The site manager's console: live entries, alerts, kiosk health, counts, daily report.
 
 The page and every asset it uses are served by the gateway (a site network has no
-internet). Only `/`, the assets, `/healthz` and `/api/summary` (aggregate counts) answer
-without sign-in; everything that shows entries, kiosks or anything about a person needs
-a session whose role allows it (gateway/auth.py). The console reads scans and kiosks
-through the read model (gateway/read_model.py) and keeps its own tables (users,
-sessions, audit, alerts, reports, door counts) on its own writer connection to the
+internet). Only `/`, the assets and the liveness check `/healthz` answer without sign-in
+(gateway/web_security.py); everything else needs a session, and whatever shows entries,
+kiosks or anything about a person a role that allows it (gateway/auth.py). The console
+reads scans and kiosks through the read model (gateway/read_model.py) and keeps its own
+tables (users, sessions, audit, alerts, reports, door counts) on its own writer connection to the
 gateway's database file: the store's connection belongs to its group-commit writer.
 
 The console observes the gateway's events (gateway/events.py): they are queued on the
@@ -65,7 +65,9 @@ class Console:
         self.tz = ZoneInfo(self.cfg.timezone)
         self.db = db  # the console's own tables
         self.reads = reads
-        self.sessions = auth.Sessions(db, self.cfg.session_minutes)
+        self.sessions = auth.Sessions(db, self.cfg.session_minutes, auth.Throttle(
+            self.cfg.sign_in_free_failures, int(self.cfg.sign_in_backoff_s * 1000),
+            int(self.cfg.sign_in_backoff_max_s * 1000)))
         self.audit = audit.AuditLog(db)
         self.hub = Hub()
         self.alerts = alerts.Alerts(db, self.hub.publish)
@@ -158,7 +160,7 @@ def _day(console: Console, day: str | None) -> date:
         raise HTTPException(422, "day must be YYYY-MM-DD") from None
 
 
-# --- open to everyone: the page, its assets, aggregate health --------------------------
+# --- open to everyone: the page, its assets, liveness ---------------------------------
 
 @router.get("/", include_in_schema=False)
 async def page() -> FileResponse:
@@ -173,7 +175,7 @@ async def asset(name: str) -> FileResponse:
 
 
 @router.get("/api/summary")
-async def summary(request: Request) -> dict:
+async def summary(request: Request, _who: Annotated[Principal, Depends(auth.current)]) -> dict:
     gw = _gateway(request)
     kiosk_rows = await gw.reads.kiosks()
     return {
@@ -203,6 +205,7 @@ async def summary(request: Request) -> dict:
 
 @router.get("/healthz")
 async def healthz(request: Request) -> dict:
+    """Liveness, and whether the broker is connected (what an installer's check needs)."""
     return {"ok": True, "mqtt_connected": _gateway(request).ingest.connected.is_set()}
 
 

@@ -3,8 +3,9 @@
 What a site manager's dashboard or alerting needs at 7 a.m.: are scans flowing (by colour
 and method), how long people wait for a verdict, is anything piling up (kiosk outboxes,
 the upload queue to the platform), is the platform failing, are the kiosks online and
-healthy. Scans and verdict latency are observed as they happen (an observer of the
-gateway's events, gateway/events.py); counters the gateway keeps anyway (MQTT, platform,
+healthy; answered on loopback or to the configured bearer token (gateway/web_security.py).
+Scans and verdict latency are observed as they happen (an observer of the gateway's
+events, gateway/events.py); counters the gateway keeps anyway (MQTT, platform,
 forwarder) and the store's state (through the read model) are read at scrape time.
 
 Each app has its own registry, so several gateways in one test process do not collide.
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -31,6 +32,7 @@ from gateway.events import Event, ScanStored, VerdictSent
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
+from gateway.web_security import metrics_scraper
 
 router = APIRouter()
 
@@ -134,7 +136,7 @@ class _Snapshot(Collector):
         yield connected
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_scraper)])
 async def scrape(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     await gateway.metrics.refresh(gateway)

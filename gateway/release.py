@@ -5,9 +5,10 @@ Release bundles (built by `python -m firmware.kiosk.update build`) are dropped i
 `<gateway data dir>/releases/` (the folder of `db_path`); kiosks fetch them with
 `python -m firmware.kiosk.update apply`. `GET /api/time` gives the gateway's clock for
 firmware/kiosk/timesync.py. `GET /api/update-status/<kiosk>` is the updater's health
-check: that one kiosk's presence and software version, nothing personal, so a kiosk needs
-no console account to check itself. Only bundle files by exact name are served: no listing
-of other files, no path components.
+check: that one kiosk's presence and software version, nothing personal. Every route here
+answers only a kiosk (its broker login as HTTP Basic credentials, and then only about
+itself) or a loopback caller (gateway/web_security.py), never an anonymous one. Only
+bundle files by exact name are served: no listing of other files, no path components.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
 
-router = APIRouter()
+from gateway import web_security
+from gateway.web_security import KioskCaller
+
+router = APIRouter(dependencies=[Depends(web_security.kiosk)])
 
 BUNDLE_RE = re.compile(r"^placecode-([0-9A-Za-z][0-9A-Za-z.+_-]{0,63})\.tar\.gz(\.sha256|\.sig)?$")
 
@@ -55,7 +60,10 @@ async def release_file(filename: str, request: Request) -> FileResponse:
 
 
 @router.get("/api/update-status/{kiosk}")
-async def update_status(kiosk: str, request: Request) -> dict:
+async def update_status(kiosk: str, request: Request,
+                        caller: Annotated[KioskCaller, Depends(web_security.kiosk)]) -> dict:
+    if caller.kiosk is not None and caller.kiosk != kiosk:
+        raise HTTPException(403, "a kiosk may ask only about itself")
     for row in await request.app.state.gateway.reads.kiosks():
         if row["kiosk"] == kiosk:
             return {"kiosk": kiosk, "state": row["state"], "sw": row["sw"],

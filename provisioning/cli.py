@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from firmware.schema import SchemaError
-from provisioning import categories, csv_io, enrol, upload, venue_code
+from provisioning import categories, csv_io, enrol, tls, upload, venue_code
 from provisioning.broker_files import BrokerControl
 from provisioning.registry import InvalidVenue, Registry, RegistryError, build_venue
 
@@ -112,6 +112,14 @@ def cmd_site_init(args: argparse.Namespace, registry: Registry) -> None:
     section = enrol.Enrolment(registry, setup, _control(args)).init_site(args.hosts)
     print(f"site {setup.name}: broker files in {setup.passwd.parent}, TLS in {setup.tls_dir}")
     print(f"gateway broker credentials: {section}")
+
+
+def cmd_console_cert(args: argparse.Namespace, registry: Registry) -> None:
+    setup = _enrolment(args, registry).site
+    files = tls.issue_console(setup.tls_dir, args.hosts, args.out)
+    print(f"gateway HTTPS certificate {files.cert}, key {files.key}: copy both to "
+          "/etc/placecode/ (key readable by the placecode group only) and set http.tls_cert "
+          "and http.tls_key in gateway.toml")
 
 
 def cmd_broker_lines(args: argparse.Namespace, registry: Registry) -> None:
@@ -218,6 +226,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=8883, help="TLS port kiosks connect to")
     sp.add_argument("--no-tls", action="store_true", help="kiosks on loopback only (demo)")
     sp.add_argument("--install-dir", default="/etc/placecode")
+    sp = add("console-cert", cmd_console_cert, "HTTPS certificate for the gateway's console")
+    sp.add_argument("--hosts", nargs="+", required=True, help="names/IPs of the gateway")
+    sp.add_argument("--out", type=Path, help="folder for console.pem/console.key (default: TLS)")
     sp = add("broker-lines", cmd_broker_lines, "mosquitto config lines for this site")
     sp.add_argument("--tls-port", type=int, default=8883)
     sp.add_argument("--bind", default="0.0.0.0")

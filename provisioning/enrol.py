@@ -150,6 +150,7 @@ class Enrolment:
         if self.site.tls and not (self.site.tls_dir / "ca.pem").exists():
             tls.create_ca(self.site.tls_dir, self.site.name)
             tls.issue_server(self.site.tls_dir, hosts)
+            tls.issue_console(self.site.tls_dir, hosts)
         secret = broker_files.new_secret()
         now = int(self.clock())
         self.db.execute(

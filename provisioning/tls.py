@@ -132,16 +132,29 @@ def _leaf(
     return out
 
 
-def issue_server(tls_dir: Path, hosts: list[str]) -> CertFiles:
-    """The broker's certificate, valid for every name and address kiosks use to reach it."""
+def _sans(hosts: list[str]) -> list[x509.GeneralName]:
     sans: list[x509.GeneralName] = []
     for host in hosts:
         try:
             sans.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
             sans.append(x509.DNSName(host))
+    return sans
+
+
+def issue_server(tls_dir: Path, hosts: list[str]) -> CertFiles:
+    """The broker's certificate, valid for every name and address kiosks use to reach it."""
     out = CertFiles(tls_dir / "server.pem", tls_dir / "server.key")
-    return _leaf(tls_dir, hosts[0], ExtendedKeyUsageOID.SERVER_AUTH, sans, out)
+    return _leaf(tls_dir, hosts[0], ExtendedKeyUsageOID.SERVER_AUTH, _sans(hosts), out)
+
+
+def issue_console(tls_dir: Path, hosts: list[str], out_dir: Path | None = None) -> CertFiles:
+    """The gateway's HTTPS certificate (console, kiosk time and updates): its own key, so
+    the gateway's user never needs the broker's. Loopback is always among its names."""
+    names = list(dict.fromkeys([*hosts, "127.0.0.1", "localhost"]))
+    folder = out_dir or tls_dir
+    out = CertFiles(folder / "console.pem", folder / "console.key")
+    return _leaf(tls_dir, names[0], ExtendedKeyUsageOID.SERVER_AUTH, _sans(names), out)
 
 
 def issue_client(tls_dir: Path, kiosk: str, out_dir: Path) -> CertFiles:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -101,13 +102,13 @@ class Process:
             return ""
 
 
-def wait_http(url: str, process: Process, timeout: float = 20.0) -> None:
+def wait_http(url: str, process: Process, timeout: float = 20.0, verify: object = True) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not process.running:
             raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1, verify=verify).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -139,14 +140,18 @@ def gateway_config(work: Path, site: str, broker_port: int, platform_url: str,
     }
 
 
-def start_gateway(work: Path, config: dict) -> tuple[Process, str]:
+def start_gateway(work: Path, config: dict, ca_file: Path | None = None) -> tuple[Process, str]:
+    """The gateway process; its URL on loopback (https when the config gives it a
+    certificate, which `ca_file` verifies)."""
     path = write_toml(work / "gateway.toml", config)
     proc = Process("gateway", "gateway", ["--config", str(path)], work / "logs").start()
-    url = f"http://127.0.0.1:{config['http']['port']}"
+    scheme = "https" if config["http"].get("tls_cert") else "http"
+    url = f"{scheme}://127.0.0.1:{config['http']['port']}"
+    verify: object = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
     deadline = time.monotonic() + 20
     while True:  # up, and connected to the broker
-        wait_http(url + "/healthz", proc)
-        if httpx.get(url + "/healthz", timeout=1).json()["mqtt_connected"]:
+        wait_http(url + "/healthz", proc, verify=verify)
+        if httpx.get(url + "/healthz", timeout=1, verify=verify).json()["mqtt_connected"]:
             return proc, url
         if time.monotonic() > deadline:
             raise RuntimeError(f"gateway never connected to the broker:\n{proc.log_tail()}")

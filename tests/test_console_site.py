@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +33,14 @@ class Site:
     broker: Broker
     work: Path
     db: Path
+    verify: object = True  # for httpx: the site CA when the gateway serves HTTPS
 
 
 @contextlib.contextmanager
-def running_site(work: Path, platform_url: str | None = None, **console: object
-                 ) -> Iterator[Site]:
-    """A site; `platform_url` replaces the platform simulator with another server."""
+def running_site(work: Path, platform_url: str | None = None, http: dict | None = None,
+                 ca_file: Path | None = None, **console: object) -> Iterator[Site]:
+    """A site; `platform_url` replaces the platform simulator with another server;
+    `http` is added to the gateway's [http] section (`ca_file` verifies its certificate)."""
     broker = Broker(work / "broker").start()
     started: list[processes.Process] = []
     try:
@@ -45,13 +48,15 @@ def running_site(work: Path, platform_url: str | None = None, **console: object
             platform_proc, platform_url = processes.start_platform(work)
             started.append(platform_proc)
         cfg = processes.gateway_config(work, SITE, broker.port, platform_url)
+        cfg["http"].update(http or {})
         if console:
             cfg["console"] = console
         for role, (name, password) in TEST_USERS.items():
             users.add_user(Path(cfg["db_path"]), name, role, password)
-        gateway_proc, url = processes.start_gateway(work, cfg)
+        gateway_proc, url = processes.start_gateway(work, cfg, ca_file)
         started.append(gateway_proc)
-        yield Site(url, platform_url, broker, work, Path(cfg["db_path"]))
+        verify = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        yield Site(url, platform_url, broker, work, Path(cfg["db_path"]), verify)
     finally:
         for proc in reversed(started):
             proc.stop()
@@ -86,7 +91,7 @@ async def kiosk_at(site: Site, name: str, door: str) -> AsyncIterator[KioskUnder
 async def signed_in(site: Site, role: str) -> AsyncIterator[tuple[httpx.AsyncClient, dict]]:
     """An HTTP client signed in as the test user of `role`, sending its CSRF token."""
     name, password = TEST_USERS[role]
-    async with httpx.AsyncClient(base_url=site.url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=site.url, timeout=10, verify=site.verify) as http:
         response = await http.post("/api/sign-in", json={"name": name, "password": password})
         response.raise_for_status()
         me = response.json()

@@ -6,15 +6,17 @@ nobody could check; nothing lost."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from firmware.kiosk.reading import Reading
+from gateway import users
 from provisioning import keys
 from simulators import processes
 from simulators.population import first_of_colour
-from tests.conftest import SITE, poll
+from tests.conftest import SITE, TEST_USERS, get_json, poll
 
 SEED = 7
 
@@ -120,6 +122,8 @@ async def test_signed_codes_are_decided_on_the_kiosk(tmp_path, trust, broker, pl
     root_pem, trust_file, issuer, stranger = trust
     cfg = processes.gateway_config(tmp_path, SITE, broker.port, platform)
     cfg["trust"] = {"list_file": str(trust_file)}
+    name, password = TEST_USERS["manager"]
+    users.add_user(Path(cfg["db_path"]), name, "manager", password)
     gw, gateway_url = processes.start_gateway(tmp_path, cfg)
     try:
         k = await kiosk_factory(trust={"root_keys": str(root_pem)})
@@ -134,8 +138,7 @@ async def test_signed_codes_are_decided_on_the_kiosk(tmp_path, trust, broker, pl
             ("green", "open", "kiosk"), ("unknown", "hold", "kiosk"), ("unknown", "hold", "kiosk")]
         rows = await poll(lambda: _n(records_for(platform), 3), timeout=15)
         assert sorted(r[0] for r in rows) == sorted(v.event_id for v, _ in shown)
-        async with httpx.AsyncClient(timeout=5) as http:
-            summary = (await http.get(gateway_url + "/api/summary")).json()
+        summary = await get_json(gateway_url + "/api/summary")
         assert summary["received"].get("scan") == 3
     finally:
         gw.stop()

@@ -28,7 +28,7 @@ from firmware.kiosk import config as kiosk_config
 from firmware.kiosk import devices as hardware
 from firmware.kiosk.health import Health
 from firmware.kiosk.kiosk import Clock, Kiosk, SystemClock
-from firmware.kiosk.timesync import GatewayClock
+from firmware.kiosk.timesync import GatewayClock, gateway_client_options
 
 log = logging.getLogger("firmware.kiosk")
 
@@ -72,7 +72,11 @@ async def serve(cfg: kiosk_config.KioskConfig, build_devices: BuildDevices,
     """Run the kiosk until SIGTERM/SIGINT (exit 0) or until one of its tasks dies (1)."""
     health = Health()
     found = build_devices(cfg, health)
-    gateway_clock = GatewayClock(gateway_url) if gateway_url else None
+    gateway_clock = None
+    if gateway_url:  # its broker login signs the calls, the site CA checks the gateway
+        b = cfg.broker
+        gateway_clock = GatewayClock(gateway_url, client_options=gateway_client_options(
+            gateway_url, b.username, b.password, b.ca_file))
     clock: Clock = gateway_clock or SystemClock()
     kiosk = Kiosk(cfg, found.source, found.signal, health, clock=clock, counter=found.counter)
     stopping = asyncio.Event()

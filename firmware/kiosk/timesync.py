@@ -16,7 +16,9 @@ between wall and monotonic clock changes) and counted, for the status message an
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +28,25 @@ import httpx
 log = logging.getLogger(__name__)
 
 JUMP_MS = 1000  # a wall-clock change beyond this, not explained by elapsed time, is a jump
+
+
+def gateway_client_options(url: str, username: str | None, password: str | None,
+                           ca_file: str | None) -> dict:
+    """httpx options for calling the gateway (time, releases, update status): the kiosk's
+    broker login as HTTP Basic credentials, which the gateway checks against the broker's
+    password file, and the site CA for its HTTPS certificate. The login goes only over
+    HTTPS or to loopback, never in clear across the site network."""
+    options: dict = {}
+    parts = httpx.URL(url)
+    try:
+        loopback = parts.host == "localhost" or ipaddress.ip_address(parts.host).is_loopback
+    except ValueError:
+        loopback = False
+    if username and password and (parts.scheme == "https" or loopback):
+        options["auth"] = (username, password)
+    if ca_file:
+        options["verify"] = ssl.create_default_context(cafile=ca_file)
+    return options
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +68,10 @@ class GatewayClock:
         wall: Callable[[], float] = time.time,
         mono: Callable[[], float] = time.monotonic,
         http: httpx.AsyncClient | None = None,
+        client_options: dict | None = None,
     ) -> None:
         self.url = gateway_url.rstrip("/") + "/api/time"
+        self.client_options = client_options or {}
         self.wall = wall
         self.mono = mono
         self._http = http
@@ -91,7 +114,7 @@ class GatewayClock:
 
     async def sync(self, exchanges: int = 5, timeout_s: float = 2.0) -> Sample:
         """A few exchanges; the shortest round trip wins. Raises httpx.HTTPError if none."""
-        client = self._http or httpx.AsyncClient(timeout=timeout_s)
+        client = self._http or httpx.AsyncClient(timeout=timeout_s, **self.client_options)
         try:
             samples = []
             for _ in range(exchanges):

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,10 +257,11 @@ def systemctl_restart(unit: str = "placecode-kiosk.service") -> Restart:
 
 async def apply(root: Path, gateway: str, check: HealthCheck, restart: Restart,
                 name: str | None = None, health_timeout_s: float = 60.0,
-                public_key: Path | None = None) -> dict:
-    """Fetch, verify, install, switch, restart, check; roll back if unhealthy."""
+                public_key: Path | None = None, client_options: dict | None = None) -> dict:
+    """Fetch, verify, install, switch, restart, check; roll back if unhealthy.
+    `client_options`: httpx options for the gateway (timesync.gateway_client_options)."""
     root = Path(root)
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, **(client_options or {})) as client:
         data, sha, sig = await fetch(client, gateway, name)
         verify(data, sha, sig, public_key)
         new, sw = unpack(data, root)
@@ -325,6 +327,21 @@ def recover(root: Path) -> str | None:
     return state.get("from")
 
 
+def gateway_options(config: Path, gateway: str) -> dict:
+    """Credentials and CA for the gateway from the kiosk's config file, read directly (not
+    through the kiosk's config model, which a release may change): none without one."""
+    from firmware.kiosk.timesync import gateway_client_options
+
+    try:
+        broker = tomllib.loads(config.read_text()).get("broker", {})
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UpdateError(f"{config}: {exc}") from None
+    return gateway_client_options(gateway, broker.get("username"), broker.get("password"),
+                                  broker.get("ca_file"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m firmware.kiosk.update")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -343,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--health-timeout", type=float, default=60.0)
     a.add_argument("--unit", default="placecode-kiosk.service")
     a.add_argument("--public-key", type=Path, default=Path("/etc/placecode/release-key.pub"))
+    a.add_argument("--config", type=Path, default=Path("/etc/placecode/kiosk.toml"),
+                   help="the kiosk's config: its broker login signs the calls to the gateway")
     r = sub.add_parser("recover", help="roll back an update cut short")
     r.add_argument("--root", type=Path, default=Path("/opt/placecode"))
     args = parser.parse_args(argv)
@@ -363,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
             result = asyncio.run(apply(args.root, args.gateway.rstrip("/"),
                                        HealthCheck(args.gateway.rstrip("/"), args.kiosk),
                                        systemctl_restart(args.unit), args.release,
-                                       args.health_timeout, key))
+                                       args.health_timeout, key,
+                                       gateway_options(args.config, args.gateway)))
             print(json.dumps(result))
             return 1 if result["result"] == "rolled_back" else 0
         elif args.command == "recover":

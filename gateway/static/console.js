@@ -1,12 +1,33 @@
 // The console page: sign-in, then the views the signed-in role may see.
 const $ = id => document.getElementById(id);
-const esc = s => String(s ?? "").replace(/[&<>"']/g, c => "&#" + c.charCodeAt(0) + ";");
+// Every value reaches the page through el()/put(): as a text node or an attribute value,
+// never as HTML to parse (no innerHTML anywhere), so nothing a kiosk, a visitor or a
+// colleague typed can become markup or script. The server's CSP forbids inline script too.
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (/^on/i.test(name)) throw new Error("no event handler attributes: " + name);
+    if (value == null || value === false) continue;
+    node.setAttribute(name, value === true ? "" : String(value));
+  }
+  return append(node, children);
+}
+function append(node, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c != null && c !== false) node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+const put = (target, ...children) => { target.replaceChildren(); return append(target, children); };
+const muted = text => el("span", {class: "muted"}, text);
 const locale = () => (lang === "zh" ? "zh-CN" : "en-GB");
 let siteZone;  // times are shown on the site's clock, whatever the tablet's zone
 const hms = ms => new Date(ms).toLocaleTimeString(locale(), {hour12: false, timeZone: siteZone});
 const dhm = ms => new Date(ms).toLocaleString(locale(), {hour12: false, timeZone: siteZone});
 const OUTCOMES = ["let_in_after_check", "turned_away", "sent_to_health_desk", "left_before_check", "kiosk_fixed", "false_alarm", "other"];
 const COLOURS = {green: "#1aa34a", yellow: "#f2b01e", red: "#d9363e", unknown: "#8a8f98", offline: "#4e5969"};
+const dot = colour => el("span", {class: "dot " + (colour in COLOURS ? colour : "unknown")});
+const person = e => (e.masked_name ? e.masked_name + " " + e.masked : e.masked);
 let me = null, feed = null, openAlerts = new Map(), acked = [], entries = [], view = null, timers = [];
 
 async function api(path, opts = {}) {
@@ -14,7 +35,7 @@ async function api(path, opts = {}) {
   if (me) headers["X-CSRF-Token"] = me.csrf;
   const r = await fetch(path, {credentials: "same-origin", ...opts, headers: {...headers, ...(opts.headers || {})}});
   if (r.status === 401 && path !== "/api/sign-in") { showSignIn(); throw new Error("signed out"); }
-  if (!r.ok) throw new Error((await r.text()) || r.status);
+  if (!r.ok) throw Object.assign(new Error((await r.text()) || r.status), {status: r.status, response: r});
   return (r.headers.get("content-type") || "").includes("json") ? r.json() : r.text();
 }
 const post = (path, body) => api(path, {method: "POST", body: JSON.stringify(body)});
@@ -26,11 +47,11 @@ function showSignIn() {
   $("alarm").className = "";
 }
 async function boot() {
-  try { siteZone = (await (await fetch("/api/summary")).json()).timezone; } catch { /* browser's zone */ }
   try { me = await (await fetch("/api/me")).json(); if (!me.user) throw 0; } catch { return showSignIn(); }
   start();
 }
 function start() {
+  siteZone = me.timezone || undefined;  // else the browser's zone
   $("signin").hidden = true; $("app").hidden = false; $("signout").hidden = false;
   $("who").textContent = `${me.user} · ${t("role_" + me.role)}`;
   document.querySelectorAll("#tabs button").forEach(b => { b.hidden = !can(b.dataset.perm); });
@@ -55,30 +76,29 @@ async function loadLive() {
 }
 async function loadStats() {
   const s = await api("/api/summary");
-  $("stats").innerHTML = ["green", "yellow", "red", "unknown"].map(k =>
-    `<span><span class="dot ${k}"></span>${t(k)} ${s.counts[k] || 0}</span>`).join("") +
-    `<span>${t("tab_kiosks")} ${s.kiosks_online}/${s.kiosks_total}</span>`;
+  put($("stats"), ["green", "yellow", "red", "unknown"].map(k =>
+    el("span", null, dot(k), `${t(k)} ${s.counts[k] || 0}`)),
+    el("span", null, `${t("tab_kiosks")} ${s.kiosks_online}/${s.kiosks_total}`));
   $("clock").textContent = hms(s.now_ms);
 }
 function entryRow(e, fresh) {
   const colour = e.colour || "unknown";
-  return `<tr data-id="${esc(e.id)}" class="${fresh ? "fresh" : ""}"><td>${hms(e.ts)}</td><td>${esc(e.door)}</td>
-    <td>${esc(t(e.method))}${e.medium ? ` <span class="muted">${esc(t(e.medium))}</span>` : ""}</td>
-    <td>${esc(e.masked_name ? e.masked_name + " " + e.masked : e.masked)}</td>
-    <td><span class="dot ${esc(colour)}"></span>${esc(t(colour))}</td><td>${esc(t(e.decided))}</td></tr>`;
+  return el("tr", {"data-id": e.id, class: fresh ? "fresh" : null},
+    el("td", null, hms(e.ts)), el("td", null, e.door),
+    el("td", null, t(e.method), e.medium ? [" ", muted(t(e.medium))] : null),
+    el("td", null, person(e)), el("td", null, dot(colour), t(colour)), el("td", null, t(e.decided)));
 }
 function renderEntries(freshId) {
   const filter = $("door-filter"), door = filter.value;
   const doors = [...new Set(entries.map(e => e.door))].sort();
   const known = [...filter.options].map(o => o.value).filter(Boolean);
   if (doors.join() !== known.join()) {
-    filter.innerHTML = `<option value="">${t("all_doors")}</option>` +
-      doors.map(d => `<option value="${esc(d)}">${esc(d)}</option>`).join("");
+    put(filter, el("option", {value: ""}, t("all_doors")), doors.map(d => el("option", {value: d}, d)));
     filter.value = doors.includes(door) ? door : "";
   }
   filter.options[0].textContent = t("all_doors");
-  $("entries").innerHTML = entries.filter(e => !filter.value || e.door === filter.value)
-    .map(e => entryRow(e, e.id === freshId)).join("");
+  put($("entries"), entries.filter(e => !filter.value || e.door === filter.value)
+    .map(e => entryRow(e, e.id === freshId)));
 }
 $("door-filter").addEventListener("change", () => renderEntries());
 function connectFeed() {
@@ -110,18 +130,23 @@ function alertsChanged() {
   if (view === "alerts") renderAlerts();
 }
 function alertWhat(a) {
-  if (a.kind === "kiosk_offline") return `${t("alert_kiosk_offline")} ${esc(a.kiosk)}`;
-  if (a.kind === "misuse") return `${t("alert_misuse_" + a.action) || t("alert_misuse")} · ${esc(a.door)}`;
-  return `<span class="dot ${esc(a.colour || "unknown")}"></span>${esc(t(a.colour || "unknown"))} · ${t("alert_entry")}`;
+  if (a.kind === "kiosk_offline") return `${t("alert_kiosk_offline")} ${a.kiosk}`;
+  if (a.kind === "misuse") return `${t("alert_misuse_" + a.action) || t("alert_misuse")} · ${a.door}`;
+  return [dot(a.colour || "unknown"), `${t(a.colour || "unknown")} · ${t("alert_entry")}`];
 }
+const outcomeText = o => t(o === "other" ? "other_outcome" : o);
 function renderAlerts() {
-  const options = OUTCOMES.map(o => `<option value="${o}">${t(o === "other" ? "other_outcome" : o)}</option>`).join("");
-  $("alerts").innerHTML = [...openAlerts.values()].sort((a, b) => b.n - a.n).map(a =>
-    `<tr class="alert-row" data-alert="${a.n}"><td>${hms(a.ts)}</td><td>${alertWhat(a)}</td><td>${esc(a.door || a.kiosk)}</td>
-     <td>${esc(a.masked || "")}</td><td><select>${a.kind === "kiosk_offline" ? options.replace('value="kiosk_fixed"', 'value="kiosk_fixed" selected') : options}</select>
-     <input class="note" placeholder="${t("note")}" maxlength="500"> <button class="btn primary ack">${t("ack")}</button></td></tr>`).join("");
-  $("acked").innerHTML = acked.map(a => `<tr><td>${hms(a.ts)}</td><td>${alertWhat(a)}</td><td>${esc(a.door || a.kiosk)}</td>
-     <td>${esc(t(a.outcome === "other" ? "other_outcome" : a.outcome))} ${esc(a.note || "")}</td><td>${esc(a.acked_by)} ${hms(a.acked_ms)}</td></tr>`).join("");
+  put($("alerts"), [...openAlerts.values()].sort((a, b) => b.n - a.n).map(a =>
+    el("tr", {class: "alert-row", "data-alert": a.n}, el("td", null, hms(a.ts)), el("td", null, alertWhat(a)),
+      el("td", null, a.door || a.kiosk), el("td", null, a.masked || ""),
+      el("td", null,
+        el("select", null, OUTCOMES.map(o => el("option",
+          {value: o, selected: a.kind === "kiosk_offline" && o === "kiosk_fixed"}, outcomeText(o)))),
+        el("input", {class: "note", placeholder: t("note"), maxlength: 500}), " ",
+        el("button", {class: "btn primary ack"}, t("ack"))))));
+  put($("acked"), acked.map(a => el("tr", null, el("td", null, hms(a.ts)), el("td", null, alertWhat(a)),
+    el("td", null, a.door || a.kiosk), el("td", null, `${outcomeText(a.outcome)} ${a.note || ""}`),
+    el("td", null, `${a.acked_by} ${hms(a.acked_ms)}`))));
 }
 $("alerts").addEventListener("click", async ev => {
   if (!ev.target.classList.contains("ack")) return;
@@ -145,30 +170,31 @@ function beep() {
 // --- kiosks -------------------------------------------------------------------------------
 function part(health, name) {
   const v = health[name];
-  if (v === undefined) return `<span class="muted">—</span>`;
-  return v === "ok" ? `<span class="online">${t("ok")}</span>` : `<span class="fault">${esc(v)}</span>`;
+  if (v === undefined) return muted("—");
+  return v === "ok" ? el("span", {class: "online"}, t("ok")) : el("span", {class: "fault"}, v);
 }
 function offset(k) {  // reported offset if any, else the estimate from the last live scan
-  if (k.clock_offset_ms != null) return `${esc(k.clock_offset_ms)} ms`;
-  if (k.clock_offset_estimate_ms == null) return `<span class="muted">—</span>`;
+  if (k.clock_offset_ms != null) return `${k.clock_offset_ms} ms`;
+  if (k.clock_offset_estimate_ms == null) return muted("—");
   const v = k.clock_offset_estimate_ms, bad = Math.abs(v) > 2000;
-  return `<span class="${bad ? "fault" : ""}" title="${t("offset_estimate")}">≈ ${v > 0 ? "+" : ""}${esc(v)} ms</span>`;
+  return el("span", {class: bad ? "fault" : null, title: t("offset_estimate")}, `≈ ${v > 0 ? "+" : ""}${v} ms`);
 }
 function ageOf(ms) {  // how long ago, in seconds, or a dash
-  return ms == null ? `<span class="muted">—</span>` : `${Math.max(0, Math.round((Date.now() - ms) / 1000))} ${t("seconds_ago")}`;
+  return ms == null ? muted("—") : `${Math.max(0, Math.round((Date.now() - ms) / 1000))} ${t("seconds_ago")}`;
 }
 function trustList(k) {
   const tl = k.lists && k.lists.trust_list;
-  if (!tl || tl.version == null) return `<span class="muted">—</span>`;
-  return `${t("version")}${esc(tl.version)} · ${t("age")}${esc(tl.age_s)} ${t("seconds_ago")}`;
+  if (!tl || tl.version == null) return muted("—");
+  return `${t("version")}${tl.version} · ${t("age")}${tl.age_s} ${t("seconds_ago")}`;
 }
 async function loadKiosks() {
   const rows = await api("/api/kiosks");
-  $("kiosks").innerHTML = rows.map(k => `<tr data-kiosk="${esc(k.kiosk)}"><td>${esc(k.kiosk)}</td>
-    <td class="${esc(k.state)}">${t(k.state)}</td><td>${hms(k.last_seen_ms)}</td><td>${esc(k.outbox ?? "—")}</td>
-    <td>${part(k.health, "camera")}</td><td>${part(k.health, "reader")}</td><td>${part(k.health, "board")}</td>
-    <td>${esc(k.sw || "—")}</td><td>${offset(k)}</td><td>${ageOf(k.oldest_ms)}</td>
-    <td class="${k.missing ? "fault" : ""}">${esc(k.missing ?? "—")}</td><td>${trustList(k)}</td></tr>`).join("");
+  put($("kiosks"), rows.map(k => el("tr", {"data-kiosk": k.kiosk}, el("td", null, k.kiosk),
+    el("td", {class: k.state === "online" ? "online" : "offline"}, t(k.state)), el("td", null, hms(k.last_seen_ms)),
+    el("td", null, k.outbox ?? "—"), el("td", null, part(k.health, "camera")),
+    el("td", null, part(k.health, "reader")), el("td", null, part(k.health, "board")),
+    el("td", null, k.sw || "—"), el("td", null, offset(k)), el("td", null, ageOf(k.oldest_ms)),
+    el("td", {class: k.missing ? "fault" : null}, k.missing ?? "—"), el("td", null, trustList(k)))));
 }
 
 // --- counts ---------------------------------------------------------------------------------
@@ -181,8 +207,8 @@ async function loadCounts(day) {
   const colours = ["green", "yellow", "red", "unknown", "offline"];
   barChart($("hour-chart"), hours, colours.map(c => ({name: t(c), colour: COLOURS[c],
     values: hours.map((_, i) => d.doors.reduce((s, door) => s + (door.hours[i].by_colour[c] || 0), 0))})));
-  $("door-counts").innerHTML = d.doors.map(x => `<tr><td>${esc(x.door)}</td><td>${x.checked}</td>
-    <td>${x.people ?? "—"}</td><td class="coverage">${pct(x.coverage)}</td></tr>`).join("");
+  put($("door-counts"), d.doors.map(x => el("tr", null, el("td", null, x.door), el("td", null, x.checked),
+    el("td", null, x.people ?? "—"), el("td", {class: "coverage"}, pct(x.coverage)))));
   const doors = [...new Set(days.flatMap(x => Object.keys(x.doors)))].sort();
   const palette = ["#1664ff", "#14c9c9", "#f7ba1e", "#722ed1", "#f53f3f", "#3491fa", "#00b42a", "#ff7d00"];
   barChart($("day-chart"), days.map(x => x.day.slice(5)), doors.map((door, i) => ({name: door,
@@ -195,12 +221,13 @@ async function loadReport(day) {
   const r = await api("/api/report" + (day ? `?day=${day}` : ""));
   $("report-form").day.value = r.report.date;
   $("report-schedule").textContent = t("schedule", {deadline: r.schedule.deadline, lead: r.schedule.lead_minutes});
-  $("report-rows").innerHTML = r.report.doors.map(x => `<tr><td>${esc(x.door)}</td><td>${x.scans}</td><td>${x.green}</td>
-    <td>${x.yellow}</td><td>${x.red}</td><td>${x.unknown}</td><td>${x.offline}</td></tr>`).join("") +
-    `<tr><th>Σ</th><th>${r.report.total}</th></tr>`;
-  $("report-attempts").innerHTML = r.attempts.map(a => `<tr><td>${dhm(a.at_ms)}</td><td>${a.day}</td>
-    <td>${esc(a.trigger === "automatic" ? t("automatic") : a.trigger)}</td>
-    <td class="${a.ok ? "ok-text" : "bad-text"}">${a.ok ? t("delivered") : t("failed")} (${esc(a.status)})</td><td>${a.total}</td></tr>`).join("");
+  put($("report-rows"), r.report.doors.map(x => el("tr", null,
+    [x.door, x.scans, x.green, x.yellow, x.red, x.unknown, x.offline].map(v => el("td", null, v)))),
+    el("tr", null, el("th", null, "Σ"), el("th", null, r.report.total)));
+  put($("report-attempts"), r.attempts.map(a => el("tr", null, el("td", null, dhm(a.at_ms)), el("td", null, a.day),
+    el("td", null, a.trigger === "automatic" ? t("automatic") : a.trigger),
+    el("td", {class: a.ok ? "ok-text" : "bad-text"}, `${a.ok ? t("delivered") : t("failed")} (${a.status})`),
+    el("td", null, a.total))));
 }
 $("report-form").addEventListener("submit", ev => { ev.preventDefault(); loadReport(ev.target.day.value); });
 $("report-send").onclick = async () => { await post("/api/report/send", {day: $("report-form").day.value || null}); loadReport($("report-form").day.value); };
@@ -213,23 +240,24 @@ function traceBody(f, format) {
           window_minutes: Number(f.window.value) || null, format};
 }
 function doorBody(f, format) { return {door: f.door.value, from_ms: ms(f.from.value), to_ms: ms(f.to.value), format}; }
-const who = s => esc(s.masked_name ? s.masked_name + " " + s.masked : s.masked);
 $("trace-form").addEventListener("submit", async ev => {
   ev.preventDefault();
   const r = await post("/api/trace/person", traceBody(ev.target, "json"));
   $("trace-summary").textContent = t("trace_found", {v: r.visits.length, c: r.contacts.length, p: r.people, ms: r.took_ms});
-  $("trace-visits").innerHTML = r.visits.map(v => `<tr><td>${dhm(v.ts)}</td><td>${esc(v.door)}</td><td>${esc(t(v.method))}</td>
-    <td>${who(v)}</td><td class="muted">${esc(v.id)}</td></tr>`).join("");
-  $("trace-contacts").innerHTML = r.contacts.map(c => `<tr><td>${dhm(c.ts)}</td><td>${(Math.round(c.gap_ms / 6000) / 10 || 0).toFixed(1)}</td>
-    <td>${esc(c.door)}</td><td>${esc(t(c.method))}</td><td>${who(c)}</td><td class="muted">${esc(c.subject.slice(0, 12))}</td>
-    <td class="muted">${esc(c.id)}</td></tr>`).join("");
+  put($("trace-visits"), r.visits.map(v => el("tr", null, el("td", null, dhm(v.ts)), el("td", null, v.door),
+    el("td", null, t(v.method)), el("td", null, person(v)), el("td", {class: "muted"}, v.id))));
+  put($("trace-contacts"), r.contacts.map(c => el("tr", null, el("td", null, dhm(c.ts)),
+    el("td", null, (Math.round(c.gap_ms / 6000) / 10 || 0).toFixed(1)), el("td", null, c.door),
+    el("td", null, t(c.method)), el("td", null, person(c)), el("td", {class: "muted"}, c.subject.slice(0, 12)),
+    el("td", {class: "muted"}, c.id))));
 });
 $("door-form").addEventListener("submit", async ev => {
   ev.preventDefault();
   const r = await post("/api/trace/door", doorBody(ev.target, "json"));
   $("door-summary").textContent = t("door_found", {n: r.scans.length, p: r.people, ms: r.took_ms});
-  $("door-rows").innerHTML = r.scans.map(s => `<tr><td>${dhm(s.ts)}</td><td>${esc(s.door)}</td><td>${esc(t(s.method))}</td>
-    <td>${who(s)}</td><td class="muted">${esc(s.subject.slice(0, 12))}</td><td class="muted">${esc(s.id)}</td></tr>`).join("");
+  put($("door-rows"), r.scans.map(s => el("tr", null, el("td", null, dhm(s.ts)), el("td", null, s.door),
+    el("td", null, t(s.method)), el("td", null, person(s)), el("td", {class: "muted"}, s.subject.slice(0, 12)),
+    el("td", {class: "muted"}, s.id))));
 });
 async function download(path, body, name) {
   const text = await post(path, body);
@@ -243,8 +271,9 @@ $("door-csv").onclick = () => { const f = $("door-form"); if (f.reportValidity()
 async function loadAudit() {
   const r = await api("/api/audit?limit=300");
   $("audit-chain").textContent = r.chain_broken_at == null ? t("chain_ok") : t("chain_broken", {n: r.chain_broken_at});
-  $("audit").innerHTML = r.rows.map(a => `<tr><td>${dhm(a.at_ms)}</td><td>${esc(a.user)}</td><td>${esc(a.role === "-" ? "-" : t("role_" + a.role))}</td>
-    <td>${esc(t("act_" + a.action))}</td><td class="muted">${esc(JSON.stringify(a.detail))}</td></tr>`).join("");
+  put($("audit"), r.rows.map(a => el("tr", null, el("td", null, dhm(a.at_ms)), el("td", null, a.user),
+    el("td", null, a.role === "-" ? "-" : t("role_" + a.role)), el("td", null, t("act_" + a.action)),
+    el("td", {class: "muted"}, JSON.stringify(a.detail)))));
 }
 
 // --- page ------------------------------------------------------------------------------------------
@@ -254,7 +283,11 @@ $("signin-form").addEventListener("submit", async ev => {
   try {
     me = await post("/api/sign-in", {name: f.name.value, password: f.password.value});
     f.password.value = ""; $("signin-error").textContent = ""; start();
-  } catch { me = null; $("signin-error").textContent = t("bad_sign_in"); }
+  } catch (err) {
+    me = null;
+    $("signin-error").textContent = err.status === 429
+      ? t("locked_sign_in", {s: err.response.headers.get("Retry-After") || "?"}) : t("bad_sign_in");
+  }
 });
 $("signout").onclick = async () => { try { await post("/api/sign-out", {}); } finally { showSignIn(); } };
 $("tabs").addEventListener("click", ev => { const b = ev.target.closest("button"); if (b) show(b.dataset.view); });
