@@ -46,6 +46,16 @@ put_config() {
     fi
 }
 
+ensure_mode() {  # PATH MODE OWNER:GROUP — an existing file or folder's mode and owner
+    local path=$1 mode=$2 owner=$3
+    if [ "$(stat -c %a "$path")" = "${mode#0}" ] && [ "$(stat -c %U:%G "$path")" = "$owner" ]; then
+        return 0
+    fi
+    chmod "$mode" "$path"
+    chown "$owner" "$path"
+    changed "$path (mode $mode, $owner)"
+}
+
 ensure_dir() {  # PATH MODE OWNER:GROUP
     local path=$1 mode=$2 owner=$3
     if [ -d "$path" ] && [ "$(stat -c %a "$path")" = "${mode#0}" ] \

@@ -89,9 +89,23 @@ def acl_file(site: str, users: Iterable[BrokerUser]) -> str:
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    """Replace `path` whole. A file already there keeps its group and mode: the installer
+    lets the gateway's group read the password file (kiosks' HTTP logins, gateway/
+    web_security.py), and a rewrite after an enrolment must not take that away."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        old = path.stat()
+    except FileNotFoundError:
+        old = None
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    if old is not None:
+        os.fchmod(fd, old.st_mode & 0o777)
+        if old.st_gid != os.fstat(fd).st_gid:
+            try:
+                os.fchown(fd, -1, old.st_gid)
+            except PermissionError:
+                os.fchmod(fd, mode)  # cannot give the group back: not its permissions either
     with os.fdopen(fd, "w") as out:
         out.write(text)
         out.flush()

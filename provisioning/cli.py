@@ -114,12 +114,17 @@ def cmd_site_init(args: argparse.Namespace, registry: Registry) -> None:
     print(f"gateway broker credentials: {section}")
 
 
-def cmd_console_cert(args: argparse.Namespace, registry: Registry) -> None:
-    setup = _enrolment(args, registry).site
-    files = tls.issue_console(setup.tls_dir, args.hosts, args.out)
-    print(f"gateway HTTPS certificate {files.cert}, key {files.key}: copy both to "
-          "/etc/placecode/ (key readable by the placecode group only) and set http.tls_cert "
-          "and http.tls_key in gateway.toml")
+def cmd_console_cert(args: argparse.Namespace, _registry: Registry) -> int:
+    tls_dir = args.site_dir / "tls"
+    if not (tls_dir / "ca.pem").exists():
+        if not args.site:
+            print(f"no site CA in {tls_dir}: give --site to create it", file=sys.stderr)
+            return 2
+        tls.create_ca(tls_dir, args.site)  # site-init uses it for the broker later
+    files = tls.issue_console(tls_dir, args.hosts, args.out)
+    print(f"gateway HTTPS certificate {files.cert}, key {files.key} (http.tls_cert, "
+          "http.tls_key in gateway.toml; the key readable by the gateway's group only)")
+    return 0
 
 
 def cmd_broker_lines(args: argparse.Namespace, registry: Registry) -> None:
@@ -229,6 +234,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("console-cert", cmd_console_cert, "HTTPS certificate for the gateway's console")
     sp.add_argument("--hosts", nargs="+", required=True, help="names/IPs of the gateway")
     sp.add_argument("--out", type=Path, help="folder for console.pem/console.key (default: TLS)")
+    sp.add_argument("--site", help="site name, to create the site CA if there is none yet")
     sp = add("broker-lines", cmd_broker_lines, "mosquitto config lines for this site")
     sp.add_argument("--tls-port", type=int, default=8883)
     sp.add_argument("--bind", default="0.0.0.0")

@@ -147,10 +147,14 @@ class Enrolment:
     def init_site(self, hosts: list[str]) -> str:
         """CA and server certificate (if TLS), the gateway's broker user, the broker files.
         Returns the path of the gateway's [broker] section, holding its new secret."""
-        if self.site.tls and not (self.site.tls_dir / "ca.pem").exists():
-            tls.create_ca(self.site.tls_dir, self.site.name)
-            tls.issue_server(self.site.tls_dir, hosts)
-            tls.issue_console(self.site.tls_dir, hosts)
+        if self.site.tls:
+            # The CA may exist already: install-gateway makes it for the console's HTTPS.
+            if not (self.site.tls_dir / "ca.pem").exists():
+                tls.create_ca(self.site.tls_dir, self.site.name)
+            if not (self.site.tls_dir / "server.pem").exists():
+                tls.issue_server(self.site.tls_dir, hosts)
+            if not (self.site.tls_dir / "console.pem").exists():
+                tls.issue_console(self.site.tls_dir, hosts)
         secret = broker_files.new_secret()
         now = int(self.clock())
         self.db.execute(

@@ -91,6 +91,9 @@ def test_steps_change_only_what_differs(tmp_path: Path):
     assert "done: 1 changes" in lib(step)
     os.chmod(tmp_path / "etc" / "a.conf", 0o666)
     assert "done: 1 changes" in lib(step)
+    mode = f"ensure_mode {tmp_path}/etc/a.conf 0640 {owner}:{group}; finish"
+    assert "done: 1 changes" in lib(mode)
+    assert "done: 0 changes" in lib(mode)
 
 
 def test_scripts_parse():

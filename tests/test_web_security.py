@@ -373,3 +373,43 @@ async def test_script_in_kiosk_fields_never_runs_in_the_console(site):
             assert await page.evaluate("window.__pwned") is None
         finally:
             await browser.close()
+
+
+# --- the installed gateway's certificate -------------------------------------------------
+
+def test_console_certificate_from_the_site_ca_which_site_init_keeps(tmp_path):
+    import subprocess
+    import sys
+
+    from cryptography import x509
+
+    site_dir, out = tmp_path / "site", tmp_path / "etc"
+    run = [sys.executable, "-m", "provisioning", "--db", str(tmp_path / "r.db"),
+           "--site-dir", str(site_dir)]
+    made = subprocess.run(run + ["console-cert", "--site", "erqi", "--hosts", "gw.local",
+                                 "192.0.2.5", "--out", str(out)],
+                          capture_output=True, text=True, cwd=processes.ROOT, check=False)
+    assert made.returncode == 0, made.stderr
+    ca = (site_dir / "tls" / "ca.pem").read_bytes()
+    cert = x509.load_pem_x509_certificate((out / "console.pem").read_bytes())
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"gw.local", "localhost"} <= set(names.get_values_for_type(x509.DNSName))
+    assert {"192.0.2.5", "127.0.0.1"} <= {str(a) for a in names.get_values_for_type(x509.IPAddress)}
+    assert (out / "console.key").stat().st_mode & 0o077 == 0
+    # The broker's setup later uses the same CA (kiosks trust one CA for both).
+    init = subprocess.run(run + ["site-init", "--site", "erqi", "--hosts", "gw.local"],
+                          capture_output=True, text=True, cwd=processes.ROOT, check=False)
+    assert init.returncode == 0, init.stderr
+    assert (site_dir / "tls" / "ca.pem").read_bytes() == ca
+    assert (site_dir / "tls" / "server.pem").exists()
+
+
+def test_password_file_rewrite_keeps_the_group_and_mode_the_installer_set(tmp_path):
+    import os
+
+    path = tmp_path / "passwd"
+    broker_files.write_atomic(path, "a:1\n")
+    os.chmod(path, 0o640)
+    broker_files.write_atomic(path, "a:2\n")
+    assert path.read_text() == "a:2\n" and path.stat().st_mode & 0o777 == 0o640
