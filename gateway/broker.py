@@ -15,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from firmware.signed.signedlist import MAX_DOCUMENT
+
 CONFIG_TEMPLATE = Path(__file__).with_name("broker") / "mosquitto.conf"
 
 
@@ -24,11 +26,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Topic, properties and the MQTT header around the largest payload.
+PACKET_OVERHEAD = 4096
+
+
 def render_config(port: int, data_dir: Path, auth_lines: str = "",
                   log_file: Path | None = None) -> str:
     user = getpass.getuser()
     return CONFIG_TEMPLATE.read_text().format(
         port=port,
+        message_size_limit=MAX_DOCUMENT,
+        max_packet_size=MAX_DOCUMENT + PACKET_OVERHEAD,
         data_dir=data_dir,
         allow_anonymous="false" if auth_lines else "true",
         auth_lines=auth_lines,

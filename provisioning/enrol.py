@@ -155,6 +155,7 @@ class Enrolment:
                 tls.issue_server(self.site.tls_dir, hosts)
             if not (self.site.tls_dir / "console.pem").exists():
                 tls.issue_console(self.site.tls_dir, hosts)
+            self.write_crl()
         secret = broker_files.new_secret()
         now = int(self.clock())
         self.db.execute(
@@ -177,6 +178,8 @@ class Enrolment:
         """Lines for gateway/broker.py's `auth_lines`: the files, and the TLS listener."""
         lines = [f"password_file {self.site.passwd}", f"acl_file {self.site.acl}"]
         if self.site.tls and tls_port:
+            if not (self.site.tls_dir / "crl.pem").exists():
+                self.write_crl()
             lines.append(tls.listener_lines(self.site.tls_dir, tls_port, bind))
         return "\n".join(lines)
 
@@ -187,6 +190,13 @@ class Enrolment:
             query += " AND state = ?"
             args += (state,)
         return [BrokerUser(*row) for row in self.db.execute(query + " ORDER BY username", args)]
+
+    def write_crl(self) -> None:
+        """The revocation list from the register: every revoked kiosk's certificate."""
+        serials = [row[0] for row in self.db.execute(
+            "SELECT cert_serial FROM broker_users WHERE site = ? AND state = 'revoked'"
+            " AND cert_serial IS NOT NULL", (self.site.name,))]
+        tls.write_crl(self.site.tls_dir, serials)
 
     def sync_broker(self) -> bool:
         """Rewrite password and ACL files from the table; reload the broker if we can."""
@@ -329,6 +339,8 @@ class Enrolment:
         bundle = self.site.bundles / kiosk
         shutil.rmtree(bundle, ignore_errors=True)
         (self.site.bundles / f"{kiosk}.tar.gz").unlink(missing_ok=True)
+        if self.site.tls and (self.site.tls_dir / "ca.key").exists():
+            self.write_crl()  # its certificate fails the TLS handshake from the reload on
         return self.sync_broker()
 
     def kiosks(self) -> list[dict[str, object]]:

@@ -163,6 +163,32 @@ def issue_client(tls_dir: Path, kiosk: str, out_dir: Path) -> CertFiles:
     return _leaf(tls_dir, kiosk, ExtendedKeyUsageOID.CLIENT_AUTH, [], out)
 
 
+def write_crl(tls_dir: Path, serials: list[str]) -> Path:
+    """The site's certificate revocation list (crl.pem), signed by the site CA, naming the
+    revoked kiosks' certificate serials (hex). The broker's TLS listener reads it
+    (`crlfile`): a revoked kiosk's certificate fails the handshake. It is valid as long as
+    the CA, since an expired list would make the broker refuse every kiosk."""
+    ca_cert, ca_key = load_ca(tls_dir)
+    now = _now()
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now)
+        .next_update(ca_cert.not_valid_after_utc)
+    )
+    for serial in sorted(set(serials)):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(int(serial, 16))
+            .revocation_date(now).build()
+        )
+    crl = builder.sign(ca_key, hashes.SHA256())
+    path = tls_dir / "crl.pem"
+    tmp = path.with_name(".crl.pem.tmp")
+    tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    tmp.replace(path)
+    return path
+
+
 def serial_of(cert_file: Path) -> str:
     return format(x509.load_pem_x509_certificate(cert_file.read_bytes()).serial_number, "x")
 
@@ -170,16 +196,21 @@ def serial_of(cert_file: Path) -> str:
 def listener_lines(tls_dir: Path, port: int = 8883, bind: str = "0.0.0.0") -> str:
     """Mosquitto lines for the kiosks' TLS listener (after the loopback listener).
 
-    A client must show a certificate from the site CA AND a valid username/password;
-    the broker uses the username as the client id, so no kiosk can take over another
-    kiosk's session by reusing its client id.
+    A client must show a certificate from the site CA that is not on the site's
+    revocation list (crl.pem, which `revoke` rewrites). Its certificate's CN is its
+    username, whatever username and password it sends (Mosquitto then does not read
+    the password file for this listener), so kiosk A's certificate always acts as A,
+    within A's ACL, and can never log in as B. The username is also the client id, so
+    no kiosk can take over another kiosk's session by reusing its client id.
     """
     return "\n".join([
         f"listener {port} {bind}",
         f"cafile {tls_dir / 'ca.pem'}",
         f"certfile {tls_dir / 'server.pem'}",
         f"keyfile {tls_dir / 'server.key'}",
+        f"crlfile {tls_dir / 'crl.pem'}",
         "require_certificate true",
+        "use_identity_as_username true",
         "use_username_as_clientid true",
         "tls_version tlsv1.2",
     ])  # fmt: skip

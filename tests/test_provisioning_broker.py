@@ -13,6 +13,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from cryptography import x509
 
 from firmware import protocol
 from gateway.broker import Broker, free_port
@@ -324,3 +325,72 @@ def test_tls_with_the_wrong_ca_or_no_client_certificate_cannot_connect(
     log = site["broker"].log_file.read_text()
     assert "certificate verify failed" in log
     assert "peer did not return a certificate" in log
+
+
+# --- sizes, certificate identity, revocation (issue #16) -------------------------------------
+
+
+def test_a_message_above_the_size_limit_is_refused_and_never_retained(site) -> None:
+    from firmware.signed.signedlist import MAX_DOCUMENT
+
+    gateway = site["probe"]("gateway", site["gateway"])
+    assert gateway.connect() == 0
+    lists = protocol.trust_list_topic(SITE)
+    # The largest legitimate message, a signed list at its size bound, is kept.
+    gateway.client.publish(lists, b"L" * MAX_DOCUMENT, qos=1, retain=True)
+    assert accepted(gateway.acks.get(timeout=5)[1].value)
+    a = site["a"]
+    kiosk = site["probe"](a.kiosk, a.secret)
+    assert kiosk.connect() == 0
+    assert kiosk.subscribe(lists) == 1
+    assert kiosk.messages.get(timeout=5) == (lists, b"L" * MAX_DOCUMENT)
+    # 1 MiB, retained: the broker ends the connection before storing it.
+    big = site["probe"](a.kiosk, a.secret)
+    assert big.connect() == 0
+    big.client.publish(protocol.topic(SITE, a.kiosk, protocol.STATUS), b"x" * (1 << 20), qos=1,
+                       retain=True)
+    big.disconnects.get(timeout=5)
+    later = site["probe"]("gateway", site["gateway"])
+    assert later.connect() == 0
+    assert later.subscribe(protocol.topic(SITE, a.kiosk, protocol.STATUS)) == 1
+    time.sleep(0.5)
+    assert later.messages.empty(), "nothing of it was retained"
+
+
+def test_a_kiosk_certificate_acts_only_as_its_own_kiosk(site) -> None:
+    a, b = site["a"], site["b"]
+    bundle = a.bundle_dir
+    context = _context(bundle / "ca.pem", bundle / "client.pem", bundle / "client.key")
+    # A's certificate with B's name and password: the broker takes the name from the
+    # certificate, so this is kiosk A, which may not write B's topics ...
+    as_b = site["probe"](b.kiosk, b.secret, context)
+    assert as_b.connect() == 0
+    assert as_b.publish(protocol.topic(SITE, b.kiosk, protocol.SCAN), scan(b.kiosk)) == NOT_AUTHORIZED
+    # ... nor read B's verdicts (Mosquitto checks read access as it delivers) ...
+    as_b.subscribe(protocol.topic(SITE, b.kiosk, protocol.VERDICT))
+    gateway = site["probe"]("gateway", site["gateway"])
+    assert gateway.connect() == 0
+    assert accepted(gateway.publish(protocol.topic(SITE, b.kiosk, protocol.VERDICT), b"for B"))
+    time.sleep(0.5)
+    assert as_b.messages.empty()
+    # ... only A's own.
+    assert accepted(as_b.publish(protocol.topic(SITE, a.kiosk, protocol.SCAN), scan(a.kiosk)))
+
+
+def test_a_revoked_kiosk_certificate_is_refused(site) -> None:
+    a, b, port = site["a"], site["b"], site["tls_port"]
+    context_a = _context(a.bundle_dir / "ca.pem", a.bundle_dir / "client.pem",
+                         a.bundle_dir / "client.key")
+    context_b = _context(b.bundle_dir / "ca.pem", b.bundle_dir / "client.pem",
+                         b.bundle_dir / "client.key")
+    assert _mqtt_connect(port, context_a, a.kiosk, a.secret) == bytes([0x20, 2, 0, 0])
+    assert "certificate verify failed" not in site["broker"].log_file.read_text()
+    serial = int(tls.serial_of(a.bundle_dir / "client.pem"), 16)
+    assert site["enrolment"].revoke(a.kiosk) is True  # rewrites crl.pem, reloads the broker
+    time.sleep(0.5)
+    with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+        _mqtt_connect(port, context_a, a.kiosk, a.secret)
+    assert "certificate verify failed" in site["broker"].log_file.read_text()
+    assert _mqtt_connect(port, context_b, b.kiosk, b.secret) == bytes([0x20, 2, 0, 0])
+    crl = x509.load_pem_x509_crl((site["setup"].tls_dir / "crl.pem").read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(serial) is not None

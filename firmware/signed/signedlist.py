@@ -27,7 +27,10 @@ from cryptography.hazmat.primitives import serialization
 from . import cose
 
 T = TypeVar("T")
-MAX_DOCUMENT = 1 << 20  # bytes; a trust list of a few hundred keys is ~100 KB
+# bytes of a signed document; also the site broker's message size limit (gateway/broker/
+# mosquitto.conf). A trust list of a few hundred keys is ~100 KB; a red list holds
+# ~19,000 entries (16-byte hashes in base64) in this much.
+MAX_DOCUMENT = 512 * 1024
 
 
 class DocumentError(ValueError):
