@@ -672,7 +672,9 @@ def read_image(path, upright: bool = True) -> tuple[np.ndarray, int]:
             if upright and orientation != 1:
                 image = ImageOps.exif_transpose(image)
             grey = np.asarray(image.convert("L"))
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError) as exc:
+    except Image.DecompressionBombError:  # Pillow's own, higher, limit: said at open
+        raise ValueError(f"{path}: more than {MAX_IMAGE_PIXELS} pixels") from None
+    except (OSError, UnidentifiedImageError, SyntaxError) as exc:
         raise ValueError(f"{path}: not a readable image file ({type(exc).__name__})") from None
     return np.ascontiguousarray(grey), orientation
 
