@@ -187,6 +187,32 @@ def test_signed_but_malformed_claims(es, trust, claims):
     assert (result.valid, result.reason) == (False, "bad_claims")
 
 
+def _cbor_map(pairs: list[tuple]) -> bytes:
+    """A CBOR map written pair by pair, so a key can appear twice."""
+    assert len(pairs) < 24
+    return bytes([0xA0 | len(pairs)]) + b"".join(cbor2.dumps(k) + cbor2.dumps(v) for k, v in pairs)
+
+
+def test_a_repeated_map_key_is_refused_not_last_one_wins(es, trust):
+    dcc = {hcert.DCC_V1: keys.sample_dcc("v")}
+    now = int(NOW)
+    good = [(hcert.IAT, now - DAY), (hcert.EXP, now + DAY), (hcert.HCERT, dcc)]
+    sign = lambda payload: envelope.wrap(keys.sign_cose(es.private_key, es.kid, payload))  # noqa: E731
+    assert verify(sign(_cbor_map(good)), trust, at=now).valid
+    # exp said twice: an expired code must not be revived by a later, longer exp
+    twice = [(hcert.IAT, now - 9 * DAY), (hcert.EXP, now - DAY), (hcert.HCERT, dcc),
+             (hcert.EXP, now + 9 * DAY)]
+    assert (verify(sign(_cbor_map(twice)), trust, at=now).reason) == "bad_claims"
+    # ... nor a person's name by a second one deeper down
+    nested = cbor2.dumps(keys.sample_dcc("v"))
+    assert nested[0] == 0xA4  # ver, nam, dob, v
+    repeated = bytes([0xA5]) + nested[1:] + cbor2.dumps("dob") + cbor2.dumps("2000-01-01")
+    claims = _cbor_map([(hcert.IAT, now - DAY), (hcert.EXP, now + DAY)])
+    payload = bytes([claims[0] + 1]) + claims[1:] + cbor2.dumps(hcert.HCERT) \
+        + bytes([0xA1]) + cbor2.dumps(hcert.DCC_V1) + repeated
+    assert verify(sign(payload), trust, at=now).reason == "bad_claims"
+
+
 def test_dcc_with_two_certificate_types_or_bytes_is_bad_claims(es, trust):
     both = keys.sample_dcc("v")
     both["t"] = keys.sample_dcc("t")["t"]
