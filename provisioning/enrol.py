@@ -94,6 +94,11 @@ class SiteSetup:
         return self.dir / "broker" / "acl"
 
     @property
+    def register(self) -> Path:
+        """Kiosk -> door(s), for the gateway (gateway/kiosk_trust.py KioskRegister)."""
+        return self.dir / "broker" / "kiosks.json"
+
+    @property
     def tls_dir(self) -> Path:
         return self.dir / "tls"
 
@@ -191,6 +196,14 @@ class Enrolment:
             args += (state,)
         return [BrokerUser(*row) for row in self.db.execute(query + " ORDER BY username", args)]
 
+    def register_json(self) -> str:
+        """Every active kiosk and the door it was enrolled for (as scans name doors)."""
+        rows = self.db.execute(
+            "SELECT username, venue, door FROM broker_users WHERE site = ? AND role = 'kiosk'"
+            " AND state = 'active' ORDER BY username", (self.site.name,))
+        kiosks = {name: [door_id(venue, door)] for name, venue, door in rows}
+        return json.dumps({"site": self.site.name, "kiosks": kiosks}, indent=1) + "\n"
+
     def write_crl(self) -> None:
         """The revocation list from the register: every revoked kiosk's certificate."""
         serials = [row[0] for row in self.db.execute(
@@ -203,6 +216,7 @@ class Enrolment:
         users = self.users()
         broker_files.write_atomic(self.site.passwd, broker_files.password_file(users))
         broker_files.write_atomic(self.site.acl, broker_files.acl_file(self.site.name, users))
+        broker_files.write_atomic(self.site.register, self.register_json())
         if self.broker is None:
             return False
         self.broker.reload()
