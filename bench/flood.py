@@ -1,0 +1,139 @@
+"""bench-flood: one kiosk floods the gateway with made-up replayed scans while another
+kiosk's visitors wait for verdicts.
+
+A compromised kiosk on the site network publishes `--replays` replay scans (default
+40,000) as fast as the broker takes them. Reports the other kiosk's live verdict latency
+during the flood next to the same figure with no flood, measured in the same run, and
+what the gateway did with the flood (stored, dropped, alerted). Target: live p99 during
+the flood ≤ 2x the idle p99. The last line is a JSON summary; exit 1 if the target is
+missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.drain import live_scans
+from bench.stats import summarise
+from firmware import mqtt_client, protocol, startup
+from firmware.kiosk import config as kiosk_config
+from firmware.kiosk.kiosk import Kiosk
+from firmware.startup import tune_interpreter
+from gateway import users
+from gateway.broker import Broker
+from simulators import processes
+from simulators.lights import SimulatedLights
+from simulators.visitors import QueuedReadings
+
+SITE = "bench"
+FLOODER = "kiosk-flood"
+MANAGER = ("bench-manager", "bench-manager-password")
+
+
+async def flood(port: int, n: int, done: asyncio.Event, window: int = 500) -> float:
+    """n replay scans from FLOODER, `window` QoS 1 publishes in flight at a time."""
+    ids = protocol.EventIds()
+    topic = protocol.topic(SITE, FLOODER, protocol.SCAN)
+    now = protocol.now_ms()
+    started = time.perf_counter()
+    address = mqtt_client.BrokerAddress(port=port)
+    async with mqtt_client.client(address, FLOODER, persistent=False) as client:
+        for first in range(0, n, window):
+            batch = []
+            for seq in range(first + 1, min(n, first + window) + 1):
+                msg = protocol.scan(ids.new(), FLOODER, "door-9", seq, now - seq, "id_card",
+                                    f"4101021980010{seq % 10000:04d}X",
+                                    decided=("unknown", "hold", "manual_check", "timeout"))
+                msg["replay"] = True
+                batch.append(client.publish(topic, protocol.encode(protocol.SCAN, msg), qos=1))
+            await asyncio.gather(*batch)
+    done.set()
+    return time.perf_counter() - started
+
+
+async def gateway_view(url: str) -> dict:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        name, password = MANAGER
+        (await http.post("/api/sign-in", json={"name": name, "password": password})).raise_for_status()
+        summary = (await http.get("/api/summary")).json()
+        alerts = (await http.get("/api/alerts")).json()
+    return {"summary": summary, "alerts": [a for a in alerts if a.get("kiosk") == FLOODER]}
+
+
+async def run(n: int, idle_scans: int) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-flood-"))
+    broker = Broker(work / "broker").start()
+    platform, url = processes.start_platform(work)
+    cfg = processes.gateway_config(work, SITE, broker.port, url)
+    users.add_user(Path(cfg["db_path"]), MANAGER[0], "manager", MANAGER[1])
+    gateway, gateway_url = processes.start_gateway(work, cfg)
+    logging.basicConfig(level=logging.WARNING)
+    raw = processes.kiosk_config(work, SITE, "kiosk-1", "door-1", broker.port)
+    raw["verdict_timeout_s"] = 10.0
+    readings, lights = QueuedReadings(), SimulatedLights()
+    kiosk = Kiosk(kiosk_config.KioskConfig.model_validate(raw), readings, lights)
+    task = asyncio.create_task(kiosk.run())
+    try:
+        await kiosk.ready.wait()
+        startup.settle_heap()  # as the kiosk process does
+        await kiosk.link.connected.wait()
+        await live_scans(kiosk, readings, lights, lambda: True, limit=20)  # warm the cache
+        idle = await live_scans(kiosk, readings, lights, lambda: True, limit=idle_scans)
+        done = asyncio.Event()
+        flooder = asyncio.create_task(flood(broker.port, n, done))
+        during = await live_scans(kiosk, readings, lights, lambda: not done.is_set(),
+                                  interval=0.05)
+        flood_s = await flooder
+        # ... and for as long again after it, while the gateway works through what came.
+        settle_until = time.perf_counter() + max(2.0, flood_s)
+        during += await live_scans(kiosk, readings, lights,
+                                   lambda: time.perf_counter() < settle_until, interval=0.05)
+        view = await gateway_view(gateway_url)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        gateway.stop()
+        platform.stop()
+        broker.stop()
+    summary = view["summary"]
+    return {
+        "bench": "flood",
+        "replays_sent": n,
+        "flood_s": round(flood_s, 2),
+        "live_idle_ms": summarise(idle),
+        "live_during_flood_ms": summarise(during),
+        "received": summary.get("received"),
+        "rejected": summary.get("rejected"),
+        "ingest": summary.get("ingest"),
+        "flood_alerts": len(view["alerts"]),
+    }
+
+
+def main() -> None:
+    tune_interpreter()  # as the gateway process does
+    parser = argparse.ArgumentParser(prog="just bench-flood")
+    parser.add_argument("--replays", type=int, default=40_000)
+    parser.add_argument("--idle-scans", type=int, default=100)
+    args = parser.parse_args()
+    result = startup.run(run(args.replays, args.idle_scans))
+    d, i = result["live_during_flood_ms"], result["live_idle_ms"]
+    result["live_p99_ratio"] = round(d["p99"] / i["p99"], 2)
+    result["target_met"] = result["live_p99_ratio"] <= 2
+    print(f"{result['replays_sent']} replays from {FLOODER} in {result['flood_s']} s")
+    print(f"{'live verdicts, other kiosk':28s}{'p50':>9s}{'p99':>9s}{'max':>9s}{'n':>6s}  (ms)")
+    for label, s in (("idle", i), ("during the flood", d)):
+        print(f"{label:28s}{s['p50']:9.2f}{s['p99']:9.2f}{s['max']:9.2f}{s['n']:6d}")
+    print(json.dumps(result))
+    raise SystemExit(0 if result["target_met"] else 1)
+
+
+if __name__ == "__main__":
+    main()
