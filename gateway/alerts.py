@@ -18,7 +18,7 @@ from functools import partial
 import aiosqlite
 
 from firmware import schema
-from gateway.events import MisuseSeen
+from gateway.events import MisuseSeen, ReplayFlood, ScanDistrusted
 from gateway.store import patiently
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,17 @@ class Alerts:
             f"misuse:{seen.id}", "misuse", kiosk=seen.kiosk, door=seen.door, ts=seen.ts,
             action=seen.misuse.kind, masked=f"first seen at {seen.misuse.first_door}",
         )
+
+    async def on_distrust(self, seen: ScanDistrusted) -> None:
+        """A kiosk's claim the gateway did not believe: flags in `action`."""
+        await self._raise(f"claim:{seen.id}", "kiosk_claim", kiosk=seen.kiosk, door=seen.door,
+                          ts=seen.ts, action=",".join(seen.flags))
+
+    async def on_flood(self, flood: ReplayFlood) -> None:
+        """A kiosk over its replay budget; once per flood window (fair_ingest reports it)."""
+        at = int(time.time() * 1000)
+        await self._raise(f"flood:{flood.kiosk}:{at // 60_000}", "replay_flood",
+                          kiosk=flood.kiosk, ts=at, action=str(flood.dropped))
 
     async def watch_kiosks(self, kiosks: Callable, every_s: float) -> None:
         """Raise an alert for each kiosk that is offline, once per time it went offline."""

@@ -29,7 +29,9 @@ from gateway import auth, console, metrics, release, web_security
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
 from gateway.console import Console
-from gateway.events import Observers
+from gateway.events import Observers, ReplayFlood
+from gateway.fair_ingest import FairIngest
+from gateway.kiosk_trust import GatewayLists, KioskRegister, KioskTrust
 from gateway.forwarder import Forwarder
 from gateway.kiosk_reports import KioskReports
 from gateway.metrics import GatewayMetrics
@@ -103,14 +105,21 @@ async def running(
         upload_queue = await ReadModel.open(cfg.db_path)
         stack.push_async_callback(upload_queue.close)
         forwarder = Forwarder(store, upload_queue, platform, p.upload_batch, p.upload_hold_s)
+        k = cfg.kiosks
+        trust = KioskTrust(KioskRegister.load(k.register_file),
+                           GatewayLists.load(cfg.trust.list_file, cfg.trust.redlist_file),
+                           int(k.max_clock_skew_s * 1000))
         checkin = CheckIn(
             cfg.site, store, StatusCache(platform, p.cache_ttl_s, p.cache_max_stale_s),
             Pseudonymiser(cfg.pseudonym_key), replies, observers,
-            on_stored=forwarder.wake.set,
+            on_stored=forwarder.wake.set, trust=trust,
         )
+        fair = FairIngest(k.replay_rate, k.replay_burst, k.replay_queue,
+                          live_in_flight=k.live_in_flight,
+                          on_flood=lambda kiosk, n: observers.observe(ReplayFlood(kiosk, n)))
         ingest = MqttIngest(cfg.site, session, checkin,
                             KioskReports(store, reads, replies, observers), replies,
-                            broker_faults)
+                            broker_faults, fair)
         gateway = Gateway(cfg, store, reads, platform, forwarder, checkin, ingest, site_console,
                           gateway_metrics)
 

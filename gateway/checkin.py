@@ -5,6 +5,12 @@ known, because a person is waiting at the door. The acknowledgement goes out onc
 scan is committed to disk, because only then may the kiosk drop it from its outbox. A
 replayed scan (the kiosk no longer waits for it) is stored and acknowledged only: no
 platform lookup, no verdict.
+
+Nothing a kiosk claims is taken on trust (gateway/kiosk_trust.py): a scan naming a door
+the kiosk is not enrolled for is refused; a decision the kiosk could not have made is
+replaced by the gateway's own (for a code or an ID card, the platform's colour); a time
+far from the gateway's clock goes to the platform as the gateway's receive time, with the
+kiosk's beside it. Each is flagged to the console.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from typing import Protocol
 from firmware import protocol
 from firmware import verdict as verdicts
 from firmware.verdict import Verdict
-from gateway.events import MisuseSeen, Observer, ScanStored, VerdictSent
+from gateway.events import MisuseSeen, Observer, ScanDistrusted, ScanStored, VerdictSent
+from gateway.kiosk_trust import GatewayLists, Judgement, KioskRegister, KioskTrust
 from gateway.misuse import ReplayGuard
 from gateway.personal import Pseudonymiser, mask, mask_name
 from gateway.status_cache import StatusCache
@@ -44,7 +51,8 @@ def kiosk_decision(msg: dict) -> Verdict:
     return Verdict(msg["id"], msg["colour"], msg["action"], prompt, msg["source"])
 
 
-def upload_record(site: str, msg: dict) -> dict:
+def upload_record(site: str, msg: dict, judged: Judgement | None = None,
+                  received_ms: int | None = None) -> dict:
     record = {
         "key": msg["id"],
         "site": site,
@@ -58,6 +66,10 @@ def upload_record(site: str, msg: dict) -> dict:
     }
     if "name" in msg:
         record["name"] = msg["name"]
+    if judged is not None and judged.flags:
+        record["flags"] = list(judged.flags)
+        if judged.skewed and received_ms is not None:
+            record["ts"], record["kiosk_ts"] = received_ms, msg["ts"]
     return record
 
 
@@ -71,6 +83,7 @@ class CheckIn:
         replies: Replies,
         observers: Observer,
         on_stored: Callable[[], None] = lambda: None,
+        trust: KioskTrust | None = None,
     ) -> None:
         self.site = site
         self.store = store
@@ -79,6 +92,7 @@ class CheckIn:
         self.replies = replies
         self.observers = observers
         self.on_stored = on_stored  # a new scan is waiting for upload
+        self.trust = trust or KioskTrust(KioskRegister(None), GatewayLists())
         self.counts: Counter[str] = Counter()
         # One-time signed codes seen at two doors, or again: flagged to the console.
         self.misuse = ReplayGuard(secret=pseudonyms.key)
@@ -88,13 +102,24 @@ class CheckIn:
         received = protocol.now_ms()
         started = time.perf_counter()
         method, credential = msg["method"], msg["credential"]
+        live = not msg.get("replay")
+        claimed = kiosk_decision(msg) if "source" in msg else None
+        judged = self.trust.judge(msg, claimed, received, live)
+        if judged.foreign_door:
+            self._refuse(msg, judged)
+            return
         subject = self.pseudonyms.subject(method, credential)
         verdict = None
-        if "source" in msg:
-            # The kiosk decided itself (a signed code checked against the trust list):
-            # record its decision; there is nothing to send back but the ack.
-            verdict = kiosk_decision(msg)
-        elif not msg.get("replay"):
+        if claimed is not None:
+            # The kiosk decided itself (a signed code checked against the trust list, or
+            # no verdict in time): record its decision, unless the gateway's check of it
+            # differs; there is nothing to send back but the ack.
+            verdict = judged.replacement or claimed
+            if judged.replacement is not None and live and method != "signed_code":
+                # a colour claimed for a code or an ID card: what the platform says
+                status = await self.statuses.status(subject, method, credential)
+                verdict = verdicts.for_colour(msg["id"], status.colour, status.source)
+        elif live:
             # Someone is waiting at the door: the verdict goes out first, before the scan
             # is committed, so the writer's disk work never sits on the visitor's path.
             status = await self.statuses.status(subject, method, credential)
@@ -112,7 +137,7 @@ class CheckIn:
             subject,
             mask(method, credential),
             mask_name(msg.get("name")),
-            upload_record(self.site, msg),
+            upload_record(self.site, msg, judged, received),
             verdict,
             protocol.now_ms(),
         )
@@ -122,6 +147,8 @@ class CheckIn:
             self.counts["duplicate"] += 1
             return
         self.on_stored()
+        if judged.flags:
+            self._distrusted(msg, judged)
         if method == "signed_code":
             self._check_misuse(msg)
         if replayed:
@@ -137,28 +164,55 @@ class CheckIn:
         """Scans nobody waits for any more (a kiosk's backlog): store, acknowledge, record
         the kiosk's own decision. One writer round for the whole batch."""
         received = protocol.now_ms()
-        waits = []
+        waits, kept = [], []
         for msg in batch:
             method, credential = msg["method"], msg["credential"]
+            claimed = kiosk_decision(msg)
+            judged = self.trust.judge(msg, claimed if "source" in msg else None, received,
+                                      live=False)
+            if judged.foreign_door:
+                self._refuse(msg, judged)
+                continue
+            kept.append((msg, judged))
             waits.append(self.store.add_scan_nowait(
                 msg, received, self.pseudonyms.subject(method, credential),
                 mask(method, credential), mask_name(msg.get("name")),
-                upload_record(self.site, msg),
-                kiosk_decision(msg), received,
+                upload_record(self.site, msg, judged, received),
+                judged.replacement or claimed, received,
             ))
         fresh = 0
-        for msg, done in zip(batch, waits, strict=True):
+        for (msg, judged), done in zip(kept, waits, strict=True):
             is_new = await done
             self.replies.acknowledge(msg["kiosk"], msg["id"])
             if not is_new:
                 self.counts["duplicate"] += 1
                 continue
             fresh += 1
+            if judged.flags:
+                self._distrusted(msg, judged)
             self.counts["replayed"] += 1
             if msg["method"] == "signed_code":
                 self._check_misuse(msg)
         if fresh:
             self.on_stored()
+
+    def _refuse(self, msg: dict, judged: Judgement) -> None:
+        """A scan the gateway will not take (another door): acknowledged, so the kiosk
+        drops it instead of sending it forever, never stored or forwarded, alerted."""
+        self.counts["refused_foreign_door"] += 1
+        log.warning("scan %s from %s refused: door %r is not enrolled for it", msg["id"],
+                    msg["kiosk"], msg["door"][:64])
+        self.replies.acknowledge(msg["kiosk"], msg["id"])
+        self._distrusted(msg, judged)
+
+    def _distrusted(self, msg: dict, judged: Judgement) -> None:
+        for flag in judged.flags:
+            self.counts[flag] += 1
+        if judged.flags != ["foreign_door"]:
+            log.warning("scan %s from %s flagged: %s", msg["id"], msg["kiosk"],
+                        ", ".join(judged.flags))
+        self.observers.observe(ScanDistrusted(msg["id"], msg["kiosk"], msg["door"], msg["ts"],
+                                              tuple(judged.flags)))
 
     def _check_misuse(self, msg: dict) -> None:
         misuse = self.misuse.observe(msg["credential"], msg["door"], msg["ts"] / 1000)

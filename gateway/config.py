@@ -101,6 +101,22 @@ class TrustConfig(_Strict):
     redlist_file: Path | None = None
 
 
+class KiosksConfig(_Strict):
+    """What the gateway believes of its kiosks (gateway/kiosk_trust.py) and how much of
+    their traffic it takes (gateway/fair_ingest.py)."""
+
+    # kiosk -> door(s), written by provisioning beside the broker's files
+    # (<site-dir>/broker/kiosks.json); without one, a kiosk may name any door (demo)
+    register_file: Path | None = None
+    # a live scan's time further than this from the gateway's clock is flagged
+    max_clock_skew_s: float = Field(300.0, gt=0)
+    # replayed scans per second per kiosk: above a day's backlog drained in a minute (1440/s)
+    replay_rate: float = Field(2000.0, gt=0)
+    replay_burst: int = Field(4000, ge=1)
+    replay_queue: int = Field(4000, ge=1)  # per kiosk; beyond it replays are dropped
+    live_in_flight: int = Field(8, ge=1)  # unanswered live scans per kiosk
+
+
 class GatewayConfig(_Strict):
     site: str
     db_path: Path
@@ -110,6 +126,7 @@ class GatewayConfig(_Strict):
     platform: PlatformConfig = PlatformConfig()
     http: HttpConfig = HttpConfig()
     trust: TrustConfig = TrustConfig()
+    kiosks: KiosksConfig = KiosksConfig()
     console: ConsoleConfig = ConsoleConfig()
 
     @field_validator("site")

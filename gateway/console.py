@@ -34,7 +34,8 @@ from firmware import schema
 from gateway import alerts, audit, auth, counts, report, retention, tracing, users
 from gateway.auth import Principal, need
 from gateway.config import GatewayConfig
-from gateway.events import DoorCounted, Event, MisuseSeen, ScanStored, VerdictSent
+from gateway.events import (DoorCounted, Event, MisuseSeen, ReplayFlood, ScanDistrusted,
+                            ScanStored, VerdictSent)
 from gateway.live import Hub, entry_view
 from gateway.personal import Pseudonymiser, mask
 from gateway.platform import Platform
@@ -119,6 +120,10 @@ class Console:
                 await patiently(partial(self.alerts.on_entry, view), "alert")
             elif isinstance(event, MisuseSeen):
                 await patiently(partial(self.alerts.on_misuse, event), "alert")
+            elif isinstance(event, ScanDistrusted):
+                await patiently(partial(self.alerts.on_distrust, event), "alert")
+            elif isinstance(event, ReplayFlood):
+                await patiently(partial(self.alerts.on_flood, event), "alert")
             elif isinstance(event, DoorCounted):
                 await patiently(partial(counts.record_people, self.db, event.door,
                                         event.hour_ms, event.people, int(time.time() * 1000)),
@@ -191,7 +196,8 @@ async def summary(request: Request, _who: Annotated[Principal, Depends(auth.curr
         "rejected": dict(gw.ingest.rejected),
         "mqtt_faults": dict(gw.ingest.faults),
         "platform_errors": dict(gw.platform.errors),
-        "checkin": dict(gw.checkin.counts),  # by colour, duplicates, replayed, misuse
+        "checkin": dict(gw.checkin.counts),  # by colour, duplicates, replayed, misuse, flags
+        "ingest": dict(gw.ingest.fair.counts),  # replays queued, dropped, floods
         "status_lookups": dict(gw.checkin.statuses.counts),  # cache, platform, stale, …
         "forwarder": {
             "backlog": await gw.reads.upload_backlog(),

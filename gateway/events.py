@@ -61,7 +61,27 @@ class DoorCounted:
     people: int
 
 
-Event = VerdictSent | ScanStored | MisuseSeen | DoorCounted
+@dataclass(frozen=True, slots=True)
+class ScanDistrusted:
+    """A kiosk claimed what the gateway does not believe (gateway/kiosk_trust.py): another
+    door (the scan was refused), a decision it could not have made, a far-off time."""
+
+    id: str
+    kiosk: str
+    door: str
+    ts: int
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayFlood:
+    """A kiosk sent more replayed scans than its budget (gateway/fair_ingest.py)."""
+
+    kiosk: str
+    dropped: int
+
+
+Event = VerdictSent | ScanStored | MisuseSeen | DoorCounted | ScanDistrusted | ReplayFlood
 
 
 class Observer(Protocol):

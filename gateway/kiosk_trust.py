@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,25 +39,52 @@ log = logging.getLogger(__name__)
 REGISTER_FILE = "kiosks.json"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KioskRegister:
     """Kiosk name -> the doors it may scan at. `None` (no register configured: a demo or
-    a test site without provisioning) lets every kiosk name any door."""
+    a test site without provisioning) lets every kiosk name any door. Loaded from a file,
+    it follows the file: provisioning rewrites it on every enrolment and revocation, and
+    it is read again when it has changed (looked at once a second at most). A missing
+    file is an empty register: no kiosk enrolled yet."""
 
     doors: dict[str, frozenset[str]] | None = None
+    path: Path | None = None
+    _stamp: tuple[int, int] | None = None
+    _looked: float = 0.0
 
     @classmethod
     def load(cls, path: Path | None) -> KioskRegister:
-        if path is None:
-            return cls(None)
-        raw = json.loads(Path(path).read_text())
+        register = cls(None, Path(path) if path is not None else None)
+        register._refresh(force=True)
+        return register
+
+    def _refresh(self, force: bool = False) -> None:
+        if self.path is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._looked < 1.0:
+            return
+        self._looked = now
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self.doors, self._stamp = {}, None
+            return
+        if (st.st_mtime_ns, st.st_size) == self._stamp:
+            return
+        raw = json.loads(self.path.read_text())
         kiosks = raw.get("kiosks") if isinstance(raw, dict) else None
         if not isinstance(kiosks, dict) or not all(
                 isinstance(d, list) and all(isinstance(x, str) for x in d) for d in kiosks.values()):
-            raise ValueError(f"{path}: not a kiosk register ({{\"kiosks\": {{name: [door]}}}})")
-        return cls({name: frozenset(doors) for name, doors in kiosks.items()})
+            raise ValueError(f"{self.path}: not a kiosk register ({{\"kiosks\": {{name: [door]}}}})")
+        self.doors = {name: frozenset(doors) for name, doors in kiosks.items()}
+        self._stamp = (st.st_mtime_ns, st.st_size)
 
     def allows(self, kiosk: str, door: str) -> bool:
+        try:
+            self._refresh()
+        except (OSError, ValueError) as exc:  # half-written by hand: keep what was known
+            log.warning("kiosk register not re-read: %s", exc)
         return self.doors is None or door in self.doors.get(kiosk, frozenset())
 
 

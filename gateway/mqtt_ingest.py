@@ -9,8 +9,10 @@ reason, and the gateway carries on. The payload itself is never logged: it may h
 personal data.
 
 Live scans each get their own task at once, so a person at the door never waits behind
-anything. Replayed scans (a kiosk's backlog) queue for one worker that hands them to
-check-in in batches.
+anything. Replayed scans (a kiosk's backlog) go to per-kiosk queues with per-kiosk
+budgets (gateway/fair_ingest.py) that one worker empties in turns, a small batch per
+kiosk: the message loop itself never waits, so one kiosk's flood of replays does not
+hold up another kiosk's visitors.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import aiomqtt
 
 from firmware import mqtt_client, protocol
 from gateway.checkin import CheckIn
+from gateway.fair_ingest import FairIngest
 from gateway.kiosk_reports import KioskReports
 from gateway.replies import KioskReplies
 
@@ -41,7 +44,7 @@ class MqttIngest:
         reports: KioskReports,
         replies: KioskReplies,
         faults: Counter[str] | None = None,
-        max_queued_replays: int = 5000,
+        fair: FairIngest | None = None,
     ) -> None:
         self.site = site
         self.session = session
@@ -51,11 +54,7 @@ class MqttIngest:
         self.faults = faults if faults is not None else Counter()  # the session's, by reason
         self.rejected: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
-        self._replays: list[dict] = []
-        self._replays_ready = asyncio.Event()
-        self._replays_room = asyncio.Event()
-        self._replays_room.set()
-        self.max_queued_replays = max_queued_replays
+        self.fair = fair or FairIngest()
         self._handling: set[asyncio.Task[None]] = set()
 
     @property
@@ -88,20 +87,25 @@ class MqttIngest:
             return
         self.received[kind] += 1
         if kind == protocol.SCAN:
-            if msg.get("replay"):
-                await self._replays_room.wait()
-                self._replays.append(msg)
-                self._replays_ready.set()
-                if len(self._replays) >= self.max_queued_replays:
-                    self._replays_room.clear()
+            if msg.get("replay") or not self.fair.start_live(msg["kiosk"]):
+                # a backlog, or more unanswered scans than one door has visitors: its
+                # kiosk's queue, or dropped unacknowledged if over budget (it resends)
+                if not self.fair.offer(msg["kiosk"], msg):
+                    self.rejected["replay_over_budget"] += 1
                 return
-            self._handle(self.checkin.handle, msg)
+            self._handle(self._live, msg)
         elif kind == protocol.STATUS:
             self._handle(self.reports.status, msg)
         elif kind == protocol.DOOR:
             self._handle(self.reports.door, msg)
         else:  # a verdict or an ack on a kiosk topic never comes from a kiosk
             self.rejected["unexpected_kind"] += 1
+
+    async def _live(self, msg: dict) -> None:
+        try:
+            await self.checkin.handle(msg)
+        finally:
+            self.fair.end_live(msg["kiosk"])
 
     def _handle(self, handler: Callable[[dict], Awaitable[None]], msg: dict) -> None:
         task = asyncio.create_task(self._guarded(handler, msg))
@@ -117,15 +121,27 @@ class MqttIngest:
             self.rejected["handler_error"] += 1
             log.exception("message %s could not be handled", msg.get("id"))
 
-    async def replay_worker(self) -> None:
-        """Everything queued since the last round, as one batch."""
+    async def replay_worker(self, in_flight: int = 8) -> None:
+        """Replays in batches of a few per kiosk, kiosks taking turns. Up to `in_flight`
+        batches wait for the store's writer at once (it commits them together), so the
+        drain is not one commit round per small batch."""
+        room = asyncio.Semaphore(in_flight)
+        rounds = 0
         while True:
-            await self._replays_ready.wait()
-            self._replays_ready.clear()
-            batch, self._replays = self._replays, []
-            self._replays_room.set()
-            try:
-                await self.checkin.handle_replays(batch)
-            except Exception:
-                self.rejected["handler_error"] += len(batch)
-                log.exception("%d replayed scans could not be handled; kiosks resend", len(batch))
+            batch = await self.fair.next_batch()
+            await room.acquire()
+            task = asyncio.create_task(self._replay_batch(batch))
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
+            task.add_done_callback(lambda _task: room.release())
+            rounds += 1
+            if rounds % 1000 == 0:
+                self.fair.forget_idle()
+            await asyncio.sleep(0)  # live scans' tasks run between batches
+
+    async def _replay_batch(self, batch: list[dict]) -> None:
+        try:
+            await self.checkin.handle_replays(batch)
+        except Exception:
+            self.rejected["handler_error"] += len(batch)
+            log.exception("%d replayed scans could not be handled; kiosks resend", len(batch))

@@ -103,3 +103,90 @@ def test_provisioning_writes_the_register_the_gateway_reads(tmp_path: Path):
     assert not register.allows(a.kiosk, "41010300000001/W1")
     assert not register.allows(b.kiosk, "41010300000001/W1"), "revoked: no door"
     registry.close()
+
+
+# --- against the real broker, gateway and platform simulator ---------------------------------
+
+async def test_forged_colour_foreign_door_and_far_off_time_at_the_real_gateway(tmp_path: Path):
+    import sqlite3
+
+    import httpx
+
+    from firmware import mqtt_client
+    from gateway import users
+    from gateway.broker import Broker
+    from simulators import processes
+    from simulators.population import first_of_colour
+    from tests.conftest import SITE, TEST_USERS, poll
+
+    red = first_of_colour(7, "red")
+    (tmp_path / "kiosks.json").write_text(json.dumps({"kiosks": {"k1": ["v/E1"]}}))
+    (tmp_path / "trust.cose").write_bytes(keys.sign_trust_list(root(), SITE, 1, [issuer("es")]))
+    broker = Broker(tmp_path / "broker").start()
+    platform, url = processes.start_platform(tmp_path)
+    # the refused scan leaves a gap in k1's numbering: upload what is behind it at once
+    cfg = processes.gateway_config(tmp_path, SITE, broker.port, url, upload_hold_s=0)
+    cfg["kiosks"] = {"register_file": str(tmp_path / "kiosks.json"), "max_clock_skew_s": 60}
+    cfg["trust"] = {"list_file": str(tmp_path / "trust.cose")}
+    name, password = TEST_USERS["manager"]
+    users.add_user(Path(cfg["db_path"]), name, "manager", password)
+    gateway, gateway_url = processes.start_gateway(tmp_path, cfg)
+    try:
+        now = protocol.now_ms()
+        ids = protocol.EventIds()
+        green = ("green", "open", "pass", "kiosk")
+        stranger = keys.new_issuer("CN", name="stranger")
+        scans = {
+            # a red person's ID card, claimed green by the kiosk
+            "forged_id": protocol.scan(ids.new(), "k1", "v/E1", 1, now, "id_card",
+                                       red.id_number, decided=green),
+            # a signed code from an issuer nobody trusts, claimed green
+            "forged_code": protocol.scan(ids.new(), "k1", "v/E1", 2, now, "signed_code",
+                                         keys.sign_code(stranger), decided=green),
+            # another venue's door
+            "foreign": protocol.scan(ids.new(), "k1", "other/E9", 3, now, "code", "x"),
+            # five days back, as a live scan
+            "old": protocol.scan(ids.new(), "k1", "v/E1", 4, now - 5 * DAY_MS, "code",
+                                 first_of_colour(7, "green").code_url),
+        }
+        address = mqtt_client.BrokerAddress(port=broker.port)
+        async with mqtt_client.client(address, "k1", persistent=False) as mqtt:
+            for msg in scans.values():
+                await mqtt.publish(protocol.topic(SITE, "k1", protocol.SCAN),
+                                   protocol.encode(protocol.SCAN, msg), qos=1)
+
+        async with httpx.AsyncClient(base_url=gateway_url, timeout=10) as http:
+            (await http.post("/api/sign-in", json={"name": name, "password": password})
+             ).raise_for_status()
+
+            async def settled():
+                rows = (await http.get("/api/entries")).json()
+                alerts = [a for a in (await http.get("/api/alerts")).json()
+                          if a["kind"] == "kiosk_claim"]
+                return (rows, alerts) if len(rows) >= 3 and len(alerts) >= 4 else None
+
+            rows, alerts = await poll(settled, timeout=15)
+        stored = {r["id"]: r for r in rows}
+        assert scans["foreign"]["id"] not in stored, "another door's scan is refused"
+        assert stored[scans["forged_id"]["id"]]["colour"] == "red", "the platform's colour"
+        assert stored[scans["forged_code"]["id"]]["colour"] == "unknown"
+        flags = {a["door"]: a["action"] for a in alerts}
+        assert flags["other/E9"] == "foreign_door"
+        assert sorted(a["action"] for a in alerts if a["door"] == "v/E1") == \
+            ["clock_skew", "decision_overruled", "decision_overruled"]
+
+        async def uploaded():
+            with sqlite3.connect(tmp_path / "platform.sqlite") as db:
+                got = {k: json.loads(b) for k, b in db.execute("SELECT key, body FROM records")}
+            return got if len(got) >= 3 else None
+
+        records = await poll(uploaded, timeout=20)
+        assert scans["foreign"]["id"] not in records, "never forwarded"
+        old = records[scans["old"]["id"]]
+        assert old["kiosk_ts"] == now - 5 * DAY_MS and abs(old["ts"] - now) < 60_000
+        assert old["flags"] == ["clock_skew"]
+        assert records[scans["forged_id"]["id"]]["flags"] == ["decision_overruled"]
+    finally:
+        gateway.stop()
+        platform.stop()
+        broker.stop()

@@ -132,6 +132,10 @@ function alertsChanged() {
 function alertWhat(a) {
   if (a.kind === "kiosk_offline") return `${t("alert_kiosk_offline")} ${a.kiosk}`;
   if (a.kind === "misuse") return `${t("alert_misuse_" + a.action) || t("alert_misuse")} · ${a.door}`;
+  if (a.kind === "kiosk_claim") {
+    return `${t("alert_kiosk_claim")} ${a.kiosk}: ${String(a.action || "").split(",").map(f => t("claim_" + f)).join(", ")}`;
+  }
+  if (a.kind === "replay_flood") return `${t("alert_replay_flood")} ${a.kiosk} (${a.action})`;
   return [dot(a.colour || "unknown"), `${t(a.colour || "unknown")} · ${t("alert_entry")}`];
 }
 const outcomeText = o => t(o === "other" ? "other_outcome" : o);
