@@ -23,16 +23,13 @@ from pathlib import Path
 import httpx
 
 from bench.drain import live_scans
+from bench.kiosk_process import KioskProcess
 from bench.stats import summarise
 from firmware import mqtt_client, protocol, startup
-from firmware.kiosk import config as kiosk_config
-from firmware.kiosk.kiosk import Kiosk
 from firmware.startup import tune_interpreter
 from gateway import users
 from gateway.broker import Broker
 from simulators import processes
-from simulators.lights import SimulatedLights
-from simulators.visitors import QueuedReadings
 
 SITE = "bench"
 FLOODER = "kiosk-flood"
@@ -74,7 +71,8 @@ async def flood_process(port: int, n: int, done: asyncio.Event) -> float:
 async def gateway_view(url: str) -> dict:
     async with httpx.AsyncClient(base_url=url, timeout=10) as http:
         name, password = MANAGER
-        (await http.post("/api/sign-in", json={"name": name, "password": password})).raise_for_status()
+        signed = await http.post("/api/sign-in", json={"name": name, "password": password})
+        signed.raise_for_status()
         summary = (await http.get("/api/summary")).json()
         alerts = (await http.get("/api/alerts")).json()
     return {"summary": summary, "alerts": [a for a in alerts if a.get("kiosk") == FLOODER]}
@@ -92,28 +90,23 @@ async def run(n: int, idle_scans: int, kiosks: dict) -> dict:
     logging.basicConfig(level=logging.WARNING)
     raw = processes.kiosk_config(work, SITE, "kiosk-1", "door-1", broker.port)
     raw["verdict_timeout_s"] = 10.0
-    readings, lights = QueuedReadings(), SimulatedLights()
-    kiosk = Kiosk(kiosk_config.KioskConfig.model_validate(raw), readings, lights)
-    task = asyncio.create_task(kiosk.run())
+    kiosk = KioskProcess(work, raw)
     try:
-        await kiosk.ready.wait()
-        startup.settle_heap()  # as the kiosk process does
-        await kiosk.link.connected.wait()
-        await live_scans(kiosk, readings, lights, lambda: True, limit=20)  # warm the cache
-        idle = await live_scans(kiosk, readings, lights, lambda: True, limit=idle_scans)
+        await kiosk.start()
+        await kiosk.connected()
+        await live_scans(kiosk, lambda: True, limit=20)  # warm the cache
+        idle = await live_scans(kiosk, lambda: True, limit=idle_scans)
         done = asyncio.Event()
         flooder = asyncio.create_task(flood_process(broker.port, n, done))
-        during = await live_scans(kiosk, readings, lights, lambda: not done.is_set(),
-                                  interval=0.05)
+        during = await live_scans(kiosk, lambda: not done.is_set(), interval=0.05)
         flood_s = await flooder
         # ... and for as long again after it, while the gateway works through what came.
         settle_until = time.perf_counter() + max(2.0, flood_s)
-        during += await live_scans(kiosk, readings, lights,
-                                   lambda: time.perf_counter() < settle_until, interval=0.05)
+        during += await live_scans(kiosk, lambda: time.perf_counter() < settle_until,
+                                   interval=0.05)
         view = await gateway_view(gateway_url)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await kiosk.stop()
         gateway.stop()
         platform.stop()
         broker.stop()

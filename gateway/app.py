@@ -31,9 +31,9 @@ from gateway.config import GatewayConfig
 from gateway.console import Console
 from gateway.events import Observers, ReplayFlood
 from gateway.fair_ingest import FairIngest
-from gateway.kiosk_trust import GatewayLists, KioskRegister, KioskTrust
 from gateway.forwarder import Forwarder
 from gateway.kiosk_reports import KioskReports
+from gateway.kiosk_trust import GatewayLists, KioskRegister, KioskTrust
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_ingest import MqttIngest
 from gateway.personal import Pseudonymiser

@@ -305,5 +305,6 @@ async def unlock(name: str, request: Request,
     """End a user's sign-in back-off now (a manager who knows it is the user, not a guesser)."""
     console = _console(request)
     cleared = console.sessions.throttle.clear(("user", name))
-    await console.audit.record(who.user, who.role, "unlock_user", name=name[:64], was_locked=cleared)
+    await console.audit.record(who.user, who.role, "unlock_user", name=name[:64],
+                               was_locked=cleared)
     return {"ok": True, "was_locked": cleared}

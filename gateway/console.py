@@ -34,8 +34,15 @@ from firmware import schema
 from gateway import alerts, audit, auth, counts, report, retention, tracing, users
 from gateway.auth import Principal, need
 from gateway.config import GatewayConfig
-from gateway.events import (DoorCounted, Event, MisuseSeen, ReplayFlood, ScanDistrusted,
-                            ScanStored, VerdictSent)
+from gateway.events import (
+    DoorCounted,
+    Event,
+    MisuseSeen,
+    ReplayFlood,
+    ScanDistrusted,
+    ScanStored,
+    VerdictSent,
+)
 from gateway.live import Hub, entry_view
 from gateway.personal import Pseudonymiser, mask
 from gateway.platform import Platform

@@ -75,8 +75,9 @@ class KioskRegister:
         raw = json.loads(self.path.read_text())
         kiosks = raw.get("kiosks") if isinstance(raw, dict) else None
         if not isinstance(kiosks, dict) or not all(
-                isinstance(d, list) and all(isinstance(x, str) for x in d) for d in kiosks.values()):
-            raise ValueError(f"{self.path}: not a kiosk register ({{\"kiosks\": {{name: [door]}}}})")
+                isinstance(d, list) and all(isinstance(x, str) for x in d)
+                for d in kiosks.values()):
+            raise ValueError(f'{self.path}: not a kiosk register ({{"kiosks": {{name: [door]}}}})')
         self.doors = {name: frozenset(doors) for name, doors in kiosks.items()}
         self._stamp = (st.st_mtime_ns, st.st_size)
 

@@ -121,7 +121,8 @@ def _check_broker_password(secret: str, encoded: str) -> bool:
     if len(parts) != 5 or parts[1] != "7":
         return False
     try:
-        iterations, salt, digest = int(parts[2]), base64.b64decode(parts[3]), base64.b64decode(parts[4])
+        iterations = int(parts[2])
+        salt, digest = base64.b64decode(parts[3]), base64.b64decode(parts[4])
     except (ValueError, binascii.Error):
         return False
     if not 1 <= iterations <= 1_000_000:
@@ -155,7 +156,8 @@ async def metrics_scraper(request: Request) -> None:
         return
     token = _config(request).metrics_token
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if token and scheme.lower() == "bearer" and secrets.compare_digest(value.encode(), token.encode()):
+    if token and scheme.lower() == "bearer" \
+            and secrets.compare_digest(value.encode(), token.encode()):
         return
     raise HTTPException(401, "metrics need a bearer token or a loopback client",
                         headers={"WWW-Authenticate": "Bearer"})

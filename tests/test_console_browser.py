@@ -66,14 +66,16 @@ async def test_duty_sees_scans_live_and_acknowledges_an_alert(site, browser):
     await page.wait_for_selector("#app", state="visible")
     assert await visible_tabs(page) == ["live", "alerts", "kiosks", "counts"]
     assert await page.text_content("h1") == "场所码 · 现场控制台"
-    await page.wait_for_function("() => document.getElementById('clock').title !== ''")  # feed open
+    # the feed is open (a function, not an expression: the page's CSP forbids eval)
+    await page.wait_for_function("() => document.getElementById('clock').title !== ''")
 
     async with kiosk_at(site, "kiosk-1", "east-gate") as k:
         before = await page.locator("#entries tr").count()
         started = time.monotonic()
         k.readings.present(Reading("code", green.code_url, medium="screen"))
         # Within one second of the scan, the new entry is on the screen.
-        await page.wait_for_function(f"() => document.querySelectorAll('#entries tr').length > {before}",
+        await page.wait_for_function(
+            f"() => document.querySelectorAll('#entries tr').length > {before}",
                                      timeout=1000)
         shown_after = time.monotonic() - started
         print(f"live feed: scan presented -> row on screen in {shown_after * 1000:.0f} ms")

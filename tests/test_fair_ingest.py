@@ -25,7 +25,7 @@ async def test_replays_are_taken_in_turns_and_a_flood_is_dropped_and_reported():
     assert floods == [("flooder", 20)], "reported once per window"
     assert all(fair.offer("honest", {"k": "h", "n": n}) for n in range(3))
     batch = await fair.next_batch()
-    assert [m["k"] for m in batch] == ["f"] * 5 + ["h"] * 3, "the honest kiosk is in the first batch"
+    assert [m["k"] for m in batch] == ["f"] * 5 + ["h"] * 3, "the honest kiosk is in batch one"
     clock.now += 1  # ten more tokens a second, not more
     while fair.queued("flooder"):
         await fair.next_batch()

@@ -53,7 +53,8 @@ def test_decode_refuses_a_pixel_bomb_in_one_line(bomb: Path):
 def test_check_code_refuses_a_pixel_bomb_in_one_line(bomb: Path, tmp_path: Path):
     keys = subprocess.run([sys.executable, "-m", "provisioning.keys", "issuer", "--out",
                            str(tmp_path / "vacc"), "--usage", "v"], cwd=REPO, check=True,
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert keys.returncode == 0
     code, out, err, rss = run_measured("-m", "firmware.kiosk.check_code", "--cert",
                                        str(tmp_path / "vacc.crt.pem"), str(bomb))

@@ -18,7 +18,6 @@ import asyncio
 import json
 import re
 import socket
-import ssl
 import time
 
 import httpx
@@ -36,7 +35,8 @@ from simulators import processes
 from tests.conftest import SITE, TEST_USERS, launch_chromium, poll
 from tests.test_console_site import running_site
 
-KIOSK_SECRETS = {"kiosk-a": "secret-of-kiosk-a-0123456789", "kiosk-b": "secret-of-kiosk-b-0123456789"}
+KIOSK_SECRETS = {"kiosk-a": "secret-of-kiosk-a-0123456789",
+                 "kiosk-b": "secret-of-kiosk-b-0123456789"}
 METRICS_TOKEN = "metrics-token-0123456789abcdef"
 BACKOFF_S = 2.0
 WANTED_HEADERS = {
@@ -154,7 +154,8 @@ async def test_kiosk_routes_need_the_kiosks_broker_login(site):
             assert (await http.get(path, auth=("gateway", "x"))).status_code == 401, path
         assert (await http.get("/api/time", auth=a)).status_code == 200
         assert (await http.get("/api/releases", auth=a)).status_code == 200
-        assert (await http.get("/api/update-status/kiosk-a", auth=a)).status_code == 404  # never online
+        never_online = await http.get("/api/update-status/kiosk-a", auth=a)
+        assert never_online.status_code == 404
         assert (await http.get("/api/update-status/kiosk-b", auth=a)).status_code == 403
         assert (await http.get("/api/summary", auth=a)).status_code == 401, "not a console login"
 
@@ -244,11 +245,13 @@ async def test_a_manager_can_end_a_back_off(site):
         locked = await http.post("/api/sign-in", json={"name": name, "password": password})
         assert locked.status_code == 429
     async with client(site) as manager:
-        me = (await manager.post("/api/sign-in", json=dict(zip(("name", "password"),
-                                                                 TEST_USERS["manager"])))).json()
+        name_, password_ = TEST_USERS["manager"]
+        me = (await manager.post("/api/sign-in",
+                                 json={"name": name_, "password": password_})).json()
         refused = await manager.post(f"/api/users/{name}/unlock")
         assert refused.status_code == 403, "the CSRF token is needed"
-        done = await manager.post(f"/api/users/{name}/unlock", headers={"X-CSRF-Token": me["csrf"]})
+        done = await manager.post(f"/api/users/{name}/unlock",
+                                  headers={"X-CSRF-Token": me["csrf"]})
         assert done.json() == {"ok": True, "was_locked": True}
     async with client(site) as http:
         again = await http.post("/api/sign-in", json={"name": name, "password": password})
@@ -333,7 +336,8 @@ async def test_script_in_kiosk_fields_never_runs_in_the_console(site):
                     e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));""")
             page = await context.new_page()
             dialogs = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), asyncio.ensure_future(d.dismiss())))
+            page.on("dialog",
+                    lambda d: (dialogs.append(d.message), asyncio.ensure_future(d.dismiss())))
             await page.goto(site.url + "/")
             await page.fill("input[name=name]", name)
             await page.fill("input[name=password]", password)
@@ -360,14 +364,17 @@ async def test_script_in_kiosk_fields_never_runs_in_the_console(site):
             assert await page.evaluate("window.__pwned") is None
             assert dialogs == []
             assert await page.evaluate("window.__violations") == [], "no markup was even tried"
-            assert await page.evaluate("""document.querySelectorAll('main img, main script').length === 0
-                && [...document.querySelectorAll('main svg')].every(s => s.parentElement.closest('.chart'))""")
+            assert await page.evaluate("""
+                document.querySelectorAll('main img, main script').length === 0
+                && [...document.querySelectorAll('main svg')]
+                    .every(s => s.parentElement.closest('.chart'))""")
 
             # And should markup ever get in, the CSP stops inline script and handlers.
             await page.evaluate("""() => {
                 const s = document.createElement('script'); s.textContent = 'window.__pwned = 9';
                 document.body.append(s);
-                const d = document.createElement('div'); d.innerHTML = '<img src=x onerror="window.__pwned=10">';
+                const d = document.createElement('div');
+                d.innerHTML = '<img src=x onerror="window.__pwned=10">';
                 document.body.append(d); }""")
             await page.wait_for_function("() => window.__violations.length >= 2", timeout=5000)
             assert await page.evaluate("window.__pwned") is None
@@ -395,7 +402,8 @@ def test_console_certificate_from_the_site_ca_which_site_init_keeps(tmp_path):
     cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert {"gw.local", "localhost"} <= set(names.get_values_for_type(x509.DNSName))
-    assert {"192.0.2.5", "127.0.0.1"} <= {str(a) for a in names.get_values_for_type(x509.IPAddress)}
+    addresses = {str(a) for a in names.get_values_for_type(x509.IPAddress)}
+    assert {"192.0.2.5", "127.0.0.1"} <= addresses
     assert (out / "console.key").stat().st_mode & 0o077 == 0
     # The broker's setup later uses the same CA (kiosks trust one CA for both).
     init = subprocess.run(run + ["site-init", "--site", "erqi", "--hosts", "gw.local"],

@@ -23,12 +23,12 @@ from pathlib import Path
 
 from firmware import logging_setup, sdnotify, startup
 from firmware.config_file import ConfigError
-from firmware.schema import SchemaError
 from firmware.kiosk import config as kiosk_config
 from firmware.kiosk import devices as hardware
 from firmware.kiosk.health import Health
 from firmware.kiosk.kiosk import Clock, Kiosk, SystemClock
 from firmware.kiosk.timesync import GatewayClock, gateway_client_options
+from firmware.schema import SchemaError
 
 log = logging.getLogger("firmware.kiosk")
 
