@@ -14,6 +14,7 @@ import? 'just/provisioning.just'
 import? 'just/codes.just'
 import? 'just/console.just'
 import? 'just/deploy.just'
+import? 'just/check.just'
 
 # list recipes
 default:

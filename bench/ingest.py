@@ -12,8 +12,6 @@ The last line is a JSON summary; target ≥ 70% of the bare figure.
 from __future__ import annotations
 
 import argparse
-
-import httpx
 import asyncio
 import json
 import subprocess
@@ -21,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
 
 from firmware import mqtt_client, protocol
 from firmware.kiosk.event import EventFactory

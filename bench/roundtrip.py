@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.stats import summarise
 from bench.kiosk_process import KioskProcess
+from bench.stats import summarise
 from firmware import mqtt_client, startup
 from firmware.kiosk.reading import Reading
 from firmware.startup import tune_interpreter

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, sqlite3.Error) as exc:
         print(f"gateway.users: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # noqa: BLE001 - a bad config path and the like
+    except Exception as exc:  # a bad config path and the like
         print(f"gateway.users: {exc}", file=sys.stderr)
         return 2
     print(f"user {args.name} ({ROLE_NAMES[args.role]}) saved")

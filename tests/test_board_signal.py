@@ -14,8 +14,8 @@ import pytest
 from firmware.kiosk.board import BoardLink, DoorEventStore
 from firmware.kiosk.board_signal import BoardSignal, check_looks
 from firmware.kiosk.screen.state import ScreenState
-from firmware.verdict import LOOKS, Look, Verdict
 from firmware.kiosk.voice import Voice
+from firmware.verdict import LOOKS, Look, Verdict
 from simulators.board import BoardSimulator
 
 # a real player process that reads the WAV it is given, as aplay would

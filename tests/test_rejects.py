@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-
 from firmware import mqtt_client, protocol
 from firmware.kiosk.reading import Reading
 from simulators.population import first_of_colour

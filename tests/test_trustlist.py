@@ -9,9 +9,9 @@ import json
 import aiomqtt
 import pytest
 
-from firmware.signed import cose
 from firmware.kiosk.signed_lists import KioskLists, load_root_keys
 from firmware.protocol import red_list_topic, trust_list_topic
+from firmware.signed import cose
 from firmware.signed.signedlist import key_id
 from firmware.signed.trustlist import TrustList, store
 from firmware.signed.verify import verify

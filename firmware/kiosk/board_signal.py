@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable
 from firmware import board_link as link
 from firmware.kiosk.board import BoardError, BoardLink
 from firmware.kiosk.screen.state import ScreenState
-from firmware.verdict import LOOKS, Look, Verdict, look_for
 from firmware.kiosk.voice import Voice
+from firmware.verdict import LOOKS, Look, Verdict, look_for
 
 log = logging.getLogger(__name__)
 

@@ -181,7 +181,7 @@ class CameraInput:
             try:
                 frame = await self._on(self._capture_thread, self.source.read, self.read_timeout)
                 error = ""
-            except Exception as exc:  # noqa: BLE001 - a driver error is a fault, not the end of the kiosk
+            except Exception as exc:  # a driver error is a fault, not the end of the kiosk
                 frame, error = None, f"camera error: {type(exc).__name__}"
                 await asyncio.sleep(self.read_timeout)
             now = time.monotonic()

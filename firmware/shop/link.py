@@ -132,7 +132,7 @@ class Link:
             self.client.subscribe(self._topic(protocol.VERDICT), 1)
             self.client.subscribe(self._topic(protocol.ACK), 1)
             self.publish_status(status_fields)
-        except Exception as exc:  # noqa: BLE001 - refused CONNACK, socket error, timeout: retry later
+        except Exception as exc:  # refused CONNACK, socket error, timeout: retry later
             self._fail(now, exc)
             return False
         self.connects += 1

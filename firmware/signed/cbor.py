@@ -121,7 +121,7 @@ def _key_identity(raw: bytes) -> Any:
         return ("bytes" if major == 2 else "str", raw[pos:])
     try:
         value = cbor2.loads(raw)
-    except Exception:  # noqa: BLE001 - an undecodable key is caught by the full decode
+    except Exception:  # an undecodable key is caught by the full decode
         return ("raw", raw)
     try:
         hash(value)

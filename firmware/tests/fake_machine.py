@@ -4,8 +4,6 @@ Installed in sys.modules as "machine" by test_pins.py only. Input levels are set
 `Pin.levels` by pin number; outputs are read back from the same table.
 """
 
-# ruff: noqa: RUF012  (class-level tables on purpose: shared by every fake pin)
-
 PWRON_RESET = 1
 WDT_RESET = 3
 _cause = [PWRON_RESET]
@@ -16,6 +14,7 @@ def reset_cause():
 
 
 class Pin:
+    # class-level tables on purpose: shared by every fake pin
     IN = 0
     OUT = 1
     PULL_UP = 1

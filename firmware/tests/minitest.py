@@ -112,7 +112,7 @@ def main(module_names):
             label = "%s.%s.%s" % (mod_name.split(".")[-1], cls.__name__, meth)
             try:
                 run_case(cls, meth)
-            except Exception as exc:  # noqa: BLE001 - report every failure, run the rest
+            except Exception as exc:  # report every failure, run the rest
                 failed += 1
                 print("FAIL", label)
                 _print_exception(exc)
