@@ -212,7 +212,7 @@ def run_study(items, max_mp: float, names: list[str] | None, dump: Path | None =
     reads: dict[str, set[int]] = {c.name: set() for c in candidates}
     ms: dict[str, list[float]] = {c.name: [] for c in candidates}
     cats = [c for c, _, _ in items]
-    for i, (category, path, quads) in enumerate(items):
+    for i, (_category, path, quads) in enumerate(items):
         grey, scale = load_image(path, max_mp)
         for c in candidates:
             start = time.perf_counter()

@@ -88,7 +88,7 @@ def main() -> int:
     }
     runs = {name: args.qr_runs if name == "qr_and_verify" else args.n for name in cases}
     samples: dict[str, list[float]] = {name: [] for name in cases}
-    for name, fn in cases.items():  # warm-up
+    for fn in cases.values():  # warm-up
         for _ in range(20):
             fn()
     for i in range(max(runs.values())):

@@ -19,8 +19,6 @@ CRC16 is no signature: the link is a cable inside the kiosk housing, and this pr
 against noise and replays of stale frames, not against someone who can write to the cable.
 """
 
-# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
-
 import os
 import struct
 
@@ -143,7 +141,7 @@ def pack(msg_type, *fields):
     try:
         return struct.pack(layout, *fields)
     except (struct.error, OverflowError, TypeError, ValueError):
-        raise LinkError("bad_args", NAMES[msg_type])
+        raise LinkError("bad_args", NAMES[msg_type]) from None  # MicroPython warns on `from err`
 
 
 def unpack(msg_type, payload):

@@ -23,10 +23,7 @@ def mask_middle(text: str, keep_start: int, keep_end: int) -> str:
 
 
 def _is_latin(text):
-    for ch in text:
-        if ord(ch) > 0x2FF:
-            return False
-    return True
+    return all(ord(ch) <= 0x2FF for ch in text)
 
 
 def mask_name(name: str) -> str:

@@ -271,7 +271,7 @@ def decode(topic_name, payload):
     try:
         msg = json.loads(payload)
     except (ValueError, UnicodeError):
-        raise ProtocolError("not_json")
+        raise ProtocolError("not_json") from None  # not `from err`: MicroPython warns
     validate(kind, msg)
     if msg.get("kiosk") != kiosk:
         raise ProtocolError("topic_mismatch", "kiosk")

@@ -104,7 +104,7 @@ def read_rows(text: str) -> Iterator[tuple[int, dict[str, str] | None, str]]:
         if len(record) != width:
             yield line, None, f"has {len(record)} fields, the header has {width}"
         else:
-            yield line, dict(zip(names, record)), ""
+            yield line, dict(zip(names, record, strict=True)), ""
         line = reader.line_num + 1
 
 

@@ -364,7 +364,7 @@ class Enrolment:
             (self.site.name,),
         )
         keys = ("kiosk", "kind", "venue", "door", "state", "created_at", "revoked_at")
-        return [dict(zip(keys, row)) for row in rows]
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     # --- one-time enrolment codes -----------------------------------------------------
 

@@ -277,7 +277,7 @@ class Registry:
 
     @staticmethod
     def _venue(row: tuple, doors: tuple[Door, ...]) -> Venue:
-        values = dict(zip(VENUE_FIELDS, row))
+        values = dict(zip(VENUE_FIELDS, row, strict=True))
         return Venue(**values, doors=doors)
 
     # --- writing ----------------------------------------------------------------------

@@ -151,8 +151,11 @@ async def test_camera_fault_and_recovery_appear_on_the_kiosk_status_topic(tmp_pa
 
             listener = asyncio.create_task(listen())
             runner = asyncio.create_task(kiosk.run())
+
+            def camera_state():
+                return seen and seen[-1].get("health", {}).get("camera")
+
             try:
-                camera_state = lambda: seen and seen[-1].get("health", {}).get("camera")
                 await wait_until(lambda: camera_state() == "ok")
                 source.pause()
                 await wait_until(lambda: str(camera_state()).startswith("fault"))

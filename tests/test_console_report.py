@@ -145,7 +145,10 @@ async def test_coverage_is_unknown_until_the_door_is_counted(site):
 def test_the_report_is_due_from_lead_minutes_before_the_deadline():
     reporter = Reporter.__new__(Reporter)
     reporter.tz, reporter.deadline_minute, reporter.lead_minutes = TZ, 16 * 60, 30
-    at = lambda hh, mm: int(datetime(2026, 11, 24, hh, mm, tzinfo=TZ).timestamp() * 1000)
+
+    def at(hh, mm):
+        return int(datetime(2026, 11, 24, hh, mm, tzinfo=TZ).timestamp() * 1000)
+
     assert not reporter.due(at(15, 29))
     assert reporter.due(at(15, 30)) and reporter.due(at(16, 5))
     assert date.fromisoformat(reporter.status(at(9, 0))["today"]) == date(2026, 11, 24)

@@ -135,7 +135,10 @@ def test_logs_are_json_capped_and_rate_limited():
 def test_rate_limit_reports_what_it_dropped_in_the_next_window():
     now = [0.0]
     limit = logging_setup.RateLimit(burst=2, window_s=10, clock=lambda: now[0])
-    make = lambda: logging.LogRecord("n", logging.WARNING, __file__, 1, "m", (), None)
+
+    def make():
+        return logging.LogRecord("n", logging.WARNING, __file__, 1, "m", (), None)
+
     assert [limit.filter(make()) for _ in range(5)] == [True, True, False, False, False]
     now[0] = 11.0
     record = make()

@@ -40,7 +40,7 @@ def posters() -> list[poster.PosterFiles]:
 
 
 def test_png_poster_qr_decodes_to_the_door_code(posters: list[poster.PosterFiles]) -> None:
-    for door, files in zip(VENUE.doors, posters):
+    for door, files in zip(VENUE.doors, posters, strict=True):
         image = Image.open(files.png)
         assert image.size == poster.PAGE
         texts = decode(image)

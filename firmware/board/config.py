@@ -5,8 +5,6 @@ stays locked and a member of staff checks people by hand. A site whose fire plan
 free passage sets gate_safe_state = "free".
 """
 
-# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
-
 DEFAULTS = {
     "heartbeat_timeout_ms": 3000,  # no valid frame from the Pi this long -> manual check
     "gate_safe_state": "locked",  # "locked": relay off; "free": relay held while fail-safe

@@ -156,7 +156,7 @@ def opencv_engine(image: np.ndarray) -> list[Code]:
         return []
     return [
         Code(text, tuple((float(x), float(y)) for x, y in quad[:4]))  # type: ignore[arg-type]
-        for text, quad in zip(texts, points)
+        for text, quad in zip(texts, points, strict=True)
         if text
     ]
 

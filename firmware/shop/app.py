@@ -6,8 +6,6 @@ ssl_params(files, host), feed() (the watchdog) and running(). Config is the unit
 an unknown key is an error that names it, so a typo never silently takes a default.
 """
 
-# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
-
 import gc
 import json
 

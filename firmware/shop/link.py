@@ -14,8 +14,6 @@ and acks subscribed at QoS 1, a PINGREQ every keepalive/2 and the link dropped w
 broker has been silent for 1.5 keepalives.
 """
 
-# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
-
 try:
     from time import ticks_add, ticks_diff
 except ImportError:  # CPython

@@ -23,8 +23,6 @@ Sequence numbers continue from the highest of the log, the mark, and the gateway
 `high_seq` (after a wiped flash the unit never reuses a number the gateway holds).
 """
 
-# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
-
 import os
 
 try:

@@ -19,8 +19,6 @@ firmware held at any I/O point, its bytecode included (compiled here from source
 image keeps that in flash). Timed runs leave it off.
 """
 
-# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
-
 import gc
 import json
 from time import ticks_diff, ticks_ms, ticks_us

@@ -5,8 +5,6 @@ fetched onto its filesystem. This is the handful of asserts the firmware tests u
 so one test file is byte-for-byte the same suite on both interpreters.
 """
 
-# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
-
 import sys
 
 

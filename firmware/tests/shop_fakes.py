@@ -1,8 +1,6 @@
 """Stand-ins for the shop unit's tests: a UART fed by the test, pins that record, a clock
 the test moves, a scratch directory on either interpreter's filesystem."""
 
-# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
-
 import os
 
 

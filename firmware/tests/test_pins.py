@@ -4,6 +4,7 @@ off from the first instruction, and the serial port over stdin/stdout as on the 
 import sys
 
 from . import fake_machine
+from .minitest import TestCase
 
 sys.modules["machine"] = fake_machine
 try:
@@ -19,8 +20,6 @@ except ImportError:
     import board_link as link
     from board import pins
     from board.core import Board
-
-from .minitest import TestCase
 
 P = pins.PIN_MAP
 Pin = fake_machine.Pin

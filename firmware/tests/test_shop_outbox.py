@@ -2,8 +2,6 @@
 the visitor was shown a light for and duplicates none; the mark and compaction survive a
 cut at each step; a full outbox refuses, never drops; numbering continues."""
 
-# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
-
 import os
 
 from firmware import protocol

@@ -2,8 +2,6 @@
 timeout, without a broker and when the outbox is full; acks move the mark only over a
 contiguous prefix; the backlog resends oldest first within its window; high_seq counts."""
 
-# ruff: noqa: UP031  (MicroPython-compatible: %-formatting on purpose)
-
 import json
 
 from firmware import protocol, verdict

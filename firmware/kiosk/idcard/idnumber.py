@@ -25,7 +25,7 @@ class InvalidIdNumber(RecordError):
 def check_character(first17: str) -> str:
     if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
         raise InvalidIdNumber("need 17 digits to compute a check character")
-    return CHECK_CHARS[sum(int(d) * w for d, w in zip(first17, WEIGHTS)) % 11]
+    return CHECK_CHARS[sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True)) % 11]
 
 
 def parse_date(text: str) -> dt.date:
