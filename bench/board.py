@@ -86,7 +86,9 @@ def main() -> None:
     args = parser.parse_args()
     baseline = summarise(pty_round_trips(args.n))
     board = summarise(asyncio.run(verdict_to_ack(args.n)))
-    print(f"pty round trip (baseline)   p50 {baseline['p50']:.3f} ms  p99 {baseline['p99']:.3f} ms")
+    print(
+        f"pty round trip (baseline)   p50 {baseline['p50']:.3f} ms  p99 {baseline['p99']:.3f} ms"
+    )
     print(f"verdict -> board ack/light  p50 {board['p50']:.3f} ms  p99 {board['p99']:.3f} ms")
     print(json.dumps({"bench": "board", "unit": "ms", "baseline_pty_round_trip": baseline,
                       "verdict_to_board_ack": board,

@@ -149,7 +149,8 @@ def run_bench(per_category: int, seed_base: int) -> dict:
             )
     out = {"categories": {}}
     print(
-        f"{'category':<12} {'kiosk %':>8} {'med ms':>7} {'p95 ms':>7} | {'pyzbar %':>8} {'med ms':>7} {'p95 ms':>7}"
+        f"{'category':<12} {'kiosk %':>8} {'med ms':>7} {'p95 ms':>7} | "
+        f"{'pyzbar %':>8} {'med ms':>7} {'p95 ms':>7}"
     )
     all_k, all_b, all_kms, all_bms = [], [], [], []
     for cat, r in rows.items():

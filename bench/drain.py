@@ -1,11 +1,11 @@
 """bench-drain: a kiosk's backlog of a day (86,400 scans) drains to the gateway, while
 live scans keep getting verdicts.
 
-The kiosk is the production process (started by the simulators with scripted input),
-its outbox filled before it starts. Reports the drain rate (events/s, from the kiosk's reconnect to an empty outbox) and the
-verdict latency of live scans made during the drain, next to the same live figure with
-no backlog, measured in the same run. Targets: drain ≤ 60 s; live p99 during the drain
-≤ 2x the idle p99. The last line is a JSON summary.
+The kiosk is the production process (started by the simulators with scripted input), its
+outbox filled before it starts. Reports the drain rate (events/s, from the kiosk's
+reconnect to an empty outbox) and the verdict latency of live scans made during the drain,
+next to the same live figure with no backlog, measured in the same run. Targets: drain
+≤ 60 s; live p99 during the drain ≤ 2x the idle p99. The last line is a JSON summary.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ SITE = "bench"
 def fill_backlog(path: Path, kiosk: str, n: int) -> None:
     """The outbox as a day offline leaves it: n committed, unacknowledged scans."""
     people = population(7)
-    factory = EventFactory(kiosk, "door-1", clock=iter(range(1_790_000_000_000, 10**13, 1000)).__next__)
+    clock = iter(range(1_790_000_000_000, 10**13, 1000)).__next__
+    factory = EventFactory(kiosk, "door-1", clock=clock)
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path)
     db.executescript(SCHEMA)
@@ -74,7 +75,8 @@ async def run(n: int, idle_scans: int, give_up_s: float) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-drain-"))
     broker = Broker(work / "broker").start()
     platform, url = processes.start_platform(work)
-    gateway, _ = processes.start_gateway(work, processes.gateway_config(work, SITE, broker.port, url))
+    gateway_config = processes.gateway_config(work, SITE, broker.port, url)
+    gateway, _ = processes.start_gateway(work, gateway_config)
     raw = processes.kiosk_config(work, SITE, "kiosk-1", "door-1", broker.port)
     raw["verdict_timeout_s"] = 10.0
     kiosk = KioskProcess(work, raw)

@@ -157,7 +157,8 @@ def main() -> int:
     bare_median = statistics.median(bare)
     overhead = (median - floor_ms) / floor_ms
     print(
-        f"wire-time floor (find+select+read, {wire_bytes} B at {args.baud} baud): {floor_ms:7.2f} ms"
+        f"wire-time floor (find+select+read, {wire_bytes} B at {args.baud} baud): "
+        f"{floor_ms:7.2f} ms"
     )
     print(
         f"driver read_card alone, 50 reads:       median {bare_median:7.2f} ms  "

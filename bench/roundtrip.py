@@ -85,7 +85,8 @@ async def run(n: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-roundtrip-"))
     broker = Broker(work / "broker").start()
     platform, url = processes.start_platform(work)
-    gateway, _ = processes.start_gateway(work, processes.gateway_config(work, SITE, broker.port, url))
+    gateway_config = processes.gateway_config(work, SITE, broker.port, url)
+    gateway, _ = processes.start_gateway(work, gateway_config)
     logging_quiet()
     try:
         bare = await bare_round_trips(broker.port, n)

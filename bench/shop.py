@@ -3,13 +3,13 @@
 its cache, with the scanner module simulator on a pty.
 
 The harness's clock times it (the WebAssembly port's ticks_us has millisecond steps): from
-the UART read that handed the code line to the firmware to the firmware setting the LED. Baseline, same harness, same broker, same run:
-umqtt.simple inside the same interpreter publishing QoS 1 to a topic it subscribes to and
-waiting for the message back (the bare broker round trip), timed by the same clock
-between two marks the firmware sends. The difference is the unit's
-work (outbox write, JSON, protocol checks) plus the gateway's. The peak heap is the most
-live heap (gc.mem_alloc() after a collection) at any I/O call, in a run of its own
-(firmware/shop/sim_board.py). Last line: JSON.
+the UART read that handed the code line to the firmware to the firmware setting the LED.
+Baseline, same harness, same broker, same run: umqtt.simple inside the same interpreter
+publishing QoS 1 to a topic it subscribes to and waiting for the message back (the bare
+broker round trip), timed by the same clock between two marks the firmware sends. The
+difference is the unit's work (outbox write, JSON, protocol checks) plus the gateway's. The
+peak heap is the most live heap (gc.mem_alloc() after a collection) at any I/O call, in a
+run of its own (firmware/shop/sim_board.py). Last line: JSON.
 """
 
 from __future__ import annotations

@@ -45,7 +45,8 @@ def build(path: Path, events: int) -> float:
     conn.executescript(SCHEMA)
     # The store's own indexes on events, dropped for the load and made again after it.
     indexes = [sql for (sql,) in conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name='events' AND sql IS NOT NULL")]
+        "SELECT sql FROM sqlite_master"
+        " WHERE type='index' AND tbl_name='events' AND sql IS NOT NULL")]
     for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='events' "
             "AND sql IS NOT NULL").fetchall():

@@ -27,7 +27,8 @@ def _is_latin(text):
 
 
 def mask_name(name: str) -> str:
-    """'张三明' -> '张*明', '张三' -> '张*', '欧阳小明' -> '欧**明', 'ZHANG, SAN' -> 'Z****, S**'."""
+    """'张三明' -> '张*明', '张三' -> '张*', '欧阳小明' -> '欧**明',
+    'ZHANG, SAN' -> 'Z****, S**'."""
     if not name:
         return ""
     name = name.strip()

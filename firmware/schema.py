@@ -210,7 +210,8 @@ def _migrate_one(conn: sqlite3.Connection, label: str | Path, component: Compone
         for sql in statements(component.baseline):
             conn.execute(sql)
         conn.execute(
-            "INSERT INTO schema_versions (component, version, compat, changed_ms) VALUES (?,1,1,?)",
+            "INSERT INTO schema_versions (component, version, compat, changed_ms)"
+            " VALUES (?,1,1,?)",
             (name, time.time_ns() // 1_000_000),
         )
         version, compat = 1, 1
@@ -234,7 +235,8 @@ def _migrate_one(conn: sqlite3.Connection, label: str | Path, component: Compone
             conn.execute(sql)
         compat = step.compat if step.compat is not None else compat
         conn.execute(
-            "UPDATE schema_versions SET version = ?, compat = ?, changed_ms = ? WHERE component = ?",
+            "UPDATE schema_versions SET version = ?, compat = ?, changed_ms = ?"
+            " WHERE component = ?",
             (step.version, compat, time.time_ns() // 1_000_000, name),
         )
 

@@ -3,8 +3,8 @@
 The kiosk unit is `Type=notify` with `WatchdogSec=`: systemd counts the kiosk as started
 only once it says READY=1, and kills and restarts it when the WATCHDOG=1 pings stop. The
 pings come from a task on the process's own event loop, so a wedged loop (a blocking call,
-a deadlock) is restarted instead of leaving a door dark. Outside systemd (tests, a developer's terminal) there is
-no NOTIFY_SOCKET and every call is a no-op.
+a deadlock) is restarted instead of leaving a door dark. Outside systemd (tests, a
+developer's terminal) there is no NOTIFY_SOCKET and every call is a no-op.
 
 The protocol is one datagram of `KEY=VALUE` lines on the unix socket named in
 $NOTIFY_SOCKET (a leading '@' means the abstract namespace); see sd_notify(3).

@@ -1,9 +1,9 @@
 """Signal on real hardware: the door board's lights, buzzer and gate, the voice prompt and
 the status screen, all from one verdict.
 
-What a verdict looks like is decided once, in firmware/verdict.py LOOKS; this module only translates
-a Look into board commands. The screen and the voice go first (they cannot fail in a way
-that matters), then the board. If the board does not acknowledge, the gate has not
+What a verdict looks like is decided once, in firmware/verdict.py LOOKS; this module only
+translates a Look into board commands. The screen and the voice go first (they cannot fail
+in a way that matters), then the board. If the board does not acknowledge, the gate has not
 opened, so the person is told to wait for staff: the screen and voice switch to "manual
 check" rather than leave a green screen in front of a locked gate.
 """

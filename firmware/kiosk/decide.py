@@ -31,6 +31,10 @@ class KioskDecisions:
 
     def without_verdict(self, event_id: str, reading: Reading) -> Verdict:
         red = self.lists.red.current if self.lists else None
-        if reading.method == "id_card" and red is not None and red.contains("id", reading.credential):
+        if (
+            reading.method == "id_card"
+            and red is not None
+            and red.contains("id", reading.credential)
+        ):
             return verdict.red_listed(event_id)
         return verdict.manual_check(event_id, self.gate_unchecked)

@@ -131,7 +131,9 @@ class GatewaySession:
         return fields
 
     async def publish_status(self, client: aiomqtt.Client, state: str = "online") -> None:
-        msg = protocol.status(self.kiosk, state, ts=protocol.now_ms(), **await self.status_fields())
+        msg = protocol.status(
+            self.kiosk, state, ts=protocol.now_ms(), **await self.status_fields()
+        )
         await client.publish(
             self._topic[protocol.STATUS], protocol.encode(protocol.STATUS, msg), qos=1, retain=True
         )

@@ -126,7 +126,9 @@ def _write_if_changed(path: Path, data: bytes) -> None:
 # --- installing a bundle side by side --------------------------------------------------
 
 
-def verify(data: bytes, sha256_line: str, signature: bytes | None, public_key: Path | None) -> None:
+def verify(
+    data: bytes, sha256_line: str, signature: bytes | None, public_key: Path | None
+) -> None:
     want = sha256_line.split()[0].lower() if sha256_line.strip() else ""
     if hashlib.sha256(data).hexdigest() != want:
         raise UpdateError("bundle checksum does not match its .sha256")
@@ -208,7 +210,9 @@ def prune(root: Path, keep: set[str]) -> None:
 # --- fetching, health, the whole update ------------------------------------------------
 
 
-async def fetch(client: httpx.AsyncClient, gateway: str, name: str | None) -> tuple[bytes, str, bytes | None]:
+async def fetch(
+    client: httpx.AsyncClient, gateway: str, name: str | None
+) -> tuple[bytes, str, bytes | None]:
     if name is None:
         listing = (await client.get(f"{gateway}/api/releases")).raise_for_status().json()
         name = listing.get("latest")
@@ -232,12 +236,18 @@ class HealthCheck:
     async def gateway_now_ms(self, client: httpx.AsyncClient) -> int:
         return int((await client.get(f"{self.gateway}/api/time")).json()["now_ms"])
 
-    async def wait(self, client: httpx.AsyncClient, sw: str, since_ms: int, timeout_s: float) -> bool:
+    async def wait(
+        self, client: httpx.AsyncClient, sw: str, since_ms: int, timeout_s: float
+    ) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
                 row = (await client.get(f"{self.gateway}/api/update-status/{self.kiosk}")).json()
-                if row["state"] == "online" and row.get("sw") == sw and row["last_seen_ms"] >= since_ms:
+                if (
+                    row["state"] == "online"
+                    and row.get("sw") == sw
+                    and row["last_seen_ms"] >= since_ms
+                ):
                     return True
             except (httpx.HTTPError, ValueError, KeyError):
                 pass

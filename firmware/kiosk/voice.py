@@ -49,7 +49,10 @@ PINYIN: dict[str, tuple[str, str]] = {
         "无法核验，请工作人员人工核验",
         "wu2 fa3 he2 yan4, qing3 gong1 zuo4 ren2 yuan2 ren2 gong1 he2 yan4",
     ),
-    "stale_status": ("状态未更新，请人工核验", "zhuang4 tai4 wei4 geng1 xin1, qing3 ren2 gong1 he2 yan4"),
+    "stale_status": (
+        "状态未更新，请人工核验",
+        "zhuang4 tai4 wei4 geng1 xin1, qing3 ren2 gong1 he2 yan4",
+    ),
     "not_health_code": ("这不是健康码", "zhe4 bu2 shi4 jian4 kang1 ma3"),
     "show_code": ("请出示健康码", "qing3 chu1 shi4 jian4 kang1 ma3"),
     "place_card": ("请放置身份证", "qing3 fang4 zhi4 shen1 fen4 zheng4"),
@@ -100,7 +103,8 @@ def _join(parts: Sequence[Path], out: Path) -> None:
         dst.setparams(params)
         for i, part in enumerate(parts):
             with wave.open(str(part)) as src:
-                if (src.getframerate(), src.getsampwidth()) != (params.framerate, params.sampwidth):
+                sample_format = (src.getframerate(), src.getsampwidth())
+                if sample_format != (params.framerate, params.sampwidth):
                     raise VoiceBuildError(f"{part.name}: sample format differs")
                 if i:
                     dst.writeframes(gap)
@@ -158,7 +162,9 @@ class Voice:
         path = self.audio_dir / f"{key}.wav"
         if not path.exists():
             self.health.report("voice", False, f"missing prompt {key}")
-            log.warning("voice prompt %s missing in %s (run `just board-audio`)", key, self.audio_dir)
+            log.warning(
+                "voice prompt %s missing in %s (run `just board-audio`)", key, self.audio_dir
+            )
             return
         await self.stop()
         try:

@@ -2,8 +2,9 @@
 
 A board offers: `uart` (the scanner module), led(red, green), tone(freq), relay(on),
 ticks_ms(), random_ms(n), wait(ms, sock) -> (uart ready, socket ready), network_up(),
-ssl_params(files, host), feed() (the watchdog) and running(). Config is the unit's JSON file (written by `just shop-deploy`);
-an unknown key is an error that names it, so a typo never silently takes a default.
+ssl_params(files, host), feed() (the watchdog) and running(). Config is the unit's JSON
+file (written by `just shop-deploy`); an unknown key is an error that names it, so a typo
+never silently takes a default.
 """
 
 import gc

@@ -63,7 +63,9 @@ def _header_map(value: Any, what: str) -> Mapping:
 
 
 def decode_sign1(data: bytes) -> Sign1:
-    """Split a COSE_Sign1 without trusting it. Raises CoseError('corrupted' | 'unsupported_algorithm' | 'no_kid')."""
+    """Split a COSE_Sign1 without trusting it.
+
+    Raises CoseError('corrupted' | 'unsupported_algorithm' | 'no_kid')."""
     try:
         item = loads_exact(data)
     except CborError as exc:

@@ -51,7 +51,10 @@ class Result:
     signature: bytes | None = None  # identifies this exact code (replay, red list)
 
     def __repr__(self) -> str:  # claims hold names and birth dates: keep them out of logs
-        return f"Result(valid={self.valid!r}, reason={self.reason!r}, issuer={self.issuer!r}, kid={self.kid!r})"
+        return (
+            f"Result(valid={self.valid!r}, reason={self.reason!r}, issuer={self.issuer!r},"
+            f" kid={self.kid!r})"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

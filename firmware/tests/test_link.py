@@ -23,7 +23,8 @@ class Framing(TestCase):
 
     def test_frames_split_across_reads_and_noise_between(self):
         sender = link.Session(link.ROLE_KIOSK, 5)
-        blob = b"\x00\xff" + sender.frame(link.HEARTBEAT)[1] + b"\xa5" + sender.frame(link.IDLE, 1)[1]
+        heartbeat = sender.frame(link.HEARTBEAT)[1]
+        blob = b"\x00\xff" + heartbeat + b"\xa5" + sender.frame(link.IDLE, 1)[1]
         reader = link.FrameReader()
         got = []
         for i in range(len(blob)):

@@ -38,9 +38,13 @@ class Wire(TestCase):
 
         ids = protocol.EventIds()
         self.assertEqual(self._reason(TOPIC, b"{nope"), "not_json")
-        self.assertEqual(self._reason(TOPIC, json.dumps(_scan(ids, v=2)).encode()), "unknown_version")
+        self.assertEqual(
+            self._reason(TOPIC, json.dumps(_scan(ids, v=2)).encode()), "unknown_version"
+        )
         self.assertEqual(self._reason(TOPIC, json.dumps(_scan(ids, seq="x")).encode()), "bad_type")
-        self.assertEqual(self._reason(TOPIC, json.dumps(_scan(ids, kiosk="k9")).encode()), "topic_mismatch")
+        self.assertEqual(
+            self._reason(TOPIC, json.dumps(_scan(ids, kiosk="k9")).encode()), "topic_mismatch"
+        )
         self.assertEqual(self._reason("placecode/site-1/kiosk-1/nope", b"{}"), "unknown_kind")
 
     def test_event_ids_are_version_7_and_increase(self):
@@ -53,4 +57,5 @@ class Wire(TestCase):
 
     def test_ack_with_high_seq_only(self):
         msg = protocol.ack("kiosk-1", [], 1, high_seq=42)
-        self.assertEqual(protocol.decode("placecode/s/kiosk-1/ack", protocol.encode("ack", msg))[3], msg)
+        wire = protocol.encode("ack", msg)
+        self.assertEqual(protocol.decode("placecode/s/kiosk-1/ack", wire)[3], msg)

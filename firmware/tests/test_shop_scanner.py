@@ -12,7 +12,9 @@ from .shop_fakes import Clock, FakeUart
 class TestCommands(TestCase):
     def test_frames_match_the_module_manual(self):
         # "save to EEPROM" and the success answer, byte for byte as the manual prints them
-        self.assertEqual(sc.command(sc.SAVE, 0, b"\x00"), bytes.fromhex("7e0009010000 00dec8".replace(" ", "")))
+        self.assertEqual(
+            sc.command(sc.SAVE, 0, b"\x00"), bytes.fromhex("7e0009010000 00dec8".replace(" ", ""))
+        )
         self.assertEqual(sc.answer(), bytes.fromhex("02000001003331"))
         self.assertEqual(sc.command(sc.WRITE, sc.ZONE_TRIGGER, b"\x01")[:7],
                          bytes.fromhex("7e00080100 0201".replace(" ", "")))

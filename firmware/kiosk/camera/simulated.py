@@ -1,8 +1,8 @@
 """A frame source without a camera: image files, a folder, or generated scenes.
 
-Installers replay frames captured on site through the same decoder the kiosk runs;
-tests play generated scenes (simulators/scenes.py) through it. `pause()` and `resume()` stand in for a
-camera that stops delivering frames (a loose ribbon cable, a crashed driver), the one
+Installers replay frames captured on site through the same decoder the kiosk runs; tests
+play generated scenes (simulators/scenes.py) through it. `pause()` and `resume()` stand in
+for a camera that stops delivering frames (a loose ribbon cable, a crashed driver), the one
 sensor behaviour a test cannot get from real hardware here.
 """
 

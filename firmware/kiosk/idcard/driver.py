@@ -73,7 +73,10 @@ class CardData:
         return parse_text(self.text)
 
     def __repr__(self) -> str:
-        return f"CardData(text={len(self.text)} B, photo={len(self.photo)} B, fingerprint={len(self.fingerprint)} B)"
+        return (
+            f"CardData(text={len(self.text)} B, photo={len(self.photo)} B,"
+            f" fingerprint={len(self.fingerprint)} B)"
+        )
 
 
 # The success status each command answers with; an answer with another success status

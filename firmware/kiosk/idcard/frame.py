@@ -48,7 +48,10 @@ class Response:
     data: bytes
 
     def __repr__(self) -> str:  # data may hold a card's text block: never print it
-        return f"Response(sw1=0x{self.sw1:02X}, sw2=0x{self.sw2:02X}, sw3=0x{self.sw3:02X}, data={len(self.data)} B)"
+        return (
+            f"Response(sw1=0x{self.sw1:02X}, sw2=0x{self.sw2:02X}, sw3=0x{self.sw3:02X},"
+            f" data={len(self.data)} B)"
+        )
 
 
 def parse_response(body: bytes) -> Response:

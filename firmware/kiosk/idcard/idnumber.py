@@ -69,7 +69,8 @@ def validate(number: str, today: dt.date | None = None) -> IdNumberInfo:
 
 def validate_permanent_residence_2023(number: str, today: dt.date | None = None) -> IdNumberInfo:
     """2023 foreigner card numbers: '9' + province(2) + nationality(3) + YYYYMMDD + seq + check,
-    with the GB 11643 check character (reference §4.5 is single-source: treat as best knowledge)."""
+    with the GB 11643 check character (reference §4.5 is single-source: treat as best
+    knowledge)."""
     if len(number) != 18 or number[0] != "9":
         raise InvalidIdNumber(
             "2023 permanent-residence number must be 18 characters starting with 9"
