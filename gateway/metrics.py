@@ -90,7 +90,8 @@ class _Snapshot(Collector):
         faults = GaugeMetricFamily("placecode_kiosk_device_faults",
                                    "Devices reporting a fault on the kiosk", labels=["kiosk"])
         seen = GaugeMetricFamily("placecode_kiosk_last_seen_timestamp_seconds",
-                                 "When the gateway last heard the kiosk's status", labels=["kiosk"])
+                                 "When the gateway last heard the kiosk's status",
+                                 labels=["kiosk"])
         for k in s["kiosks"]:
             up.add_metric([k["kiosk"]], 1 if k["state"] == "online" else 0)
             outbox.add_metric([k["kiosk"]], k["outbox"] or 0)
@@ -111,7 +112,8 @@ class _Snapshot(Collector):
             last.add_metric([], s["last_upload"])
             yield last
         errors = CounterMetricFamily("placecode_platform_errors",
-                                     "Failed platform status lookups, by reason", labels=["reason"])
+                                     "Failed platform status lookups, by reason",
+                                     labels=["reason"])
         for reason, n in sorted(s["platform_errors"].items()):
             errors.add_metric([reason], n)
         yield errors
@@ -131,7 +133,8 @@ class _Snapshot(Collector):
         for reason, n in sorted(s["mqtt_faults"].items()):
             broker_faults.add_metric([reason], n)
         yield broker_faults
-        connected = GaugeMetricFamily("placecode_mqtt_connected", "1 if the gateway has the broker")
+        connected = GaugeMetricFamily("placecode_mqtt_connected",
+                                      "1 if the gateway has the broker")
         connected.add_metric([], 1 if s["mqtt_connected"] else 0)
         yield connected
 

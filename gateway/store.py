@@ -311,12 +311,14 @@ class Store:
                 await self._advance_sequences(rows if scans else [], floors)
             if statuses:
                 await self._db.executemany(
-                    "INSERT INTO kiosks (kiosk, state, changed_ms, last_seen_ms, sw, outbox, health, "
-                    "extra) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(kiosk) DO UPDATE SET "
+                    "INSERT INTO kiosks (kiosk, state, changed_ms, last_seen_ms, sw, outbox, "
+                    "health, extra) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(kiosk) DO UPDATE SET "
                     "changed_ms = CASE WHEN state != excluded.state THEN excluded.changed_ms "
-                    "ELSE changed_ms END, state=excluded.state, last_seen_ms=excluded.last_seen_ms, "
+                    "ELSE changed_ms END, state=excluded.state, "
+                    "last_seen_ms=excluded.last_seen_ms, "
                     "sw=coalesce(excluded.sw, sw), outbox=coalesce(excluded.outbox, outbox), "
-                    "health=coalesce(excluded.health, health), extra=coalesce(excluded.extra, extra)",
+                    "health=coalesce(excluded.health, health), "
+                    "extra=coalesce(excluded.extra, extra)",
                     statuses,
                 )
             if deletes:

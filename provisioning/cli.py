@@ -103,8 +103,8 @@ def cmd_poster(args: argparse.Namespace, registry: Registry) -> int:
 
 def cmd_site_init(args: argparse.Namespace, registry: Registry) -> None:
     setup = enrol.SiteSetup(
-        name=args.site, dir=args.site_dir.resolve(), broker_host=args.hosts[0], broker_port=args.port,
-        tls=not args.no_tls, install_dir=args.install_dir,
+        name=args.site, dir=args.site_dir.resolve(), broker_host=args.hosts[0],
+        broker_port=args.port, tls=not args.no_tls, install_dir=args.install_dir,
     )  # fmt: skip
     args.site_dir.mkdir(parents=True, exist_ok=True)
     raw = {**asdict(setup), "dir": str(setup.dir)}
@@ -149,7 +149,8 @@ def cmd_revoke(args: argparse.Namespace, registry: Registry) -> None:
         print(f"kiosk {args.kiosk} revoked; the broker dropped it")
     else:
         print(
-            f"kiosk {args.kiosk} revoked in the files; RELOAD THE BROKER NOW (systemctl reload mosquitto)"
+            f"kiosk {args.kiosk} revoked in the files;"
+            " RELOAD THE BROKER NOW (systemctl reload mosquitto)"
         )
 
 

@@ -302,7 +302,8 @@ class Registry:
             # Parents first, so the foreign key holds inside the batch.
             self.db.execute("PRAGMA defer_foreign_keys=ON")
             self.db.executemany(
-                f"INSERT INTO venues ({', '.join(VENUE_FIELDS)}, updated_at) VALUES ({placeholders}, ?)"
+                f"INSERT INTO venues ({', '.join(VENUE_FIELDS)}, updated_at)"
+                f" VALUES ({placeholders}, ?)"
                 f" ON CONFLICT(code) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
                 [tuple(getattr(v, f) for f in VENUE_FIELDS) + (now,) for v in venues],
             )

@@ -138,7 +138,8 @@ def _send(
     try:
         registry.db.executemany(
             "INSERT INTO venue_uploads (code, digest, uploaded_at) VALUES (?, ?, ?)"
-            " ON CONFLICT(code) DO UPDATE SET digest = excluded.digest, uploaded_at = excluded.uploaded_at",
+            " ON CONFLICT(code) DO UPDATE SET"
+            " digest = excluded.digest, uploaded_at = excluded.uploaded_at",
             [(rec["code"], d, now) for rec, d in chunk if rec["code"] not in rejected],
         )
         registry.db.execute("COMMIT")

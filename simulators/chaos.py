@@ -37,7 +37,8 @@ class CutLink:
         self.name = name
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "simulators.netcut", "--listen", str(self.port), "--to", str(target)],
+            [sys.executable, "-m", "simulators.netcut",
+             "--listen", str(self.port), "--to", str(target)],
             cwd=processes.ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout.readline().strip() == "ready"

@@ -100,7 +100,9 @@ class RecordStore:
             total, deliveries = self._db.execute(
                 "SELECT count(*), coalesce(sum(deliveries), 0) FROM records"
             ).fetchone()
-            per_kiosk = dict(self._db.execute("SELECT kiosk, count(*) FROM records GROUP BY kiosk"))
+            per_kiosk = dict(
+                self._db.execute("SELECT kiosk, count(*) FROM records GROUP BY kiosk")
+            )
         return {"records": total, "deliveries": deliveries, "per_kiosk": per_kiosk}
 
     def keys(self, kiosk: str | None, arrival: bool = False) -> list[list]:

@@ -132,7 +132,8 @@ class VenueBook:
                     ).fetchone()
                     if row is None:
                         self._db.execute(
-                            "INSERT INTO registered_venues (code, body, received_at) VALUES (?, ?, ?)",
+                            "INSERT INTO registered_venues (code, body, received_at)"
+                            " VALUES (?, ?, ?)",
                             (record.code, body, now),
                         )
                         result.created += 1
@@ -164,7 +165,8 @@ class VenueBook:
         with self._lock:
             (count,) = self._db.execute("SELECT count(*) FROM registered_venues").fetchone()
             rows = self._db.execute(
-                "SELECT json_extract(body, '$.category'), count(*) FROM registered_venues GROUP BY 1"
+                "SELECT json_extract(body, '$.category'), count(*)"
+                " FROM registered_venues GROUP BY 1"
             )
             return {"venues": count, "per_category": dict(rows)}
 

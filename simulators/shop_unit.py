@@ -342,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
                 if cmd == "scan":
                     scanner.present(rest)
                     for show in unit.wait_for_shows(shown + 1)[shown:]:
-                        print(f"{show.light} {'steady' if (show.first_on_s or 9) > 1.5 else 'blinking'}"
+                        steady = (show.first_on_s or 9) > 1.5
+                        print(f"{show.light} {'steady' if steady else 'blinking'}"
                               f" tones {show.tones}", flush=True)
                     shown += 1
                 elif cmd == "raw":
