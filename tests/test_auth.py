@@ -50,8 +50,12 @@ async def test_nothing_personal_without_sign_in_but_the_page_and_health(gateway)
 
 async def test_wrong_password_is_refused_and_audited(gateway):
     async with httpx.AsyncClient(base_url=gateway, timeout=5) as http:
-        bad = await http.post("/api/sign-in", json={"name": "test-duty", "password": "nope-nope-nope"})
-        nobody = await http.post("/api/sign-in", json={"name": "nobody", "password": "whatever-123"})
+        bad = await http.post(
+            "/api/sign-in", json={"name": "test-duty", "password": "nope-nope-nope"}
+        )
+        nobody = await http.post(
+            "/api/sign-in", json={"name": "nobody", "password": "whatever-123"}
+        )
         assert bad.status_code == nobody.status_code == 401
         assert "pc_session" not in http.cookies
         await sign_in(http, gateway, "manager")
@@ -120,7 +124,8 @@ async def test_passwords_are_argon2id_hashes_and_the_audit_log_cannot_be_edited(
             db.execute("UPDATE console_audit SET user='someone-else'")
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             db.execute("DELETE FROM console_audit")
-        assert db.execute("SELECT count(*) FROM console_audit WHERE action='sign_in'").fetchone()[0] >= 1
+        sign_ins = db.execute("SELECT count(*) FROM console_audit WHERE action='sign_in'")
+        assert sign_ins.fetchone()[0] >= 1
     finally:
         db.close()
 
@@ -129,10 +134,14 @@ def test_users_cli_adds_a_user_and_refuses_bad_input(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "g.sqlite"
     cli = [sys.executable, "-m", "gateway.users", "add", "--db", str(path), "li-ming", "tracer",
            "--password-stdin"]
-    short = subprocess.run(cli, check=False, input="short\n", capture_output=True, text=True, cwd=ROOT)
+    short = subprocess.run(
+        cli, check=False, input="short\n", capture_output=True, text=True, cwd=ROOT
+    )
     assert short.returncode == 2 and "at least 10" in short.stderr
     assert users.list_users(path) == []
-    ok = subprocess.run(cli, check=False, input="a-long-password\n", capture_output=True, text=True, cwd=ROOT)
+    ok = subprocess.run(
+        cli, check=False, input="a-long-password\n", capture_output=True, text=True, cwd=ROOT
+    )
     assert ok.returncode == 0, ok.stderr
     assert users.list_users(path) == [("li-ming", "tracer", 0)]
     with pytest.raises(users.UserError):
@@ -145,8 +154,12 @@ def test_users_cli_adds_a_user_and_refuses_bad_input(tmp_path_factory):
 
 async def test_guessing_passwords_locks_the_name(gateway):
     async with httpx.AsyncClient(base_url=gateway, timeout=10) as http:
-        codes = [(await http.post("/api/sign-in", json={"name": "guessed", "password": f"guess-{n}"}
-                                  )).status_code for n in range(6)]
+        codes = [
+            (await http.post(
+                "/api/sign-in", json={"name": "guessed", "password": f"guess-{n}"}
+            )).status_code
+            for n in range(6)
+        ]
     assert codes == [401] * 5 + [429]
 
 

@@ -284,7 +284,9 @@ async def test_board_of_another_major_version_is_refused_with_a_clear_error(tmp_
         os.close(slave)
 
 
-async def test_unplugged_board_fails_commands_quickly_then_comes_back(tmp_path, store_path) -> None:
+async def test_unplugged_board_fails_commands_quickly_then_comes_back(
+    tmp_path, store_path
+) -> None:
     link_path = tmp_path / "ttyACM-board"
     with BoardSimulator(None, str(link_path)) as sim:
         board = BoardLink(str(link_path), DoorEventStore(store_path))

@@ -36,7 +36,8 @@ def test_hc1_text_is_a_signed_code(classifier: Classifier) -> None:
         "https://venue.example.cn/poster?id=123456",
         "hello world",
         "",
-        # almost a health code: wrong token length, extra query, other host, token in a payment link
+        # almost a health code: wrong token length, extra query, other host,
+        # token in a payment link
         "https://hc.henan.example/yk/v1?t=" + "a" * 31,
         "https://hc.henan.example/yk/v1?t=" + "a" * 32 + "&x=1",
         "https://hc.evil.example/yk/v1?t=" + "a" * 32,

@@ -52,7 +52,9 @@ GATEWAY_BAD = [
 ]
 
 
-@pytest.mark.parametrize("name,text,key,problem", KIOSK_BAD, ids=[getattr(c, "values", c)[0] for c in KIOSK_BAD])
+@pytest.mark.parametrize(
+    "name,text,key,problem", KIOSK_BAD, ids=[getattr(c, "values", c)[0] for c in KIOSK_BAD]
+)
 def test_kiosk_loader_names_the_key(tmp_path: Path, name, text, key, problem):
     path = tmp_path / "kiosk.toml"
     path.write_text(text)

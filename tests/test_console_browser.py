@@ -107,7 +107,8 @@ async def test_duty_sees_scans_live_and_acknowledges_an_alert(site, browser):
         await page.wait_for_selector("#alarm:not(.on)", state="attached")
 
         # No tracing for the person on duty: no tab, and the API refuses the page's own call.
-        status = await page.evaluate("""async () => (await fetch('/api/trace/person', {method: 'POST',
+        status = await page.evaluate("""async () => (await fetch('/api/trace/person', {
+            method: 'POST',
             headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf},
             body: JSON.stringify({kind: 'id_card', value: '""" + yellow.id_number + """',
                                  from_ms: 0, to_ms: Date.now()})})).status""")
@@ -144,7 +145,8 @@ async def test_manager_counts_report_audit_and_english(site, browser):
     await page.wait_for_selector("#hour-chart svg rect")
     await page.wait_for_selector("#door-counts tr")
     coverage = await page.eval_on_selector_all(
-        "#door-counts tr", "rows => rows.map(r => [r.cells[0].textContent, r.cells[3].textContent])")
+        "#door-counts tr",
+        "rows => rows.map(r => [r.cells[0].textContent, r.cells[3].textContent])")
     assert dict(coverage)["east-gate"].endswith("%"), coverage  # 2 checked of 4 counted
     await shot(page, "counts")
 

@@ -47,7 +47,8 @@ def test_later_rungs_read_far_codes_the_plain_attempt_misses(decoder: Decoder) -
     plain_reads = sum(bool(plain_only.decode(s.image).codes) for s in scenes)
     results = [decoder.decode(s.image) for s in scenes]
     ladder_reads = sum(
-        bool(r.codes) and r.codes[0].text == s.payloads[0] for r, s in zip(results, scenes, strict=True)
+        bool(r.codes) and r.codes[0].text == s.payloads[0]
+        for r, s in zip(results, scenes, strict=True)
     )
     assert ladder_reads >= plain_reads + 3
     assert any(r.step and r.step.startswith("zxing:upscale") for r in results)

@@ -24,7 +24,8 @@ def children_of_work_dir(work: str) -> list[str]:
 def test_demo_runs_the_site_and_ctrl_c_stops_everything(tmp_path):
     work, port = str(tmp_path / "site"), free_port()
     demo = subprocess.Popen(
-        [sys.executable, "-m", "simulators.site", "--work", work, "--port", str(port), "--rate", "3"],
+        [sys.executable, "-m", "simulators.site",
+         "--work", work, "--port", str(port), "--rate", "3"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )

@@ -158,7 +158,9 @@ def healthy(status: dict) -> bool:
 
 
 def part_fault(part: str):
-    return lambda s: s["state"] == "online" and s.get("health", {}).get(part, "").startswith("fault")
+    return lambda s: (
+        s["state"] == "online" and s.get("health", {}).get(part, "").startswith("fault")
+    )
 
 
 @pytest.fixture

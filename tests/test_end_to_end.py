@@ -62,7 +62,9 @@ async def test_unknown_person_is_held_for_manual_check_never_green(kiosk_factory
     assert look.light == "amber" and not look.gate
 
 
-async def test_no_gateway_gives_manual_check_and_the_scan_is_kept(kiosk_factory, broker, gateway_factory, platform):
+async def test_no_gateway_gives_manual_check_and_the_scan_is_kept(
+    kiosk_factory, broker, gateway_factory, platform
+):
     k = await kiosk_factory(verdict_timeout_s=0.5, resend_after_s=1.0, seq_sync_s=0.5)
     person = first_of_colour(SEED, "green")
     k.readings.present(Reading("code", person.code_url))

@@ -31,7 +31,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(
-    ("cls", "meth"), CASES, ids=[f"{c.__module__.rsplit('.', 1)[-1]}.{c.__name__}.{m}" for c, m in CASES]
+    ("cls", "meth"),
+    CASES,
+    ids=[f"{c.__module__.rsplit('.', 1)[-1]}.{c.__name__}.{m}" for c, m in CASES],
 )
 def test_under_cpython(cls: type, meth: str) -> None:
     minitest.run_case(cls, meth)

@@ -19,7 +19,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FILES = REPO / "deploy" / "files"
-UNITS = sorted(p.name for p in FILES.glob("placecode-*.service")) + ["placecode-kiosk-update.timer"]
+UNITS = sorted(p.name for p in FILES.glob("placecode-*.service")) + [
+    "placecode-kiosk-update.timer"
+]
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
@@ -79,8 +81,12 @@ def test_runtime_lock_keeps_every_runtime_dependency_and_drops_dev_tools():
 
 
 def test_steps_change_only_what_differs(tmp_path: Path):
-    owner = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
-    group = subprocess.run(["id", "-gn"], capture_output=True, text=True, check=True).stdout.strip()
+    owner = subprocess.run(
+        ["id", "-un"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    group = subprocess.run(
+        ["id", "-gn"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     src = tmp_path / "a.conf"
     src.write_text("x = 1\n")
     step = (f"put_file {src} {tmp_path}/etc/a.conf 0644 {owner}:{group}; "

@@ -63,8 +63,9 @@ def test_hours_of_backlog_drain_after_the_platform_returns(tmp_path, broker, pla
         print(f"{RECORDS} records drained in {drain_s:.1f} s ({RECORDS / drain_s:.0f}/s)")
         assert stats["records"] == RECORDS
         for k in range(KIOSKS):
-            seqs = [r[2] for r in httpx.get(platform + "/sim/records", timeout=60,
-                                            params={"kiosk": f"kiosk-{k + 1}", "order": "arrival"}).json()]
+            records = httpx.get(platform + "/sim/records", timeout=60,
+                                params={"kiosk": f"kiosk-{k + 1}", "order": "arrival"}).json()
+            seqs = [r[2] for r in records]
             assert seqs == list(range(1, RECORDS // KIOSKS + 1)), "each once, in order"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # the confirmed records leave the gateway's queue

@@ -94,7 +94,8 @@ async def test_full_disk_refuses_the_scan_and_loses_nothing(tmp_path):
 
 def test_a_replay_mark_keeps_the_scan_intact():
     msg = protocol.scan("0192f0c2-7b1a-7c3d-8e4f-0123456789ab", "kiosk-1", "door-1", 5,
-                        protocol.now_ms(), "code", 'https://hc.example/a"replay"b', medium="screen")
+                        protocol.now_ms(), "code", 'https://hc.example/a"replay"b',
+                        medium="screen")
     for m in (msg, {k: v for k, v in msg.items() if k != "credential"} | {"credential": "abc"}):
         payload = protocol.encode(protocol.SCAN, m)
         _site, _kiosk, _kind, marked = protocol.decode("placecode/s/kiosk-1/scan",

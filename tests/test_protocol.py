@@ -110,7 +110,9 @@ def test_event_ids_from_different_kiosks_do_not_collide():
 
 @settings(max_examples=400, deadline=None)
 @given(
-    topic=st.one_of(st.text(max_size=60), st.sampled_from(["placecode/s/k/scan", "placecode/s/k/status"])),
+    topic=st.one_of(
+        st.text(max_size=60), st.sampled_from(["placecode/s/k/scan", "placecode/s/k/status"])
+    ),
     payload=st.one_of(
         st.binary(max_size=300),
         st.recursive(

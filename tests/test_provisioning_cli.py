@@ -105,8 +105,9 @@ def test_installer_procedure(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 def test_clear_errors_for_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["--db", str(tmp_path / "register.db"), "--site-dir", str(tmp_path / "site")]
-    code, out = run(capsys, base, "add-venue", "--code", "41010300000001", "--name", "店", "--category", "small_shop",
-                    "--credit-code", "914403001922038217", "--address", "路", "--manager-name", "王",
+    code, out = run(capsys, base, "add-venue", "--code", "41010300000001", "--name", "店",
+                    "--category", "small_shop", "--credit-code", "914403001922038217",
+                    "--address", "路", "--manager-name", "王",
                     "--manager-phone", "13800138000")  # fmt: skip
     assert code == 2 and "check character is '7', GB 32100 gives '6'" in out
     code, out = run(capsys, base, "enrol", "41010300000001", "E1")

@@ -15,7 +15,8 @@ from provisioning import poster, venue_code
 from provisioning.registry import build_venue
 
 VENUE = build_venue({
-    "code": "41010300012345", "name": "二七广场购物中心（德化街店）一楼美食广场", "category": "supermarket",
+    "code": "41010300012345", "name": "二七广场购物中心（德化街店）一楼美食广场",
+    "category": "supermarket",
     "credit_code": "914403001922038216", "address": "郑州市二七区德化街1号", "zone": "1F",
     "manager_name": "王经理", "manager_phone": "13800138000", "doors": "E1:东门;W1:西门",
 })  # fmt: skip
@@ -59,7 +60,8 @@ def test_pdf_poster_renders_to_a4_and_its_qr_decodes(
         ["pdfinfo", str(files.pdf)], capture_output=True, text=True, check=True
     ).stdout
     assert "(A4)" in info, info
-    subprocess.run(["pdftoppm", "-r", "100", "-png", "-singlefile", str(files.pdf), str(tmp_path / "page")],
+    subprocess.run(["pdftoppm", "-r", "100", "-png", "-singlefile",
+                    str(files.pdf), str(tmp_path / "page")],
                    check=True, timeout=60)  # fmt: skip
     texts = decode(Image.open(tmp_path / "page.png"))
     assert [venue_code.parse(t).door for t in texts] == ["W1"]

@@ -159,7 +159,8 @@ def test_import_100k_register_loads_good_rows_and_reports_each_bad_one(
 def test_import_drops_children_of_a_bad_parent_with_the_reason(registry: Registry) -> None:
     header = ",".join(csv_io.COLUMNS)
     rows = [
-        "41010300000001,,商场,supermarket,914403001922038217,,地址,,王,13800138000,,,",  # bad check
+        # bad check character in the credit code
+        "41010300000001,,商场,supermarket,914403001922038217,,地址,,王,13800138000,,,",
         "41010300000002,41010300000001,商铺,small_shop,,,地址,1F,李,13800138001,,,",
         "41010300000003,,小店,small_shop,914403001922038216,,地址,,张,13800138002,,,",
     ]

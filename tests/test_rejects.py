@@ -42,7 +42,9 @@ BAD = [
 ]
 
 
-async def test_bad_messages_are_rejected_counted_and_logged(tmp_path, broker, gateway, kiosk_factory):
+async def test_bad_messages_are_rejected_counted_and_logged(
+    tmp_path, broker, gateway, kiosk_factory
+):
     address = mqtt_client.BrokerAddress(port=broker.port)
     async with mqtt_client.client(address, "intruder", persistent=False) as intruder:
         for kind, payload, _reason in BAD:

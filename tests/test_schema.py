@@ -32,7 +32,8 @@ EVERY = [
     (schema_v1.OUTBOX, outbox.COMPONENT), (schema_v1.BOARD_EVENTS, board_counts.COMPONENT),
     (schema_v1.GATEWAY_STORE, store.COMPONENT), (schema_v1.CONSOLE_USERS, users.COMPONENT),
     (schema_v1.CONSOLE_SESSIONS, auth.COMPONENT), (schema_v1.CONSOLE_AUDIT, audit.COMPONENT),
-    (schema_v1.CONSOLE_ALERTS, alerts.COMPONENT), (schema_v1.CONSOLE_DOOR_COUNTS, counts.COMPONENT),
+    (schema_v1.CONSOLE_ALERTS, alerts.COMPONENT),
+    (schema_v1.CONSOLE_DOOR_COUNTS, counts.COMPONENT),
     (schema_v1.CONSOLE_REPORTS, report.COMPONENT), (schema_v1.REGISTRY, registry.COMPONENT),
     (schema_v1.ENROLMENT, enrol.COMPONENT), (schema_v1.VENUE_UPLOADS, upload.COMPONENT),
     (schema_v1.PLATFORM_RECORDS, platform_records.COMPONENT),
@@ -42,7 +43,9 @@ IDS = [c.name for _, c in EVERY]
 
 # A later release's outbox: one additive step (old code ignores the column) ...
 OUTBOX_V2 = outbox.COMPONENT.then(
-    Migration(2, "ALTER TABLE outbox ADD COLUMN note TEXT; CREATE INDEX outbox_note ON outbox (note);"))
+    Migration(
+        2, "ALTER TABLE outbox ADD COLUMN note TEXT; CREATE INDEX outbox_note ON outbox (note);"
+    ))
 # ... and one that old code could not live with.
 OUTBOX_V3 = OUTBOX_V2.then(Migration(3, "ALTER TABLE meta RENAME TO meta_v3;", compat=3))
 

@@ -102,4 +102,5 @@ async def test_screen_falls_back_to_idle_and_to_manual_when_kiosk_stops(page: Pa
     assert (await page.text_content("#zh") or "").replace("\n", "") == PROMPT_TEXT["show_code"][0]
     await served.stop()  # the kiosk process is gone: no stale screen may stay up
     await page.wait_for_selector("body[data-state='manual']", timeout=4000)
-    assert (await page.text_content("#zh") or "").replace("\n", "") == PROMPT_TEXT["manual_check"][0]
+    shown = (await page.text_content("#zh") or "").replace("\n", "")
+    assert shown == PROMPT_TEXT["manual_check"][0]

@@ -51,7 +51,8 @@ def test_device_files_are_what_the_tests_run_plus_identity_and_wifi(bundle: Path
     assert cfg["wifi"] == {"ssid": "shop-wifi", "password": "secret-wifi", "country": "CN"}
     assert cfg["unit"] == cfg["username"] == f"s{VENUE}-01-1"
     assert cfg["host"] == "192.0.2.10" and cfg["port"] == 8883
-    assert files["/lib/umqtt/simple.py"] == (ROOT / "firmware/shop/lib/umqtt/simple.py").read_bytes()
+    umqtt = (ROOT / "firmware/shop/lib/umqtt/simple.py").read_bytes()
+    assert files["/lib/umqtt/simple.py"] == umqtt
     shop = {p.name for p in (ROOT / "firmware/shop").glob("*.py")}
     deployed = {p.rsplit("/", 1)[1] for p in files if p.startswith("/lib/firmware/shop/")}
     assert deployed == shop - {"main.py", "sim_board.py", "manifest.py"}

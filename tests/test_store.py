@@ -83,7 +83,8 @@ async def test_a_gap_holds_later_records_until_filled_or_reported_lost(tmp_path)
     for seq in (1, 2, 4, 5):
         await add(store, scan("k1", seq))
     assert [b["seq"] for _n, b in await reads.pending_uploads(10, 0)] == [1, 2]
-    store.kiosk_status({"kiosk": "k1", "state": "online", "first_seq": 4}, 1)  # 3 was stored elsewhere
+    # 3 was stored elsewhere
+    store.kiosk_status({"kiosk": "k1", "state": "online", "first_seq": 4}, 1)
     await add(store, scan("k1", 6))
     assert [b["seq"] for _n, b in await reads.pending_uploads(10, 0)] == [1, 2, 4, 5, 6]
     kiosk = next(k for k in await reads.kiosks() if k["kiosk"] == "k1")

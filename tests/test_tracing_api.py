@@ -46,7 +46,9 @@ async def test_trace_by_token_and_by_door_with_csv_and_audit(site):
         by_id = (await http.post("/api/trace/person", json={
             "kind": "id_card", "value": yellow.id_number.lower(), **span, "format": "csv"}))
         rows = list(csv.DictReader(io.StringIO(by_id.text.lstrip("\ufeff"))))
-        assert [(r["role"], r["door"]) for r in rows] == [("visit", "shop-a"), ("contact", "shop-a")]
+        assert [(r["role"], r["door"]) for r in rows] == [
+            ("visit", "shop-a"), ("contact", "shop-a")
+        ]
         assert yellow.id_number not in by_id.text and yellow.name not in by_id.text
 
         door = (await http.post("/api/trace/door", json={"door": "shop-b", **span})).json()

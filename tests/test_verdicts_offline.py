@@ -40,7 +40,9 @@ async def test_a_known_colour_is_answered_from_the_cache(kiosk_factory, gateway)
         ("yellow", "platform"), ("yellow", "cache"), ("yellow", "cache")]
 
 
-async def test_a_slow_platform_gives_manual_check_within_the_deadline(kiosk_factory, gateway_factory, platform):
+async def test_a_slow_platform_gives_manual_check_within_the_deadline(
+    kiosk_factory, gateway_factory, platform
+):
     gateway_factory(lookup_deadline_s=0.3)
     k = await kiosk_factory(verdict_timeout_s=2.0)
     faults(platform, delay_ms=3000)
@@ -118,7 +120,9 @@ def trust(tmp_path):
     return tmp_path / "root.pem", tmp_path / "trust.cose", issuer, keys.new_issuer()
 
 
-async def test_signed_codes_are_decided_on_the_kiosk(tmp_path, trust, broker, platform, kiosk_factory):
+async def test_signed_codes_are_decided_on_the_kiosk(
+    tmp_path, trust, broker, platform, kiosk_factory
+):
     root_pem, trust_file, issuer, stranger = trust
     cfg = processes.gateway_config(tmp_path, SITE, broker.port, platform)
     cfg["trust"] = {"list_file": str(trust_file)}
