@@ -185,7 +185,7 @@ class FrameReader:
 
     def feed(self, data):
         """Add bytes; return the list of complete, CRC-checked frames now available."""
-        frames = []
+        frames = []  # type: list[Frame]
         self._buf = self._buf + data
         while True:
             start = self._buf.find(SYNC)

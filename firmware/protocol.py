@@ -14,7 +14,7 @@ import time
 try:
     from firmware import verdict as _verdict  # CPython and the test runners: repo layout
 except ImportError:  # pragma: no cover - a board's flat /lib
-    import verdict as _verdict
+    import verdict as _verdict  # type: ignore[no-redef]  # the same module, board layout
 
 if hasattr(os, "urandom"):
 
@@ -129,7 +129,7 @@ _BOOL = "bool"
 _DICT = "dict"
 _IDS = "ids"  # a list of event ids
 
-SCHEMAS = {
+SCHEMAS = {  # type: dict[str, dict[str, tuple]]
     SCAN: {
         "v": (_INT, True, None),
         "id": (_STR, True, _ID_LEN),

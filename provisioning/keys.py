@@ -247,7 +247,7 @@ def private_pem(key: PrivateKey) -> bytes:
 
 
 def public_pem(key: PrivateKey | cose.PublicKey) -> bytes:
-    public = key.public_key() if hasattr(key, "private_bytes") else key
+    public = key.public_key() if isinstance(key, PrivateKey) else key
     return public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )

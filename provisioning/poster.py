@@ -85,11 +85,12 @@ def qr_image(content: str, size: int) -> Image.Image:
     scale = max(1, size // modules)
     image = Image.new("L", (modules, modules), 255)
     pixels = image.load()
+    assert pixels is not None  # a new image always has pixel data
     for y, row in enumerate(code.matrix):
         for x, dark in enumerate(row):
             if dark:
                 pixels[x + 4, y + 4] = 0
-    return image.resize((modules * scale, modules * scale), Image.NEAREST)
+    return image.resize((modules * scale, modules * scale), Image.Resampling.NEAREST)
 
 
 def _wrap(

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self, cast
 
 from firmware import schema
 from provisioning import categories, validators
@@ -179,8 +179,10 @@ def _doors(value: object, errors: list[str]) -> tuple[Door, ...]:
         if value is None or isinstance(value, str):
             doors = parse_doors(value or "")
         else:
+            # otherwise Door objects or (code, name) pairs
+            pairs = cast("Iterable[Any]", value)
             doors = tuple(
-                d if isinstance(d, Door) else Door(str(d[0]).upper(), str(d[1])) for d in value
+                d if isinstance(d, Door) else Door(str(d[0]).upper(), str(d[1])) for d in pairs
             )
     except FieldError as exc:
         errors.append(str(exc))

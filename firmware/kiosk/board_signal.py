@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from firmware import board_link as link
 from firmware.kiosk.board import BoardError, BoardLink
@@ -36,7 +37,7 @@ class BoardSignal:
     def __init__(self, board: BoardLink, voice: Voice | None = None,
                  screen: ScreenState | None = None, *, show_ms: int = 3000,
                  gate_ms: int = 3000,
-                 serve_screen: Callable[[], Awaitable[None]] | None = None) -> None:
+                 serve_screen: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
         check_looks()
         self.board = board
         self.voice = voice

@@ -32,7 +32,7 @@ from firmware.kiosk.classify import Classifier
 from firmware.kiosk.decode import Code, Decoder, unique_texts
 from firmware.kiosk.health import Health
 from firmware.kiosk.presentation import LatestFrame, PresentationTracker, Sighting
-from firmware.kiosk.reading import Medium, Reading
+from firmware.kiosk.reading import Medium, Method, Reading
 from firmware.verdict import PROMPT_TEXT
 
 log = logging.getLogger(__name__)
@@ -219,5 +219,5 @@ class CameraInput:
                     continue
                 code = next(c for c in codes if c.text == answer.text)
                 medium = guess_medium(frame.image, code)
-                method = "signed_code" if kind.kind == "signed_code" else "code"
+                method: Method = "signed_code" if kind.kind == "signed_code" else "code"
                 await self._readings.put(Reading(method, answer.text, medium))

@@ -96,7 +96,8 @@ class Step:
 def zxing_engine(image: np.ndarray) -> list[Code]:
     import zxingcpp
 
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCodeModel2)
+    qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCodeModel2)
+    found = zxingcpp.read_barcodes(image, formats=qr)
     codes = []
     for barcode in found:
         if not barcode.valid or not barcode.text:
@@ -134,7 +135,8 @@ def _zxing_with(**options) -> Engine:
             k: getattr(zxingcpp.Binarizer, v) if k == "binarizer" else v
             for k, v in options.items()
         }
-        found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCodeModel2, **opts)
+        qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCodeModel2)
+        found = zxingcpp.read_barcodes(image, formats=qr, **opts)
         return [_zxing_code(b) for b in found if b.valid and b.text]
 
     return engine
@@ -198,7 +200,7 @@ def regions_engine(image: np.ndarray) -> list[Code]:
     # the whole QR family here: a symbol that fails its checksum is not reported under
     # Model 2 (its model is only known once decoded)
     found = zxingcpp.read_barcodes(
-        image, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True
+        image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode), return_errors=True
     )
     boxes = []
     for b in found:
@@ -645,7 +647,12 @@ def _unique(codes: list[Code]) -> list[Code]:
 def unique_texts(codes: Sequence[Code]) -> list[Code]:
     """The first (nearest) code of each text: what the kiosk acts on."""
     seen: set[str] = set()
-    return [c for c in codes if not (c.text in seen or seen.add(c.text))]
+    first = []
+    for c in codes:
+        if c.text not in seen:
+            seen.add(c.text)
+            first.append(c)
+    return first
 
 
 def _ms(start: float) -> float:
@@ -669,9 +676,10 @@ def read_image(path, upright: bool = True) -> tuple[np.ndarray, int]:
                     f"{path}: {image.width}x{image.height} pixels, more than {MAX_IMAGE_PIXELS}"
                 )
             orientation = int(image.getexif().get(0x0112, 1) or 1)
+            shown: Image.Image = image
             if upright and orientation != 1:
-                image = ImageOps.exif_transpose(image)
-            grey = np.asarray(image.convert("L"))
+                shown = ImageOps.exif_transpose(image)
+            grey = np.asarray(shown.convert("L"))
     except Image.DecompressionBombError:  # Pillow's own, higher, limit: said at open
         raise ValueError(f"{path}: more than {MAX_IMAGE_PIXELS} pixels") from None
     except (OSError, UnidentifiedImageError, SyntaxError) as exc:

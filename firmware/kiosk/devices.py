@@ -10,8 +10,9 @@ message carries all their faults.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from firmware.kiosk.config import KioskConfig
 from firmware.kiosk.health import Health
@@ -127,7 +128,7 @@ def board_signal(cfg: KioskConfig, health: Health) -> tuple[DoorSignal, DoorCoun
 
         port = cfg.signal.screen_port
 
-        def serve_screen() -> Awaitable[None]:
+        def serve_screen() -> Coroutine[Any, Any, None]:
             return serve(screen, port=port)
 
     return BoardSignal(board, voice, screen, serve_screen=serve_screen), board

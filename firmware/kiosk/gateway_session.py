@@ -44,7 +44,7 @@ class GatewaySession:
         address: mqtt_client.BrokerAddress,
         outbox: Outbox,
         health: Health,
-        on_verdict: Callable[[Verdict], None],
+        on_verdict: Callable[[Verdict], object],  # what it returns is not used
         waiting: Callable[[], Iterable[str]],
         status_interval_s: float = 10.0,
         resend_after_s: float = 5.0,

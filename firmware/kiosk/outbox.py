@@ -216,7 +216,9 @@ class Outbox:
     async def backlog(self) -> tuple[int, int | None]:
         """(number of unconfirmed scans, creation time of the oldest in ms or None)."""
         async with self._reader.execute("SELECT count(*), min(created_ms) FROM outbox") as cur:
-            count, oldest = await cur.fetchone()
+            row = await cur.fetchone()
+        assert row is not None  # an aggregate without GROUP BY gives one row
+        count, oldest = row
         return count, oldest
 
     async def first_unconfirmed(self) -> int:
@@ -226,7 +228,9 @@ class Outbox:
             "SELECT coalesce((SELECT min(seq) FROM outbox), "
             "(SELECT value + 1 FROM meta WHERE key='last_seq'))"
         ) as cur:
-            return (await cur.fetchone())[0]
+            row = await cur.fetchone()
+        assert row is not None  # a SELECT without FROM gives one row
+        return row[0]
 
     async def last_seq(self) -> int:
         return self._db.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()[0]

@@ -55,7 +55,7 @@ class PresentationTracker:
     def observe(self, sightings: Sequence[Sighting], now: float) -> list[Sighting]:
         """Feed one decoded frame; returns the presentations that start an event now."""
         self._forget(now)
-        by_text = {}
+        by_text: dict[str, Sighting] = {}
         for s in sightings:
             if s.text not in by_text or s.area > by_text[s.text].area:
                 by_text[s.text] = s

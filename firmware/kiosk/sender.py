@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from firmware.kiosk.outbox import Outbox, Pending
 
@@ -125,7 +125,7 @@ class OutboxSender:
         await self._send(publish, rows, replay=True)
         return bool(rows)
 
-    async def _send(self, publish: Publish, rows: list[Pending], replay: bool) -> None:
+    async def _send(self, publish: Publish, rows: Sequence[Pending], replay: bool) -> None:
         if not rows:
             return
         now = time.monotonic()

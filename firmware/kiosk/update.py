@@ -108,9 +108,13 @@ def build_bundle(source: Path, out_dir: Path, signing_key: Path | None = None) -
     _write_if_changed(bundle.with_name(bundle.name + ".sha256"),
                       f"{hashlib.sha256(packed).hexdigest()}  {bundle.name}\n".encode())
     if signing_key:
+        from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
         key = load_pem_private_key(Path(signing_key).read_bytes(), None)
+        if not isinstance(key, (Ed25519PrivateKey, Ed448PrivateKey)):
+            raise UpdateError(f"{signing_key} is not an Ed25519 key")
         _write_if_changed(bundle.with_name(bundle.name + ".sig"),
                           base64.b64encode(key.sign(packed)) + b"\n")
     return bundle
@@ -134,12 +138,17 @@ def verify(
         raise UpdateError("bundle checksum does not match its .sha256")
     if public_key is not None:
         from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
         from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
         if not signature:
             raise UpdateError("bundle is not signed, but this kiosk requires signed releases")
         try:
-            load_pem_public_key(public_key.read_bytes()).verify(base64.b64decode(signature), data)
+            key = load_pem_public_key(public_key.read_bytes())
+            if not isinstance(key, (Ed25519PublicKey, Ed448PublicKey)):
+                raise UpdateError(f"{public_key} is not an Ed25519 key")
+            key.verify(base64.b64decode(signature), data)
         except (InvalidSignature, ValueError):
             raise UpdateError("bundle signature is not valid") from None
 
@@ -147,7 +156,10 @@ def verify(
 def unpack(data: bytes, root: Path) -> tuple[str, str]:
     """Unpack into root/releases/<name> (once); return (name, sw)."""
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        meta = json.loads(tar.extractfile("RELEASE").read())
+        release = tar.extractfile("RELEASE")
+        if release is None:
+            raise UpdateError("bundle RELEASE is not a file")
+        meta = json.loads(release.read())
         name, sw = meta["name"], meta["sw"]
         if not NAME_RE.match(name):
             raise UpdateError(f"bad release name {name!r}")
@@ -174,7 +186,9 @@ def _extract_plain_files(tar: tarfile.TarFile, target: Path) -> None:
         if member.isfile():
             path = target.joinpath(*parts)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(tar.extractfile(member).read())
+            content = tar.extractfile(member)
+            assert content is not None  # a regular file always has content
+            path.write_bytes(content.read())
             path.chmod(0o644)
 
 

@@ -153,9 +153,10 @@ def certificate_fields(data: bytes) -> CertFields:
     for extra in tbs[6:]:
         if extra.tag != 0xA3:  # [3] extensions; [1]/[2] unique ids are skipped
             continue
-        (seq,) = extra.children() or [None]
-        if seq is None or seq.tag != SEQUENCE:
+        inner = extra.children()
+        if len(inner) != 1 or inner[0].tag != SEQUENCE:
             raise DerError("extensions are not a sequence")
+        seq = inner[0]
         for ext in seq.children():
             fields = ext.children()
             if len(fields) < 2 or fields[0].tag != OID or fields[-1].tag != OCTETS:

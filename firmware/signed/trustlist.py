@@ -55,7 +55,7 @@ class TrustedKey:
     def alg(self) -> int:
         return cose.ES256 if isinstance(self.key, ec.EllipticCurvePublicKey) else cose.PS256
 
-    def may_sign_at(self, iat: int) -> bool:
+    def may_sign_at(self, iat: float) -> bool:
         if self.not_before is not None and iat < self.not_before:
             return False
         return self.not_after is None or iat <= self.not_after

@@ -72,8 +72,8 @@ class Picamera2Source:
     def start(self) -> None:
         if self._camera is not None:
             return
-        from libcamera import controls as lc  # type: ignore[import-not-found]
-        from picamera2 import Picamera2  # type: ignore[import-not-found]
+        from libcamera import controls as lc
+        from picamera2 import Picamera2
 
         camera = Picamera2(self.camera_index)
         video = camera.create_video_configuration(

@@ -19,7 +19,7 @@ MIN_LEN = 3  # smallest Len: request CMD PARA CHK
 MAX_LEN = 0x0A00  # largest real answer is 2321 bytes total (Len 0x090A); margin above it
 
 
-def checksum(data: bytes) -> int:
+def checksum(data: bytes | bytearray) -> int:
     """XOR of every byte from Len1 through the last data byte (reference §1)."""
     value = 0
     for byte in data:

@@ -60,7 +60,7 @@ class _Card:
                 value = self._MASKED[name](value)
             out[name] = value
         if hasattr(self, "sex_code"):
-            out["sex"] = codes.sex_name(self.sex_code)  # type: ignore[attr-defined]
+            out["sex"] = codes.sex_name(self.sex_code)
         return out
 
     def __repr__(self) -> str:

@@ -14,12 +14,13 @@ from firmware.verdict import PROMPT_TEXT, Verdict
 
 State = Literal["idle", "green", "yellow", "red", "manual", "prompt"]
 IDLE_PROMPT = "show_code"
+_ACTION_STATE: dict[str, State] = {"open": "green", "hold": "yellow", "refuse": "red"}
 
 
 def state_for(verdict: Verdict) -> State:
     if verdict.prompt == "manual_check":
         return "manual"
-    return {"open": "green", "hold": "yellow", "refuse": "red"}[verdict.action]
+    return _ACTION_STATE[verdict.action]
 
 
 class ScreenState:
