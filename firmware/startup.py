@@ -31,8 +31,8 @@ def tune_interpreter() -> None:
 def settle_heap() -> None:
     """Call once a process is up. What it holds by then (modules, config, the app) lives as
     long as the process, yet every full collection walks it again, tens of milliseconds
-    during which a visitor's verdict waits. Frozen, it is never walked; collections see only what the
-    process makes afterwards."""
+    during which a visitor's verdict waits. Frozen, it is never walked; collections see only
+    what the process makes afterwards."""
     gc.collect()
     gc.freeze()
 
@@ -40,8 +40,8 @@ def settle_heap() -> None:
 def run(main: Coroutine[object, object, T]) -> T:
     """Run a host process's event loop: libuv's (uvloop) where it is installed, asyncio's
     own elsewhere (no wheel for 32-bit Pi OS). Every MQTT message costs a few turns of the
-    loop, and uvloop's turns are several times cheaper. The gateway gets the same loop from uvicorn,
-    which picks uvloop whenever it is installed."""
+    loop, and uvloop's turns are several times cheaper. The gateway gets the same loop from
+    uvicorn, which picks uvloop whenever it is installed."""
     try:
         import uvloop
     except ImportError:
