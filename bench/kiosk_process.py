@@ -15,7 +15,6 @@ import json
 import os
 import sqlite3
 import sys
-import time
 from pathlib import Path
 
 from firmware import mqtt_client, protocol
