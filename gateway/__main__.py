@@ -36,15 +36,16 @@ def main(argv: list[str] | None = None) -> int:
         died.append(task_died)
         server.should_exit = True
 
-    tls = {}
+    ssl_certfile = ssl_keyfile = None
     if cfg.http.tls_cert is not None:
-        tls = {"ssl_certfile": str(cfg.http.tls_cert), "ssl_keyfile": str(cfg.http.tls_key)}
+        ssl_certfile, ssl_keyfile = str(cfg.http.tls_cert), str(cfg.http.tls_key)
     app = create_app(cfg, settle_heap=True, on_death=on_death)
     # No proxy sits in front of a gateway: the peer address is the client's, and
     # gateway/web_security.py trusts loopback peers, so no forwarded headers are read.
     server = uvicorn.Server(uvicorn.Config(
         app, host=cfg.http.host, port=cfg.http.port, log_level="warning", access_log=False,
-        proxy_headers=False, server_header=False, **tls,
+        proxy_headers=False, server_header=False,
+        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
     ))
     server.run()
     if died:
