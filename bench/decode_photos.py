@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware.kiosk.decode import Code, Decoder, candidate_steps, ladder, unscale
+from firmware.kiosk.decode import Code, Decoder, candidate_steps, ladder, unscale, zxing_corners
 
 DATA = Path("/work/shared/data/qr-photos")
 SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -86,15 +86,8 @@ def matched(codes: list[Code], quads: list[np.ndarray], scale: float) -> int:
 def zxing_plain(grey: np.ndarray) -> list[Code]:
     import zxingcpp
 
-    out = []
-    for b in zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode):
-        p = b.position
-        corners = tuple(
-            (float(q.x), float(q.y))
-            for q in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
-        )
-        out.append(Code(b.text, corners))  # type: ignore[arg-type]
-    return out
+    return [Code(b.text, zxing_corners(b.position))
+            for b in zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)]
 
 
 def pyzbar_plain(grey: np.ndarray) -> list[Code]:

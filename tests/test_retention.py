@@ -14,23 +14,12 @@ from pathlib import Path
 from gateway import retention
 from gateway.checkin import upload_record
 from gateway.personal import Pseudonymiser, mask, mask_name
-from gateway.read_model import ReadModel
 from gateway.store import Store
+from tests.test_store import close_store, open_store
 
 DAY = 86_400_000
 NOW = 1_795_000_000_000
 pseudonyms = Pseudonymiser("retention-test-key-0123")
-
-async def open_store(path, **options) -> tuple[Store, ReadModel]:
-    """The store and a read model on its file, as the gateway has them."""
-    store = await Store.open(path, **options)
-    return store, await ReadModel.open(path)
-
-
-async def close_store(store: Store, reads: ReadModel) -> None:
-    await reads.close()
-    await store.close()
-
 
 
 def person(n: int) -> tuple[str, str]:

@@ -102,13 +102,18 @@ def zxing_engine(image: np.ndarray) -> list[Code]:
     for barcode in found:
         if not barcode.valid or not barcode.text:
             continue
-        pos = barcode.position
-        corners = tuple(
-            (float(p.x), float(p.y))
-            for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)
-        )
-        codes.append(Code(barcode.text, corners))  # type: ignore[arg-type]
+        codes.append(Code(barcode.text, zxing_corners(barcode.position)))
     return codes
+
+
+def zxing_corners(pos) -> tuple[Point, Point, Point, Point]:
+    """A zxing-cpp position as four corners, clockwise from the top left."""
+    return (
+        (float(pos.top_left.x), float(pos.top_left.y)),
+        (float(pos.top_right.x), float(pos.top_right.y)),
+        (float(pos.bottom_right.x), float(pos.bottom_right.y)),
+        (float(pos.bottom_left.x), float(pos.bottom_left.y)),
+    )
 
 
 def pyzbar_engine(image: np.ndarray) -> list[Code]:

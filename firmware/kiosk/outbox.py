@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 import aiosqlite
 
 from firmware import schema
+from firmware.kiosk.fsync import fsync_path
 
 # Version 1 of the outbox (firmware/schema.py); later versions are migrations in COMPONENT.
 SCHEMA = """
@@ -104,8 +104,8 @@ class Outbox:
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
         self.newest_seq = await self.last_seq()
         # the schema, and the WAL file's name in its folder
-        await asyncio.to_thread(_fsync_file, self._wal_path)
-        await asyncio.to_thread(_fsync_folder, self.path.parent)
+        await asyncio.to_thread(fsync_path, self._wal_path, True)
+        await asyncio.to_thread(fsync_path, self.path.parent)
 
     async def close(self) -> None:
         await self._reader.close()
@@ -157,7 +157,8 @@ class Outbox:
                     self._syncing = None
 
     async def _fsync(self, upto: int) -> None:
-        await asyncio.to_thread(_fsync_file, self._wal_path)
+        # no WAL file: nothing committed that is not in the main file already
+        await asyncio.to_thread(fsync_path, self._wal_path, True)
         self._synced = max(self._synced, upto)
 
     async def checkpoint_due(self) -> None:
@@ -234,25 +235,3 @@ class Outbox:
 
     async def last_seq(self) -> int:
         return self._db.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()[0]
-
-
-def _fsync_file(path: Path) -> None:
-    """fsync a file by name: SQLite may have replaced the WAL file since the last call, so
-    no descriptor is kept."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return  # no WAL: nothing committed that is not in the main file already
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_folder(path: Path) -> None:
-    """A new file's name is durable once its folder is."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -47,6 +47,8 @@ from pathlib import Path
 
 import httpx
 
+from firmware.kiosk.fsync import fsync_path
+
 log = logging.getLogger(__name__)
 
 PARTS = ("firmware", "gateway", "simulators", "provisioning")
@@ -203,15 +205,7 @@ def point_current(root: Path, name: str) -> None:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(Path("releases") / name)
     tmp.replace(root / "current")
-    _fsync_dir(root)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(root)
 
 
 def prune(root: Path, keep: set[str]) -> None:
