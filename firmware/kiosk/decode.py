@@ -98,12 +98,7 @@ def zxing_engine(image: np.ndarray) -> list[Code]:
 
     qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCodeModel2)
     found = zxingcpp.read_barcodes(image, formats=qr)
-    codes = []
-    for barcode in found:
-        if not barcode.valid or not barcode.text:
-            continue
-        codes.append(Code(barcode.text, zxing_corners(barcode.position)))
-    return codes
+    return [_zxing_code(b) for b in found if b.valid and b.text]
 
 
 def zxing_corners(pos) -> tuple[Point, Point, Point, Point]:
@@ -148,12 +143,7 @@ def _zxing_with(**options) -> Engine:
 
 
 def _zxing_code(barcode) -> Code:
-    pos = barcode.position
-    corners = tuple(
-        (float(p.x), float(p.y))
-        for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)
-    )
-    return Code(barcode.text, corners)  # type: ignore[arg-type]
+    return Code(barcode.text, zxing_corners(barcode.position))
 
 
 def opencv_engine(image: np.ndarray) -> list[Code]:
