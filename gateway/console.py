@@ -213,7 +213,16 @@ async def summary(request: Request, _who: Annotated[Principal, Depends(auth.curr
             "last_error": gw.forwarder.last_error,
             "out_of_order": gw.forwarder.out_of_order,
         },
+        # the disk alarm: the store cannot write its file (full or failing), while it lasts
+        "storage": storage_view(gw),
     }
+
+
+def storage_view(gw: Gateway) -> dict:
+    fault = gw.store.fault
+    return {"fault": fault.detail if fault else None,
+            "since_ms": fault.since_ms if fault else None,
+            "refused_batches": gw.store.storage_faults}
 
 
 @router.get("/healthz")

@@ -4,6 +4,13 @@ Records leave the upload queue only after the platform has confirmed the batch; 
 retried batch carries the same idempotency keys (the event ids), so the platform never
 counts a record twice. Failures back off exponentially with jitter; the queue lives in
 SQLite, so a restarted gateway resumes where it stopped.
+
+Every failure of a round is the forwarder's own to handle: the platform refusing an upload,
+and equally the store failing to record the confirmation (a full disk) or the queue failing
+to be read. Each is reported in `last_error` (shown by the console and /metrics) and the
+round is tried again after the backoff; a confirmation that was not recorded only means the
+batch is uploaded again, which the platform counts once. The forwarder never ends on an
+error, so uploads resume by themselves when the fault does.
 """
 
 from __future__ import annotations
@@ -40,36 +47,56 @@ class Forwarder:
         self.last_seq: dict[str, int] = {}
 
     def _check_order(self, pending: list[tuple[int, str, int, str]]) -> None:
-        """Records leave in sequence order per kiosk; say so loudly if they ever do not."""
+        """Records leave in sequence order per kiosk; say so loudly if they ever do not.
+        (Compared with what the platform has confirmed: a batch sent again after its
+        confirmation could not be recorded is not out of order.)"""
         for _n, kiosk, seq, _body in pending:
             if seq <= self.last_seq.get(kiosk, 0):
                 self.out_of_order += 1
                 log.warning("%s seq %d uploaded after seq %d", kiosk, seq, self.last_seq[kiosk])
-            self.last_seq[kiosk] = seq
+
+    def _confirmed(self, pending: list[tuple[int, str, int, str]]) -> None:
+        for _n, kiosk, seq, _body in pending:
+            self.last_seq[kiosk] = max(seq, self.last_seq.get(kiosk, 0))
 
     async def run(self) -> None:
         backoff = 0.5
         while True:
-            self.wake.clear()
-            hold_before = int((time.time() - self.hold_s) * 1000)
-            pending = await self.reads.pending_upload_rows(self.batch, hold_before)
-            if not pending:
-                await event_set_within(self.wake, 1)
-                continue
-            self._check_order(pending)
             try:
-                await self.platform.upload_encoded([body for _n, _k, _s, body in pending])
-            except UploadFailed as exc:
-                self.last_error = type(exc.__cause__ or exc).__name__
-                log.warning("upload of %d records failed (%s); retrying", len(pending), exc)
+                sent = await self._round()
+            except Exception as exc:  # every fault is reported and retried
+                self._failed(exc)
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, 60.0)
                 continue
-            await self.store.confirm_uploads([n for n, *_rest in pending])
-            self.uploaded += len(pending)
-            self.last_success = time.time()
-            self.last_error = None
             backoff = 0.5
-            if len(pending) < self.batch:
+            if sent is None:
+                await event_set_within(self.wake, 1)
+            elif sent < self.batch:
                 await asyncio.sleep(self.gather_s)  # let a busy site fill the next batch
+
+    async def _round(self) -> int | None:
+        """Upload one batch and record the platform's confirmation; the number of records,
+        or None when nothing is ready."""
+        self.wake.clear()
+        hold_before = int((time.time() - self.hold_s) * 1000)
+        pending = await self.reads.pending_upload_rows(self.batch, hold_before)
+        if not pending:
+            return None
+        self._check_order(pending)
+        await self.platform.upload_encoded([body for _n, _k, _s, body in pending])
+        await self.store.confirm_uploads([n for n, *_rest in pending])
+        self._confirmed(pending)
+        self.uploaded += len(pending)
+        self.last_success = time.time()
+        self.last_error = None
+        return len(pending)
+
+    def _failed(self, exc: Exception) -> None:
+        if isinstance(exc, UploadFailed):
+            self.last_error = type(exc.__cause__ or exc).__name__
+            log.warning("upload failed (%s); retrying", exc)
+        else:
+            self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+            log.error("upload round failed (%s); retrying", self.last_error)
 

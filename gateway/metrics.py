@@ -69,6 +69,9 @@ class GatewayMetrics:
             "rejected": dict(gateway.ingest.rejected),
             "mqtt_connected": gateway.ingest.connected.is_set(),
             "mqtt_faults": dict(gateway.ingest.faults),
+            "storage_fault": gateway.store.fault,
+            "storage_refused": gateway.store.storage_faults,
+            "forwarder_failing": gateway.forwarder.last_error is not None,
         }
 
 
@@ -111,6 +114,18 @@ class _Snapshot(Collector):
                                      "Last successful upload batch")
             last.add_metric([], s["last_upload"])
             yield last
+        failing = GaugeMetricFamily("placecode_forwarder_failing",
+                                    "1 while the forwarder's last round failed (its last_error)")
+        failing.add_metric([], 1 if s["forwarder_failing"] else 0)
+        yield failing
+        storage = GaugeMetricFamily("placecode_storage_fault",
+                                    "1 while the gateway's disk refuses writes (full or failing)")
+        storage.add_metric([], 1 if s["storage_fault"] else 0)
+        yield storage
+        refused = CounterMetricFamily("placecode_storage_refused_batches",
+                                      "Write batches the disk refused since start")
+        refused.add_metric([], s["storage_refused"])
+        yield refused
         errors = CounterMetricFamily("placecode_platform_errors",
                                      "Failed platform status lookups, by reason",
                                      labels=["reason"])

@@ -29,6 +29,7 @@ from gateway.checkin import CheckIn
 from gateway.fair_ingest import FairIngest
 from gateway.kiosk_reports import KioskReports
 from gateway.replies import KioskReplies
+from gateway.store import is_storage_fault
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,11 @@ class MqttIngest:
         logged and counted; the kiosk resends what was not acknowledged."""
         try:
             await handler(msg)
-        except Exception:
+        except Exception as exc:
+            if is_storage_fault(exc):  # shown as the store's alarm; no traceback per scan
+                self.rejected["storage_fault"] += 1
+                log.warning("message %s not stored: %s", msg.get("id"), exc)
+                return
             self.rejected["handler_error"] += 1
             log.exception("message %s could not be handled", msg.get("id"))
 
@@ -142,6 +147,10 @@ class MqttIngest:
     async def _replay_batch(self, batch: list[dict]) -> None:
         try:
             await self.checkin.handle_replays(batch)
-        except Exception:
+        except Exception as exc:
+            if is_storage_fault(exc):
+                self.rejected["storage_fault"] += len(batch)
+                log.warning("%d replayed scans not stored: %s; kiosks resend", len(batch), exc)
+                return
             self.rejected["handler_error"] += len(batch)
             log.exception("%d replayed scans could not be handled; kiosks resend", len(batch))

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from firmware.verdict import Verdict
 
 log = logging.getLogger(__name__)
 BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+STORAGE_CODES = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
 T = TypeVar("T")
 
 
@@ -38,17 +40,26 @@ def is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and code & 0xFF in BUSY_CODES
 
 
+def is_storage_fault(exc: BaseException) -> bool:
+    """SQLite could not write the file: the disk is full, or the write failed. The file
+    itself is sound (the transaction was rolled back), so the write can be tried again
+    once the disk has room; a restart would mend nothing."""
+    code = getattr(exc, "sqlite_errorcode", 0)
+    return isinstance(exc, sqlite3.OperationalError) and code & 0xFF in STORAGE_CODES
+
+
 async def patiently(work: Callable[[], Awaitable[T]], what: str) -> T:
     """Run `work` until SQLite stops answering busy (a nightly VACUUM may hold the write
-    lock for minutes); anything else is raised."""
+    lock for minutes) or disk full (it waits for room, with the store's storage alarm
+    showing); anything else is raised."""
     pause = 0.05
     while True:
         try:
             return await work()
         except sqlite3.OperationalError as exc:
-            if not is_busy(exc):
+            if not (is_busy(exc) or is_storage_fault(exc)):
                 raise
-            log.warning("%s waits: database busy", what)
+            log.warning("%s waits: %s", what, "database busy" if is_busy(exc) else exc)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
 
@@ -124,6 +135,14 @@ STATUS_EXTRA = ("lists", "oldest_ms", "first_seq", "last_seq", "clock_offset_ms"
 NO_VERDICT = Verdict("", None, None, None, None)
 
 
+@dataclass(frozen=True, slots=True)
+class StorageFault:
+    """The store cannot write its file (disk full or failing), since `since_ms`."""
+
+    detail: str
+    since_ms: int
+
+
 @dataclass(slots=True)
 class NewScan:
     """One scan waiting for the writer; `done` resolves to True if stored now, False if
@@ -140,10 +159,13 @@ class Store:
     verdict path never waits for another scan's commit.
 
     A batch SQLite refuses as data (a constraint), or that stays busy past
-    `busy_patience_s`, fails its waiters and the writer goes on; any other failure (the
-    file unreadable, corrupt, the disk full or failing) fails its waiters and ends the
-    writer with the error, for the process's supervisor: a gateway that cannot store must
-    not acknowledge, and a restart says so loudly."""
+    `busy_patience_s`, fails its waiters and the writer goes on. A batch the disk refuses
+    (full, or a failed write) fails its waiters too, and `fault` says so until a commit
+    succeeds again: nothing is acknowledged meanwhile (kiosks keep their scans and resend),
+    the console and /metrics show the alarm, and the writer goes on with the next batch, so
+    the gateway resumes by itself once the disk has room. Any other failure (the file
+    unreadable or corrupt) fails its waiters and ends the writer with the error, for the
+    process's supervisor: a restart cannot mend that, but it says so loudly."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -160,6 +182,8 @@ class Store:
         self.commits = 0
         self.busy_patience_s = 60.0
         self.busy_waits = 0  # commits retried because SQLite answered busy
+        self.fault: StorageFault | None = None  # the disk refuses writes (while it lasts)
+        self.storage_faults = 0  # batches the disk refused, since start
 
     @classmethod
     async def open(cls, path: Path, busy_timeout_ms: int = 5000) -> Store:
@@ -246,13 +270,30 @@ class Store:
                 if isinstance(exc, sqlite3.IntegrityError) or is_busy(exc):
                     log.error("batch of %d scans not stored: %s", len(scans), exc)
                     continue  # the kiosks resend what was not acknowledged
+                if is_storage_fault(exc):
+                    self._storage_refused(exc, len(scans))
+                    continue
                 raise
+            if self.fault is not None:
+                log.warning("storage writable again after %.0f s",
+                            (time.time() * 1000 - self.fault.since_ms) / 1000)
+                self.fault = None
             for item in scans:
                 if not item.done.done():
                     item.done.set_result(item.row[0] in fresh)
             for _numbers, done in confirmed + passes:
                 if not done.done():
                     done.set_result(None)
+
+    def _storage_refused(self, exc: BaseException, scans: int) -> None:
+        """The disk refused a batch: the alarm goes up (once per fault, in the log too)."""
+        self.storage_faults += 1
+        if self.fault is None:
+            self.fault = StorageFault(str(exc), int(time.time() * 1000))
+            log.error("storage fault: %s; %d scans not stored, nothing acknowledged until "
+                      "the disk takes writes again", exc, scans)
+        else:
+            log.warning("storage still refuses writes (%s); %d scans not stored", exc, scans)
 
     async def _commit_patiently(self, *work) -> set[str]:
         """Commit, retrying for up to `busy_patience_s` while SQLite answers busy: another

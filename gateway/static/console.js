@@ -78,7 +78,9 @@ async function loadStats() {
   const s = await api("/api/summary");
   put($("stats"), ["green", "yellow", "red", "unknown"].map(k =>
     el("span", null, dot(k), `${t(k)} ${s.counts[k] || 0}`)),
-    el("span", null, `${t("tab_kiosks")} ${s.kiosks_online}/${s.kiosks_total}`));
+    el("span", null, `${t("tab_kiosks")} ${s.kiosks_online}/${s.kiosks_total}`),
+    s.storage.fault ? el("span", {class: "fault", id: "storage-fault"}, `${t("storage_fault")} (${s.storage.fault}, ${hms(s.storage.since_ms)})`) : null,
+    s.forwarder.last_error ? el("span", {class: "fault", id: "upload-failing"}, `${t("upload_failing")}: ${s.forwarder.last_error}`) : null);
   $("clock").textContent = hms(s.now_ms);
 }
 function entryRow(e, fresh) {
