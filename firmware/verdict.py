@@ -7,7 +7,7 @@ It runs unchanged on MicroPython (no typing, dataclasses or f-strings), like pro
 A verdict is (colour, action, prompt, source):
 - colour: what is known of the person (green | yellow | red | unknown);
 - action: what the door does (open | hold | refuse);
-- prompt: what the screen shows and the voice says (a key of PROMPT_TEXT);
+- prompt: what the screen shows (a key of PROMPT_TEXT); the voice says `spoken(prompt)`;
 - source: who decided (platform | cache | stale | kiosk | timeout).
 Only a checked green opens with a green light; anything that could not be checked holds
 the person for the person on duty ("manual check").
@@ -31,23 +31,47 @@ KIOSK = "kiosk"  # the kiosk decided itself (a signed code, a red-listed ID card
 TIMEOUT = "timeout"  # nobody could decide in time: the person on duty checks
 SOURCES = (PLATFORM, CACHE, STALE, KIOSK, TIMEOUT)
 
-# Chinese first, English second: what the screen shows and the voice says. Prompts that
-# are not verdicts (show_code, place_card, read_failed, not_health_code) are here too.
+# Chinese first, English second: what the screen facing the visitor shows. Prompts that
+# are not verdicts (show_code, place_card, read_failed, not_health_code) are here too, and
+# so are the prompts only ever spoken (SPOKEN) and the staff prompts at the kiosk.
 PROMPT_TEXT = {
     "pass": ("绿码，请通行", "Green code, please pass"),
-    "wait_staff": ("黄码，请等待工作人员", "Yellow code, please wait for staff"),
-    "no_entry": ("红码，禁止通行", "Red code, no entry"),
+    "wait_staff": ("黄码，请稍候，工作人员马上为您服务",
+                   "Yellow code: please wait, staff will be with you shortly"),
+    "no_entry": ("红码，请稍候，工作人员马上为您服务",
+                 "Red code: please wait, staff will be with you shortly"),
     "manual_check": ("无法核验，请工作人员人工核验", "Cannot verify, staff will check you"),
     "stale_status": ("状态未更新，请人工核验", "Status not current, staff will check"),
     "not_health_code": ("这不是健康码", "This is not a health code"),
     "show_code": ("请出示健康码", "Please show your health code"),
     "place_card": ("请放置身份证", "Please place your ID card"),
     "read_failed": ("读取失败，请重试", "Read failed, please try again"),
+    # spoken in place of a verdict's own text: no colour is ever said aloud (SPOKEN)
+    "go_ahead": ("请通行", "Please go ahead"),
+    "staff_coming": ("请稍候，工作人员马上为您服务",
+                     "Please wait, staff will be with you shortly"),
+    # a staff card at the kiosk (duty roster, gate opened by the person on duty)
+    "duty_on": ("值班签到成功", "Signed on for duty"),
+    "duty_off": ("值班签退成功", "Signed off duty"),
+    "staff_unknown": ("此卡不是本场所工作人员卡", "This card is not a staff card of this site"),
+    "gate_by_staff": ("工作人员已放行，请通行", "Opened by staff, please go ahead"),
 }
+# The prompts a verdict message may carry (the wire vocabulary, docs/protocol.md).
 PROMPTS = (
     "pass", "wait_staff", "no_entry", "manual_check", "stale_status",
     "not_health_code", "show_code", "place_card", "read_failed",
 )
+# What the voice says for a prompt whose screen text names a colour. The queue behind the
+# visitor hears the same neutral words for green, yellow and red alike; the colour is
+# shown only on the screen facing the visitor (一码一守: abnormal codes handled discreetly).
+SPOKEN = {"pass": "go_ahead", "wait_staff": "staff_coming", "no_entry": "staff_coming"}
+COLOUR_WORDS = ("绿", "黄", "红", "green", "yellow", "red")
+
+
+def spoken(prompt):
+    """The prompt the voice says for `prompt` (never one that names a colour)."""
+    return SPOKEN.get(prompt, prompt)
+
 
 # What a known colour means at the door: (action, prompt).
 _FOR_COLOUR = {

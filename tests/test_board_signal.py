@@ -15,7 +15,7 @@ from firmware.kiosk.board import BoardLink, DoorEventStore
 from firmware.kiosk.board_signal import BoardSignal, check_looks
 from firmware.kiosk.screen.state import ScreenState
 from firmware.kiosk.voice import Voice
-from firmware.verdict import LOOKS, Look, Verdict
+from firmware.verdict import LOOKS, Look, Verdict, spoken
 from simulators.board import BoardSimulator
 
 # a real player process that reads the WAV it is given, as aplay would
@@ -39,7 +39,7 @@ def now_ms() -> int:
 
 @pytest.fixture
 def audio(tmp_path: Path) -> Path:
-    for key in ("pass", "wait_staff", "no_entry", "manual_check"):
+    for key in ("go_ahead", "staff_coming", "manual_check"):
         with wave.open(str(tmp_path / f"{key}.wav"), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
@@ -61,7 +61,7 @@ async def test_each_verdict_drives_board_voice_and_screen(action: str, audio: Pa
         start = now_ms()
         await signal.show(VERDICTS[action])
         assert screen.snapshot()["state"] == screen_state
-        assert voice.played == [VERDICTS[action].prompt]
+        assert voice.played == [spoken(VERDICTS[action].prompt)]
         assert await voice.wait() == 0
         await asyncio.sleep(1.8)
         lights = [v for _, v in sim.changes("light", start)]
@@ -85,7 +85,7 @@ async def test_unacknowledged_board_turns_screen_to_manual_check(audio: Path,
         await signal.show(VERDICTS["open"])
         sim.wake()
         assert screen.snapshot()["state"] == "manual"
-        assert voice.played == ["pass", "manual_check"]
+        assert voice.played == ["go_ahead", "manual_check"]
         assert board.health.snapshot()["board"].startswith("fault")
         await board.close()
 

@@ -13,7 +13,7 @@ import pytest
 
 from firmware.kiosk import voice
 from firmware.kiosk.health import Health
-from firmware.verdict import PROMPT_TEXT
+from firmware.verdict import COLOUR_WORDS, PROMPT_TEXT, spoken
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="needs the Debian package espeak-ng"
@@ -49,7 +49,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_every_prompt_has_a_short_two_language_recording(built: dict[str, Path]) -> None:
-    assert set(built) == set(PROMPT_TEXT)
+    assert set(built) == {spoken(key) for key in PROMPT_TEXT}
     for key, path in built.items():
         with wave.open(str(path)) as w:
             seconds = w.getnframes() / w.getframerate()
@@ -63,16 +63,28 @@ def test_every_prompt_has_a_short_two_language_recording(built: dict[str, Path])
         assert runs[-1][1] - runs[split][0] > 0.6, (key, "English part too short")
 
 
+def test_no_recording_names_a_colour(built: dict[str, Path]) -> None:
+    """The queue never hears a colour: what is said for a red, a yellow and a green is
+    one neutral sentence, and no recording of a colour word exists at all."""
+    assert spoken("no_entry") == spoken("wait_staff") == "staff_coming"
+    for key in built:
+        zh, en = PROMPT_TEXT[key]
+        syllables = set(voice.PINYIN[key][1].replace(",", " ").split())
+        assert not [w for w in COLOUR_WORDS if w in zh + " " + en.lower()], key
+        assert not syllables & {"hong2", "huang2", "lv4"}, key
+    assert "no_entry" not in built and "wait_staff" not in built and "pass" not in built
+
+
 def test_rebuild_skips_unchanged_prompts(built: dict[str, Path]) -> None:
-    path = built["pass"]
+    path = built["go_ahead"]
     before = path.stat().st_mtime_ns
     voice.build_prompts(path.parent)
     assert path.stat().st_mtime_ns == before
 
 
 def test_changed_chinese_text_stops_the_build(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setitem(PROMPT_TEXT, "pass", ("绿码，请进", "Green code, go in"))
-    with pytest.raises(voice.VoiceBuildError, match="'pass'"):
+    monkeypatch.setitem(PROMPT_TEXT, "show_code", ("请出示码", "Show your code"))
+    with pytest.raises(voice.VoiceBuildError, match="'show_code'"):
         voice.build_prompts(tmp_path)
 
 
@@ -80,10 +92,11 @@ async def test_play_runs_the_player_and_missing_prompt_is_a_health_fault(
         built: dict[str, Path]) -> None:
     health = Health()
     player = (sys.executable, "-c", "import sys, wave; wave.open(sys.argv[1]).readframes(1)")
-    v = voice.Voice(built["pass"].parent, player, health)
-    await v.play("pass")
+    v = voice.Voice(built["go_ahead"].parent, player, health)
+    await v.play("pass")  # a green verdict's prompt, said without its colour
+    assert v.played == ["go_ahead"]
     assert await v.wait() == 0
     assert health.snapshot()["voice"] == "ok"
-    v.audio_dir = built["pass"].parent / "nowhere"
+    v.audio_dir = built["go_ahead"].parent / "nowhere"
     await v.play("pass")
     assert health.snapshot()["voice"].startswith("fault: missing prompt")

@@ -2,10 +2,13 @@
 
 The WAVs are made at build time (`just board-audio`, or `python -m firmware.kiosk.voice
 build`) with espeak-ng, not committed: they follow PROMPT_TEXT, and a binary in git would
-silently drift from it. espeak-ng's Debian build has no Hanzi dictionary (it spells the
-tone digits in English), so each prompt is spoken from hand-written pinyin with tone
-numbers through the `cmn-latn-pinyin` voice. Each pinyin line records the Chinese it
-was written for; if PROMPT_TEXT changes, the build stops and says which prompt to redo.
+silently drift from it. Only the prompts the voice says are built (`VOICED`): a verdict's
+prompt is spoken as `firmware.verdict.spoken(prompt)`, which never names a colour, so no
+recording of a colour exists to be played to the queue. espeak-ng's Debian build has no
+Hanzi dictionary (it spells the tone digits in English), so each prompt is spoken from
+hand-written pinyin with tone numbers through the `cmn-latn-pinyin` voice. Each pinyin
+line records the Chinese it was written for; if PROMPT_TEXT changes, the build stops and
+says which prompt to redo.
 
 Playing is fire-and-forget through `aplay`: a new prompt cuts the one still playing, and
 a missing file or player is a health fault, never an exception in the kiosk's path.
@@ -28,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from firmware.kiosk.health import Health
-from firmware.verdict import PROMPT_TEXT
+from firmware.verdict import PROMPT_TEXT, SPOKEN, spoken
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +45,6 @@ EN_SPEED = 175
 
 # prompt -> (the Chinese this pinyin was written for, pinyin with tone numbers)
 PINYIN: dict[str, tuple[str, str]] = {
-    "pass": ("绿码，请通行", "lv4 ma3, qing3 tong1 xing2"),
-    "wait_staff": ("黄码，请等待工作人员", "huang2 ma3, qing3 deng3 dai4 gong1 zuo4 ren2 yuan2"),
-    "no_entry": ("红码，禁止通行", "hong2 ma3, jin4 zhi3 tong1 xing2"),
     "manual_check": (
         "无法核验，请工作人员人工核验",
         "wu2 fa3 he2 yan4, qing3 gong1 zuo4 ren2 yuan2 ren2 gong1 he2 yan4",
@@ -57,7 +57,24 @@ PINYIN: dict[str, tuple[str, str]] = {
     "show_code": ("请出示健康码", "qing3 chu1 shi4 jian4 kang1 ma3"),
     "place_card": ("请放置身份证", "qing3 fang4 zhi4 shen1 fen4 zheng4"),
     "read_failed": ("读取失败，请重试", "du2 qu3 shi1 bai4, qing3 chong2 shi4"),
+    "go_ahead": ("请通行", "qing3 tong1 xing2"),
+    "staff_coming": (
+        "请稍候，工作人员马上为您服务",
+        "qing3 shao1 hou4, gong1 zuo4 ren2 yuan2 ma3 shang4 wei4 nin2 fu2 wu4",
+    ),
+    "duty_on": ("值班签到成功", "zhi2 ban1 qian1 dao4 cheng2 gong1"),
+    "duty_off": ("值班签退成功", "zhi2 ban1 qian1 tui4 cheng2 gong1"),
+    "staff_unknown": (
+        "此卡不是本场所工作人员卡",
+        "ci3 ka3 bu2 shi4 ben3 chang3 suo3 gong1 zuo4 ren2 yuan2 ka3",
+    ),
+    "gate_by_staff": (
+        "工作人员已放行，请通行",
+        "gong1 zuo4 ren2 yuan2 yi3 fang4 xing2, qing3 tong1 xing2",
+    ),
 }
+# The prompts the voice says: every prompt but those spoken as another (SPOKEN).
+VOICED = tuple(key for key in PROMPT_TEXT if key not in SPOKEN)
 
 
 class VoiceBuildError(RuntimeError):
@@ -65,10 +82,11 @@ class VoiceBuildError(RuntimeError):
 
 
 def _check_pinyin() -> None:
-    missing = sorted(set(PROMPT_TEXT) - set(PINYIN))
+    missing = sorted(set(VOICED) - set(PINYIN))
     if missing:
         raise VoiceBuildError(f"no pinyin for prompt(s) {missing}: add them to voice.PINYIN")
-    for key, (zh, _en) in PROMPT_TEXT.items():
+    for key in VOICED:
+        zh = PROMPT_TEXT[key][0]
         if PINYIN[key][0] != zh:
             raise VoiceBuildError(
                 f"prompt {key!r} now reads {zh!r} but its pinyin was written for "
@@ -133,7 +151,8 @@ def build_prompts(out_dir: Path = DEFAULT_DIR, espeak: str = "espeak-ng") -> dic
         manifest = {}
     built: dict[str, Path] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for key, (_zh, en) in PROMPT_TEXT.items():
+        for key in VOICED:
+            en = PROMPT_TEXT[key][1]
             target = out_dir / f"{key}.wav"
             fingerprint = _fingerprint(key)
             if manifest.get(key) != fingerprint or not target.exists():
@@ -148,7 +167,8 @@ def build_prompts(out_dir: Path = DEFAULT_DIR, espeak: str = "espeak-ng") -> dic
 
 
 class Voice:
-    """Plays a prompt's WAV; the newest prompt wins."""
+    """Plays a prompt's WAV (as spoken: `firmware.verdict.spoken`); the newest prompt wins.
+    `played` lists what was said, by the key of its recording."""
 
     def __init__(self, audio_dir: Path = DEFAULT_DIR, player: Sequence[str] = ("aplay", "-q"),
                  health: Health | None = None) -> None:
@@ -158,7 +178,8 @@ class Voice:
         self.played: list[str] = []
         self._current: asyncio.subprocess.Process | None = None
 
-    async def play(self, key: str) -> None:
+    async def play(self, prompt: str) -> None:
+        key = spoken(prompt)
         path = self.audio_dir / f"{key}.wav"
         if not path.exists():
             self.health.report("voice", False, f"missing prompt {key}")
