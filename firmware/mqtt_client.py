@@ -10,6 +10,7 @@ Not for the board: it speaks the serial link, not MQTT.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
@@ -92,6 +93,41 @@ async def messages(mqtt: aiomqtt.Client, turn_every: int = 8) -> AsyncIterator[a
 
 Serve = Callable[[aiomqtt.Client], Awaitable[None]]
 
+# How long a leaving client waits for its DISCONNECT to go out before it drops the socket.
+LEAVE_WITHIN_S = 2.0
+
+
+@contextlib.asynccontextmanager
+async def connected(mqtt: aiomqtt.Client,
+                    leave_within_s: float = LEAVE_WITHIN_S) -> AsyncIterator[aiomqtt.Client]:
+    """`async with mqtt`, except that leaving never waits longer than `leave_within_s`.
+
+    aiomqtt 2.x waits for its disconnection callback without a time limit; a stop (SIGTERM
+    under systemd, a cancelled task) must not depend on it. Past the limit the socket is
+    closed through paho's own close, which also unregisters it from the event loop."""
+    await mqtt.__aenter__()
+    try:
+        yield mqtt
+    except BaseException as exc:
+        await _leave(mqtt, leave_within_s, exc)
+        raise
+    else:
+        await _leave(mqtt, leave_within_s, None)
+
+
+async def _leave(mqtt: aiomqtt.Client, within_s: float, exc: BaseException | None) -> None:
+    try:
+        await asyncio.wait_for(
+            mqtt.__aexit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None),
+            within_s)
+    except TimeoutError:
+        log.warning("broker did not see the disconnection within %.1f s; closing the socket",
+                    within_s)
+        mqtt._client._sock_close()  # paho 2.x (pinned): also unregisters it from the loop
+    except aiomqtt.MqttError:
+        if exc is None:
+            raise
+
 
 def first_lost(group: BaseExceptionGroup) -> aiomqtt.MqttError | None:
     """The connection loss inside a TaskGroup's failure, if that is all it is: tasks on
@@ -138,8 +174,8 @@ class Session:
         backoff = 0.2
         while True:
             try:
-                async with client(self.address, self.identifier, will=self.will,
-                                  max_queued_incoming=self.max_queued_incoming) as mqtt:
+                async with connected(client(self.address, self.identifier, will=self.will,
+                                            max_queued_incoming=self.max_queued_incoming)) as mqtt:
                     backoff = 0.2
                     self.client = mqtt
                     try:

@@ -47,3 +47,44 @@ async def test_a_lost_broker_ends_the_iteration_with_mqtt_error(broker):
             async with asyncio.timeout(10):
                 async for _message in mqtt_client.messages(reader):
                     pass
+
+
+async def test_a_stop_never_waits_on_a_broker_that_stopped_reading():
+    """A broker that accepted the connection and then hung (not reading, not closing):
+    the client's unsent data fills the socket, so its DISCONNECT cannot go out. Stopping
+    the session must still end promptly, as a SIGTERM under systemd expects."""
+    accepted = asyncio.Event()
+    peers: list[asyncio.StreamWriter] = []
+
+    async def hung_broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer)
+        await reader.read(1024)  # CONNECT
+        writer.write(b"\x20\x02\x00\x00")  # CONNACK, accepted
+        await writer.drain()
+        writer.transport.pause_reading()  # ... and never reads again
+        accepted.set()
+
+    server = await asyncio.start_server(hung_broker, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    session = mqtt_client.Session(mqtt_client.BrokerAddress(port=port, keepalive=60),
+                                  "stuck", max_backoff_s=0.2)
+    filled = asyncio.Event()
+
+    async def serve(mqtt: aiomqtt.Client) -> None:
+        async with asyncio.TaskGroup() as publishing:
+            for i in range(400):  # 100 MB offered; the kernel buffers take a few
+                publishing.create_task(mqtt.publish(f"fill/{i}", b"x" * 256_000, qos=0))
+            while not mqtt._client._out_packet:  # paho's queue of data not yet sent
+                await asyncio.sleep(0.05)
+            filled.set()
+
+    running = asyncio.create_task(session.run(serve))
+    await asyncio.wait_for(asyncio.gather(accepted.wait(), filled.wait()), 10)
+    running.cancel()
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(running, 10)
+    assert asyncio.get_running_loop().time() - started < mqtt_client.LEAVE_WITHIN_S + 1
+    for peer in peers:
+        peer.close()
+    server.close()
