@@ -44,12 +44,13 @@ COMPONENT = schema.Component("console_sessions", SCHEMA)  # version 1; later: mi
 
 COOKIE = "pc_session"
 PERMISSIONS: dict[str, frozenset[str]] = {
-    # live: masked entries and alerts; ack: acknowledge alerts; kiosks; counts (aggregates)
-    "duty": frozenset({"live", "ack", "kiosks", "counts"}),
-    "manager": frozenset({"live", "ack", "kiosks", "counts", "report", "audit", "feed_counts",
-                          "unlock"}),
-    # The health authority traces; it does not watch the door.
-    "tracer": frozenset({"trace"}),
+    # live: masked entries and alerts; ack: acknowledge alerts; kiosks; counts (aggregates);
+    # units: the site's venues, shops and doors as the register has them
+    "duty": frozenset({"live", "ack", "kiosks", "counts", "units"}),
+    "manager": frozenset({"live", "ack", "kiosks", "counts", "units", "report", "audit",
+                          "feed_counts", "unlock"}),
+    # The health authority traces (venue-wide: it needs the units); it does not watch the door.
+    "tracer": frozenset({"trace", "units"}),
 }
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 

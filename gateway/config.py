@@ -117,6 +117,18 @@ class KiosksConfig(_Strict):
     live_in_flight: int = Field(8, ge=1)  # unanswered live scans per kiosk
 
 
+class UnitsConfig(_Strict):
+    """The site's units (gateway/venues.py): venues, the shops and stalls inside them and
+    their doors, from provisioning's register, followed without a restart."""
+
+    # the register's SQLite file (read only) or a CSV exported from it; unset: the site is
+    # one unit named after `site` (a demo)
+    register_file: Path | None = None
+    # venue codes of the site's top-level venues (each with everything inside it); empty:
+    # every venue in the register
+    roots: tuple[str, ...] = ()
+
+
 class GatewayConfig(_Strict):
     site: str
     db_path: Path
@@ -128,6 +140,7 @@ class GatewayConfig(_Strict):
     trust: TrustConfig = TrustConfig()
     kiosks: KiosksConfig = KiosksConfig()
     console: ConsoleConfig = ConsoleConfig()
+    units: UnitsConfig = UnitsConfig()
 
     @field_validator("site")
     @classmethod

@@ -31,7 +31,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from firmware import schema
-from gateway import alerts, audit, auth, counts, report, retention, tracing, users
+from gateway import alerts, audit, auth, counts, report, retention, tracing, users, venues
 from gateway.auth import Principal, need
 from gateway.config import GatewayConfig
 from gateway.events import (
@@ -78,6 +78,7 @@ class Console:
             int(self.cfg.sign_in_backoff_max_s * 1000)))
         self.audit = audit.AuditLog(db)
         self.hub = Hub()
+        self.units = venues.Units(config.site, config.units.register_file, config.units.roots)
         self.alerts = alerts.Alerts(db, self.hub.publish)
         self.reporter = report.Reporter(db, reads.db, platform, config.site, self.tz,
                                         self.cfg.report_deadline, self.cfg.report_lead_minutes)
@@ -329,6 +330,34 @@ async def feed_count(body: DoorCount, request: Request,
     await counts.record_people(_console(request).db, body.door, body.hour_ms, body.people,
                                int(time.time() * 1000))
     return {"ok": True}
+
+
+# --- units: venues, the shops inside them, their doors (read only) ----------------------------
+
+@router.get("/api/units")
+async def units_view(request: Request, _who: Annotated[Principal, Depends(need("units"))],
+                     day: str | None = None) -> dict:
+    """The site's units as the register has them, each with the day's scans on its own
+    doors and rolled up over everything inside it."""
+    console = _console(request)
+    tree = console.units.tree()
+    the_day = _day(console, day)
+    start, end = counts.day_bounds(the_day, console.tz)
+    per_door = await counts.scans_by_door(console.reads.db, start, end)
+    rolled = tree.rollup({d: {"scans": n} for d, n in per_door.items()})
+    rows = tree.view()
+    for row in rows:
+        row["scans_own"] = sum(per_door.get(d["door"], 0) for d in row["doors"])
+        row["scans"] = rolled[row["code"]]["scans"] if row["code"] in rolled else 0
+        for d in row["doors"]:
+            d["scans"] = per_door.get(d["door"], 0)
+    if tree.single and rows:  # no register: every door that scanned is the site's
+        rows[0]["doors"] = [{"door": d, "name": "", "scans": n}
+                            for d, n in sorted(per_door.items())]
+        rows[0]["scans_own"] = rows[0]["scans"] = sum(per_door.values())
+    unplaced = tree.unplaced(per_door)
+    return {"day": the_day.isoformat(), "register": console.units.status(), "units": rows,
+            "unplaced_doors": [{"door": d, "scans": per_door[d]} for d in unplaced]}
 
 
 # --- daily report --------------------------------------------------------------------------

@@ -119,18 +119,23 @@ async def day_counts(events: aiosqlite.Connection, db: aiosqlite.Connection,
             "checked": sum(d["checked"] for d in per_door)}
 
 
+async def scans_by_door(events: aiosqlite.Connection, start_ms: int, end_ms: int
+                        ) -> dict[str, int]:
+    """{door: scans with ts in [start, end)}."""
+    async with events.execute(
+        "SELECT door, count(*) FROM events WHERE ts >= ? AND ts < ? GROUP BY door",
+        (start_ms, end_ms),
+    ) as cur:
+        return {d: n for d, n in await cur.fetchall()}
+
+
 async def days_counts(events: aiosqlite.Connection, day_from: date, day_to: date,
                       tz: ZoneInfo) -> list[dict]:
     """Scans per door per day over a range of days (for the daily chart)."""
     out = []
     day = day_from
     while day <= day_to:
-        start, end = day_bounds(day, tz)
-        async with events.execute(
-            "SELECT door, count(*) FROM events WHERE ts >= ? AND ts < ? GROUP BY door",
-            (start, end),
-        ) as cur:
-            per_door = {d: n for d, n in await cur.fetchall()}
+        per_door = await scans_by_door(events, *day_bounds(day, tz))
         out.append({"day": day.isoformat(), "doors": per_door, "checked": sum(per_door.values())})
         day += timedelta(days=1)
     return out

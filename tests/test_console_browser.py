@@ -64,7 +64,7 @@ async def test_duty_sees_scans_live_and_acknowledges_an_alert(site, browser):
     page.on("request", lambda request: requested.append(request.url))
     await page.reload()  # the whole page again, watching every request it makes
     await page.wait_for_selector("#app", state="visible")
-    assert await visible_tabs(page) == ["live", "alerts", "kiosks", "counts"]
+    assert await visible_tabs(page) == ["live", "alerts", "kiosks", "counts", "units"]
     assert await page.text_content("h1") == "场所码 · 现场控制台"
     # the feed is open (a function, not an expression: the page's CSP forbids eval)
     await page.wait_for_function("() => document.getElementById('clock').title !== ''")
@@ -119,6 +119,12 @@ async def test_duty_sees_scans_live_and_acknowledges_an_alert(site, browser):
         assert "在线" in await page.text_content("#kiosks tr[data-kiosk='kiosk-1']")
         await shot(page, "kiosks")
 
+        # No register on this site: the site is its one unit, with every door that scanned.
+        await page.click("#tabs button[data-view=units]")
+        await page.wait_for_selector("#units tr[data-unit='test-site'] [data-door='east-gate']")
+        assert "未配置场所登记表" in await page.text_content("#units-register")
+        await shot(page, "units")
+
     outside = [u for u in requested if not u.startswith(site.url + "/")]
     assert requested and outside == [], "the console loads nothing from outside the gateway"
 
@@ -138,7 +144,7 @@ async def test_manager_counts_report_audit_and_english(site, browser):
         assert ok.status_code == 200
     page = await open_signed_in(browser, site.url, "manager")
     tabs = await visible_tabs(page)
-    assert {"live", "alerts", "kiosks", "counts", "report", "audit"} == set(tabs)
+    assert {"live", "alerts", "kiosks", "counts", "report", "audit", "units"} == set(tabs)
     assert "trace" not in tabs
 
     await page.click("#tabs button[data-view=counts]")
@@ -178,7 +184,7 @@ async def test_tracer_traces_and_sees_no_live_entries(site, browser):
         k.readings.present(Reading("id_card", yellow.id_number, medium="card", name=yellow.name))
         await k.lights.wait_for(1, timeout=10)
     page = await open_signed_in(browser, site.url, "tracer")
-    assert await visible_tabs(page) == ["trace"]
+    assert await visible_tabs(page) == ["trace", "units"]
     status = await page.evaluate("async () => (await fetch('/api/entries')).status")
     assert status == 403
 

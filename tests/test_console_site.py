@@ -38,9 +38,11 @@ class Site:
 
 @contextlib.contextmanager
 def running_site(work: Path, platform_url: str | None = None, http: dict | None = None,
-                 ca_file: Path | None = None, **console: object) -> Iterator[Site]:
+                 ca_file: Path | None = None, units: dict | None = None,
+                 **console: object) -> Iterator[Site]:
     """A site; `platform_url` replaces the platform simulator with another server;
-    `http` is added to the gateway's [http] section (`ca_file` verifies its certificate)."""
+    `http` is added to the gateway's [http] section (`ca_file` verifies its certificate);
+    `units` is its [units] section."""
     broker = Broker(work / "broker").start()
     started: list[processes.Process] = []
     try:
@@ -51,6 +53,8 @@ def running_site(work: Path, platform_url: str | None = None, http: dict | None 
         cfg["http"].update(http or {})
         if console:
             cfg["console"] = console
+        if units:
+            cfg["units"] = units
         for role, (name, password) in TEST_USERS.items():
             users.add_user(Path(cfg["db_path"]), name, role, password)
         gateway_proc, url = processes.start_gateway(work, cfg, ca_file)

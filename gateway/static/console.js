@@ -67,7 +67,7 @@ function show(name) {
   view = name;
   document.querySelectorAll("#tabs button").forEach(b => b.classList.toggle("active", b.dataset.view === name));
   document.querySelectorAll("section.view").forEach(s => s.classList.toggle("active", s.id === "view-" + name));
-  ({live: loadLive, alerts: renderAlerts, kiosks: loadKiosks, counts: loadCounts, report: loadReport, audit: loadAudit, trace: () => {}})[name]();
+  ({live: loadLive, alerts: renderAlerts, kiosks: loadKiosks, units: loadUnits, counts: loadCounts, report: loadReport, audit: loadAudit, trace: () => {}})[name]();
 }
 
 // --- live entries and alerts -------------------------------------------------------------
@@ -202,6 +202,26 @@ async function loadKiosks() {
     el("td", null, k.sw || "—"), el("td", null, offset(k)), el("td", null, ageOf(k.oldest_ms)),
     el("td", {class: k.missing ? "fault" : null}, k.missing ?? "—"), el("td", null, trustList(k)))));
 }
+
+// --- units: venue → shops/stalls/zones → doors, as the register has them ------------------
+async function loadUnits(day) {
+  const r = await api("/api/units" + (day ? `?day=${day}` : ""));
+  $("units-form").day.value = r.day;
+  const reg = r.register;
+  $("units-register").textContent = reg.single ? t("units_single")
+    : t("units_loaded", {n: reg.units, d: reg.doors, at: reg.loaded_ms ? dhm(reg.loaded_ms) : "—"});
+  const problems = [...(reg.error ? [reg.error] : []), ...reg.problems,
+    ...r.unplaced_doors.map(x => t("unplaced_door", {door: x.door, n: x.scans}))];
+  put($("units-problems"), problems.map(p => el("li", null, p)));
+  const kind = u => (u.identifier_kind.startsWith("parent:") ? t("id_parent") : t("id_" + u.identifier_kind));
+  put($("units"), r.units.map(u => el("tr", {"data-unit": u.code},
+    el("td", {class: "depth-" + u.depth}, u.depth ? "└ " : "", el("b", null, u.name), " ", muted(u.code)),
+    el("td", null, lang === "zh" ? u.category_zh : u.category_en),
+    el("td", null, u.identifier ? `${u.identifier} ` : "—", muted(kind(u))),
+    el("td", null, u.doors.map(d => el("div", {"data-door": d.door}, d.name ? [d.name, " ", muted(`${d.door} · ${d.scans}`)] : [d.door, " ", muted(`· ${d.scans}`)]))),
+    el("td", null, u.scans_own), el("td", null, el("b", null, u.scans)))));
+}
+$("units-form").addEventListener("submit", ev => { ev.preventDefault(); loadUnits(ev.target.day.value); });
 
 // --- counts ---------------------------------------------------------------------------------
 const pct = c => (c == null ? "—" : (c * 100).toFixed(1) + " %");
