@@ -12,9 +12,11 @@ import os
 import time
 
 try:
-    from firmware import verdict as _verdict  # CPython and the test runners: repo layout
+    from firmware import manual_id as _manual_id  # CPython and the test runners: repo layout
+    from firmware import verdict as _verdict
 except ImportError:  # pragma: no cover - a board's flat /lib
-    import verdict as _verdict  # type: ignore[no-redef]  # the same module, board layout
+    import manual_id as _manual_id  # type: ignore[no-redef]  # the same modules, board layout
+    import verdict as _verdict  # type: ignore[no-redef]
 
 if hasattr(os, "urandom"):
 
@@ -39,8 +41,9 @@ KINDS = (SCAN, VERDICT, ACK, STATUS, DOOR)
 
 MAX_ACK_IDS = 500
 
-METHODS = ("code", "signed_code", "id_card")
-MEDIA = ("screen", "paper", "card", "unknown")
+METHODS = ("code", "signed_code", "id_card", "manual")
+# keyed: typed in by staff for a visitor with neither phone nor card (method manual)
+MEDIA = ("screen", "paper", "card", "keyed", "unknown")
 COLOURS = _verdict.COLOURS
 ACTIONS = _verdict.ACTIONS
 SOURCES = _verdict.SOURCES
@@ -67,7 +70,9 @@ class ProtocolError(ValueError):
 # --- topics ---------------------------------------------------------------------------
 
 
-RESERVED_KIOSK_NAMES = ("trust", "gateway")  # site-wide topics live beside the kiosks
+# site-wide topics live beside the kiosks; the gateway's own scans (visitors registered by
+# hand, paper register entries) are numbered under "console" and "register"
+RESERVED_KIOSK_NAMES = ("trust", "gateway", "console", "register")
 
 
 def check_name(value, what):
@@ -247,6 +252,8 @@ def validate(kind, msg):
             raise ProtocolError("partial_decision")
         if "prompt" in msg and not present:
             raise ProtocolError("partial_decision")
+        if msg["method"] == "manual" and not _manual_id.is_credential(msg["credential"]):
+            raise ProtocolError("bad_value", "credential")
     if "seq" in msg and msg["seq"] < 1:
         raise ProtocolError("bad_value", "seq")
     if "ts" in msg and msg["ts"] < 0:

@@ -30,6 +30,9 @@ STALE = "stale"  # the platform did not answer; the cached colour is past its ti
 KIOSK = "kiosk"  # the kiosk decided itself (a signed code, a red-listed ID card)
 TIMEOUT = "timeout"  # nobody could decide in time: the person on duty checks
 SOURCES = (PLATFORM, CACHE, STALE, KIOSK, TIMEOUT)
+# Never on the wire: an entry written in a paper register during an outage and keyed in
+# afterwards; its colour is what staff saw then (gateway/registration.py).
+TRANSCRIBED = "transcribed"
 
 # Chinese first, English second: what the screen facing the visitor shows. Prompts that
 # are not verdicts (show_code, place_card, read_failed, not_health_code) are here too, and
@@ -126,6 +129,11 @@ def for_colour(event_id, colour, source=PLATFORM):
     if source == STALE and colour != RED:
         action, prompt = HOLD, "stale_status"
     return Verdict(event_id, colour, action, prompt, source)
+
+
+def transcribed(event_id, colour_seen):
+    """A paper register entry: the colour staff saw at the door, under the usual rule."""
+    return for_colour(event_id, colour_seen, TRANSCRIBED)
 
 
 def manual_check(event_id, gate_unchecked="closed", prompt="manual_check"):

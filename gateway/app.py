@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from firmware import mqtt_client, startup
 from firmware.protocol import red_list_topic, trust_list_topic
 from firmware.supervise import Supervisor, TaskDied
-from gateway import auth, console, metrics, release, web_security
+from gateway import auth, console, metrics, registration_api, release, web_security
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
 from gateway.console import Console
@@ -39,6 +39,7 @@ from gateway.mqtt_ingest import MqttIngest
 from gateway.personal import Pseudonymiser
 from gateway.platform import HttpPlatform, Platform
 from gateway.read_model import ReadModel
+from gateway.registration import Registrar
 from gateway.replies import KioskReplies
 from gateway.status_cache import StatusCache
 from gateway.store import COMPONENT as STORE_COMPONENT
@@ -61,6 +62,7 @@ class Gateway:
     ingest: MqttIngest
     console: Console
     metrics: GatewayMetrics
+    registrar: Registrar
 
 
 def signed_lists(cfg: GatewayConfig) -> dict[str, bytes]:
@@ -106,14 +108,16 @@ async def running(
         stack.push_async_callback(upload_queue.close)
         forwarder = Forwarder(store, upload_queue, platform, p.upload_batch, p.upload_hold_s)
         k = cfg.kiosks
-        trust = KioskTrust(KioskRegister.load(k.register_file),
+        register = KioskRegister.load(k.register_file)
+        trust = KioskTrust(register,
                            GatewayLists.load(cfg.trust.list_file, cfg.trust.redlist_file),
                            int(k.max_clock_skew_s * 1000))
-        checkin = CheckIn(
-            cfg.site, store, StatusCache(platform, p.cache_ttl_s, p.cache_max_stale_s),
-            Pseudonymiser(cfg.pseudonym_key), replies, observers,
-            on_stored=forwarder.wake.set, trust=trust,
-        )
+        statuses = StatusCache(platform, p.cache_ttl_s, p.cache_max_stale_s)
+        pseudonyms = Pseudonymiser(cfg.pseudonym_key)
+        checkin = CheckIn(cfg.site, store, statuses, pseudonyms, replies, observers,
+                          on_stored=forwarder.wake.set, trust=trust)
+        registrar = Registrar(cfg.site, store, reads, statuses, pseudonyms, observers, register,
+                              site_console.units, on_stored=forwarder.wake.set)
         fair = FairIngest(k.replay_rate, k.replay_burst, k.replay_queue,
                           live_in_flight=k.live_in_flight,
                           on_flood=lambda kiosk, n: observers.observe(ReplayFlood(kiosk, n)))
@@ -121,7 +125,7 @@ async def running(
                             KioskReports(store, reads, replies, observers), replies,
                             broker_faults, fair)
         gateway = Gateway(cfg, store, reads, platform, forwarder, checkin, ingest, site_console,
-                          gateway_metrics)
+                          gateway_metrics, registrar)
 
         supervisor = Supervisor(on_death)
         stack.push_async_callback(supervisor.stop)
@@ -158,6 +162,7 @@ def create_app(
     app.add_middleware(web_security.SecurityHeaders)
     app.include_router(console.router)
     app.include_router(auth.router)
+    app.include_router(registration_api.router)  # visitors registered by hand, paper register
     app.include_router(release.router)  # kiosk updates and time (docs/install.md)
     app.include_router(metrics.router)  # GET /metrics
     return app

@@ -45,10 +45,11 @@ COMPONENT = schema.Component("console_sessions", SCHEMA)  # version 1; later: mi
 COOKIE = "pc_session"
 PERMISSIONS: dict[str, frozenset[str]] = {
     # live: masked entries and alerts; ack: acknowledge alerts; kiosks; counts (aggregates);
-    # units: the site's venues, shops and doors as the register has them
-    "duty": frozenset({"live", "ack", "kiosks", "counts", "units"}),
+    # units: the site's venues, shops and doors as the register has them;
+    # register: register a visitor by hand, key in the paper register
+    "duty": frozenset({"live", "ack", "kiosks", "counts", "units", "register"}),
     "manager": frozenset({"live", "ack", "kiosks", "counts", "units", "report", "audit",
-                          "feed_counts", "unlock"}),
+                          "feed_counts", "unlock", "register"}),
     # The health authority traces (venue-wide: it needs the units); it does not watch the door.
     "tracer": frozenset({"trace", "units"}),
 }

@@ -44,7 +44,7 @@ from gateway.events import (
     VerdictSent,
 )
 from gateway.live import Hub, entry_view
-from gateway.personal import Pseudonymiser, mask
+from gateway.personal import Pseudonymiser
 from gateway.platform import Platform
 from gateway.read_model import ReadModel, connect_readonly
 from gateway.store import patiently
@@ -54,7 +54,8 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css",
-          "chart.js": "text/javascript", "i18n.js": "text/javascript"}
+          "chart.js": "text/javascript", "i18n.js": "text/javascript",
+          "register.js": "text/javascript"}
 VIEW_AUDIT_EVERY_MS = 10 * 60_000
 # The console's tables in the gateway's file, each versioned on its own (firmware/schema.py).
 COMPONENTS = (users.COMPONENT, auth.COMPONENT, audit.COMPONENT, alerts.COMPONENT,
@@ -413,7 +414,7 @@ async def audit_log(request: Request, _who: Annotated[Principal, Depends(need("a
 # --- tracing (tracer only; every query audited, naming the person only by keyed hash) ----
 
 class TracePerson(BaseModel):
-    kind: str = Field(pattern="^(id_card|code)$")
+    kind: str = Field(pattern="^(id_card|passport|phone|code)$")
     value: str = Field(min_length=1, max_length=512)
     from_ms: int = Field(ge=0)
     to_ms: int = Field(ge=0)
@@ -465,7 +466,7 @@ async def trace_person(body: TracePerson, request: Request,
     took = round((time.perf_counter() - started) * 1000, 1)
     await console.audit.record(
         who.user, who.role, "trace_person", kind=body.kind, subjects=subjects,
-        masked=mask(body.kind, body.value.strip()), from_ms=body.from_ms, to_ms=body.to_ms,
+        masked=tracing.masked(body.kind, body.value), from_ms=body.from_ms, to_ms=body.to_ms,
         window_min=window // 60_000, visits=len(result["visits"]),
         contacts=len(result["contacts"]), format=body.format,
     )

@@ -81,6 +81,16 @@ class KioskRegister:
         self.doors = {name: frozenset(doors) for name, doors in kiosks.items()}
         self._stamp = (st.st_mtime_ns, st.st_size)
 
+    def all_doors(self) -> frozenset[str] | None:
+        """Every door some kiosk is enrolled for; None without a register."""
+        try:
+            self._refresh()
+        except (OSError, ValueError) as exc:
+            log.warning("kiosk register not re-read: %s", exc)
+        if self.doors is None:
+            return None
+        return frozenset(d for doors in self.doors.values() for d in doors)
+
     def allows(self, kiosk: str, door: str) -> bool:
         try:
             self._refresh()

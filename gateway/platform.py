@@ -16,6 +16,7 @@ from typing import Protocol
 import httpx
 
 from gateway.lookup_channel import LookupChannel, LookupFailed
+from gateway.personal import identity
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,16 @@ class Platform(Protocol):
     async def close(self) -> None: ...
 
 
+def lookup_body(method: str, credential: str) -> dict:
+    """The status query for a scan: a manual one asks about the person its identifier
+    names (an ID number as an ID card; a passport with its nationality; a phone)."""
+    kind, value = identity(method, credential)
+    if kind == "passport":
+        nationality, _, number = value.partition(":")
+        return {"method": kind, "credential": number, "nationality": nationality}
+    return {"method": kind, "credential": value}
+
+
 class HttpPlatform:
     """The platform's HTTP API (implements Platform)."""
 
@@ -68,9 +79,8 @@ class HttpPlatform:
         """green / yellow / red, or 'unknown' when the platform could not tell us in time."""
         try:
             async with asyncio.timeout(self.deadline_s):
-                response = await self._lookups.post_json(
-                    "/api/v1/status", {"method": method, "credential": credential}
-                )
+                response = await self._lookups.post_json("/api/v1/status",
+                                                         lookup_body(method, credential))
         except TimeoutError:
             self.errors["timeout"] += 1
             return "unknown"

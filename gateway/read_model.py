@@ -126,6 +126,24 @@ class ReadModel:
             row = await cur.fetchone()
         return row[0] if row else 0
 
+    async def doors(self) -> set[str]:
+        """Doors scans or people counts have been stored for."""
+        async with self.db.execute(
+            "SELECT DISTINCT door FROM events UNION SELECT DISTINCT door FROM door_passes"
+        ) as cur:
+            return {row[0] for row in await cur.fetchall()}
+
+    async def stored_ids(self, ids: list[str]) -> set[str]:
+        """Which of these event ids are stored."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            async with self.db.execute(
+                f"SELECT id FROM events WHERE id IN ({','.join('?' * len(part))})", part
+            ) as cur:
+                found.update(row[0] for row in await cur.fetchall())
+        return found
+
     async def high_seq(self, kiosk: str) -> int:
         async with self.db.execute("SELECT high FROM sequences WHERE kiosk=?", (kiosk,)) as cur:
             row = await cur.fetchone()

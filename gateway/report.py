@@ -9,7 +9,7 @@ Upload (to the platform, beside the scan records):
     POST /api/v1/daily-reports
     {"site": "demo", "date": "2026-11-24", "generated_ms": 1795..., "total": 812,
      "doors": [{"door": "east-gate", "scans": 500, "green": 480, "yellow": 12, "red": 3,
-                "unknown": 5, "offline": 0}]}
+                "unknown": 5, "offline": 0, "manual": 4, "transcribed": 2}]}
     200 -> confirmed; anything else -> not delivered, tried again.
 """
 
@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS console_reports (
 COMPONENT = schema.Component("console_reports", SCHEMA)  # version 1; later: migrations
 
 COLOURS = ("green", "yellow", "red", "unknown", "offline")
+# of the scans: visitors registered by hand (method manual, transcribed ones included),
+# and entries transcribed from the paper register after an outage
+KINDS = ("manual", "transcribed")
 
 
 async def build(events: aiosqlite.Connection, site: str, day: date, tz: ZoneInfo) -> dict:
@@ -59,9 +62,17 @@ async def build(events: aiosqlite.Connection, site: str, day: date, tz: ZoneInfo
         (start, end),
     ) as cur:
         for door, colour, n in await cur.fetchall():
-            row = doors.setdefault(door, {"door": door, "scans": 0, **dict.fromkeys(COLOURS, 0)})
+            row = doors.setdefault(door, {"door": door, "scans": 0, **dict.fromkeys(COLOURS, 0),
+                                          **dict.fromkeys(KINDS, 0)})
             row[colour if colour in COLOURS else "unknown"] += n
             row["scans"] += n
+    async with events.execute(
+        "SELECT door, count(*), sum(medium = 'register') FROM events "
+        "WHERE ts >= ? AND ts < ? AND method = 'manual' GROUP BY 1",
+        (start, end),
+    ) as cur:
+        for door, manual, transcribed in await cur.fetchall():
+            doors[door].update(manual=manual, transcribed=transcribed or 0)
     rows = [doors[d] for d in sorted(doors)]
     return {"site": site, "date": day.isoformat(), "generated_ms": int(time.time() * 1000),
             "total": sum(r["scans"] for r in rows), "doors": rows}
@@ -70,12 +81,12 @@ async def build(events: aiosqlite.Connection, site: str, day: date, tz: ZoneInfo
 def to_csv(report: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["date", "site", "door", "scans", *COLOURS])
+    writer.writerow(["date", "site", "door", "scans", *COLOURS, *KINDS])
     for row in report["doors"]:
         writer.writerow([report["date"], report["site"], row["door"], row["scans"],
-                         *(row[c] for c in COLOURS)])
+                         *(row[c] for c in (*COLOURS, *KINDS))])
     writer.writerow([report["date"], report["site"], "TOTAL", report["total"],
-                     *(sum(r[c] for r in report["doors"]) for c in COLOURS)])
+                     *(sum(r[c] for r in report["doors"]) for c in (*COLOURS, *KINDS))])
     return out.getvalue()
 
 

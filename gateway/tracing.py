@@ -27,7 +27,8 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
-from gateway.personal import Pseudonymiser
+from firmware import manual_id
+from gateway.personal import Pseudonymiser, mask
 
 COLUMNS = "id, kiosk, door, ts, method, masked, masked_name, subject, colour"
 MAX_ROWS = 100_000
@@ -61,9 +62,11 @@ def subjects_for(pseudonyms: Pseudonymiser, kind: str, value: str,
                  code_prefixes: tuple[str, ...] = ()) -> list[str]:
     """The keyed hashes a person may be stored under.
 
-    kind 'id_card': an 18-character ID number. kind 'code': the health-code QR text or its
-    bare token; kiosks send the whole decoded text, so a bare token is also tried behind
-    each known code URL prefix, and a URL's token on its own.
+    kind 'id_card': an 18-character ID number (read from a card or keyed in by staff).
+    kind 'passport': "<nationality> <number>" (or "<nationality>:<number>"). kind 'phone':
+    a mobile number. kind 'code': the health-code QR text or its bare token; kiosks send
+    the whole decoded text, so a bare token is also tried behind each known code URL
+    prefix, and a URL's token on its own.
     """
     value = value.strip()
     if not value:
@@ -72,8 +75,10 @@ def subjects_for(pseudonyms: Pseudonymiser, kind: str, value: str,
         if len(value) != 18:
             raise TraceError("an ID number has 18 characters")
         return [pseudonyms.subject("id_card", value)]
+    if kind in ("passport", "phone"):
+        return [pseudonyms.subject("manual", _manual(kind, value))]
     if kind != "code":
-        raise TraceError("kind must be id_card or code")
+        raise TraceError("kind must be id_card, passport, phone or code")
     forms = {value}
     if value.startswith(("http://", "https://")):
         token = parse_qs(urlparse(value).query).get("t")
@@ -83,6 +88,23 @@ def subjects_for(pseudonyms: Pseudonymiser, kind: str, value: str,
     else:
         forms.update(prefix + value for prefix in code_prefixes)
     return sorted({pseudonyms.subject("code", form) for form in forms})
+
+
+def _manual(kind: str, value: str) -> str:
+    """The manual credential a traced passport or phone number is stored under."""
+    nationality, _, number = value.strip().replace(":", " ").partition(" ")
+    try:
+        return manual_id.credential(kind, number if kind == "passport" else value,
+                                    nationality)
+    except manual_id.ManualIdError as exc:
+        raise TraceError(exc.message) from None
+
+
+def masked(kind: str, value: str) -> str:
+    """The traced identifier as the audit log may name it."""
+    if kind in ("passport", "phone"):
+        return mask("manual", _manual(kind, value))
+    return mask(kind, value.strip())
 
 
 def _scans(cur: sqlite3.Cursor) -> list[Scan]:

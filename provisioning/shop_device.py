@@ -41,7 +41,7 @@ def device_files(bundle: Path, ssid: str, password: str, country: str = "CN") ->
         "/shop.json": json.dumps(cfg, ensure_ascii=False).encode(),
         "/lib/umqtt/simple.py": umqtt.read_bytes(),
     }
-    for name in ("__init__.py", "protocol.py", "verdict.py"):
+    for name in ("__init__.py", "manual_id.py", "protocol.py", "verdict.py"):
         files[f"/lib/firmware/{name}"] = (FIRMWARE / name).read_bytes()
     for name in SHOP_MODULES:
         files[f"/lib/firmware/shop/{name}"] = (FIRMWARE / "shop" / name).read_bytes()

@@ -23,13 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from firmware import startup
 from simulators import platform_venues
 from simulators.platform_records import RecordStore, UploadProcess
-from simulators.population import population
+from simulators.population import population, travellers
 
 
 class StatusQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    method: str = Field(pattern="^(code|id_card)$")
+    method: str = Field(pattern="^(code|id_card|passport|phone)$")
     credential: str = Field(min_length=1, max_length=2048)
+    nationality: str | None = Field(None, pattern="^[A-Z]{3}$")  # with a passport
 
 
 class DoorReport(BaseModel):
@@ -68,6 +69,8 @@ class Platform:
         people = population(seed)
         self.by_token = {p.token: p.colour for p in people}
         self.by_id = {p.id_number: p.colour for p in people}
+        self.by_phone = {p.phone: p.colour for p in people}
+        self.by_passport = {(t.nationality, t.passport): t.colour for t in travellers(seed)}
         self.faults = Faults()
         self.lookups = 0
         self.records = RecordStore(db_path)  # read here; written by the upload process
@@ -76,6 +79,10 @@ class Platform:
         self.lookups += 1
         if query.method == "code":
             return self.by_token.get(token_of(query.credential))
+        if query.method == "phone":
+            return self.by_phone.get(query.credential)
+        if query.method == "passport":
+            return self.by_passport.get((query.nationality or "", query.credential.upper()))
         return self.by_id.get(query.credential.upper())
 
     def stats(self) -> dict:
@@ -146,6 +153,13 @@ def create_app(db_path: Path, seed: int, settle_heap: bool = False) -> FastAPI:
     @app.get("/sim/records")
     def keys(kiosk: str | None = None, order: str = "seq") -> list[list]:
         return platform.records.keys(kiosk, arrival=order == "arrival")
+
+    @app.get("/sim/records/{key}")
+    def record(key: str) -> dict:
+        found = platform.records.body(key)
+        if found is None:
+            raise HTTPException(404, "no such record")
+        return found
 
     @app.put("/sim/faults")
     def set_faults(faults: Faults) -> Faults:

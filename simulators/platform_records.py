@@ -118,6 +118,13 @@ class RecordStore:
                 rows = self._db.execute("SELECT key, kiosk, seq, deliveries FROM records")
             return [list(r) for r in rows]
 
+    def body(self, key: str) -> dict | None:
+        """One stored record as it was uploaded (the first time)."""
+        with self._lock:
+            row = self._db.execute("SELECT body, deliveries FROM records WHERE key=?",
+                                   (key,)).fetchone()
+        return dict(json.loads(row[0]), deliveries=row[1]) if row else None
+
 
 _store: RecordStore | None = None  # the upload process's own connection
 

@@ -7,6 +7,7 @@ names and ID numbers are fictional; ID numbers carry valid GB 11643 check charac
 
 from __future__ import annotations
 
+import hashlib
 import random
 import string
 from dataclasses import dataclass
@@ -39,6 +40,14 @@ class Person:
     def code_url(self) -> str:
         return TOKEN_URL + self.token
 
+    @property
+    def phone(self) -> str:
+        """The mobile number the platform holds for this person (derived from the ID
+        number, so the population's random sequence, and every seed's people, stay as
+        they were)."""
+        digits = int(hashlib.sha256(self.id_number.encode()).hexdigest()[:12], 16)
+        return "13" + f"{digits % 10**9:09d}"
+
     def __repr__(self) -> str:
         return f"Person(colour={self.colour!r})"
 
@@ -61,3 +70,30 @@ def population(seed: int, size: int = 2000) -> tuple[Person, ...]:
 
 def first_of_colour(seed: int, colour: str) -> Person:
     return next(p for p in population(seed) if p.colour == colour)
+
+
+NATIONALITIES = ("USA", "KOR", "RUS", "JPN", "DEU", "GBR", "FRA", "VNM")
+
+
+@dataclass(frozen=True, slots=True)
+class Traveller:
+    """A foreign visitor the platform knows by passport."""
+
+    nationality: str
+    passport: str
+    colour: str
+
+    def __repr__(self) -> str:
+        return f"Traveller(colour={self.colour!r})"
+
+
+@lru_cache(maxsize=4)
+def travellers(seed: int, size: int = 200) -> tuple[Traveller, ...]:
+    """Foreign visitors, from their own random sequence (the residents stay as they are)."""
+    rng = random.Random(f"travellers-{seed}")
+    colours, weights = zip(*COLOUR_WEIGHTS, strict=True)
+    return tuple(
+        Traveller(rng.choice(NATIONALITIES),
+                  rng.choice(string.ascii_uppercase) + f"{rng.randint(0, 99_999_999):08d}",
+                  rng.choices(colours, weights)[0])
+        for _ in range(size))

@@ -64,7 +64,7 @@ async def test_duty_sees_scans_live_and_acknowledges_an_alert(site, browser):
     page.on("request", lambda request: requested.append(request.url))
     await page.reload()  # the whole page again, watching every request it makes
     await page.wait_for_selector("#app", state="visible")
-    assert await visible_tabs(page) == ["live", "alerts", "kiosks", "counts", "units"]
+    assert await visible_tabs(page) == ["live", "alerts", "kiosks", "counts", "register", "units"]
     assert await page.text_content("h1") == "场所码 · 现场控制台"
     # the feed is open (a function, not an expression: the page's CSP forbids eval)
     await page.wait_for_function("() => document.getElementById('clock').title !== ''")
@@ -144,7 +144,8 @@ async def test_manager_counts_report_audit_and_english(site, browser):
         assert ok.status_code == 200
     page = await open_signed_in(browser, site.url, "manager")
     tabs = await visible_tabs(page)
-    assert {"live", "alerts", "kiosks", "counts", "report", "audit", "units"} == set(tabs)
+    assert set(tabs) == {"live", "alerts", "kiosks", "counts", "report", "audit", "units",
+                         "register"}
     assert "trace" not in tabs
 
     await page.click("#tabs button[data-view=counts]")

@@ -94,7 +94,7 @@ async def test_the_report_goes_out_by_itself_and_on_demand_with_its_result(site,
         assert sent["ok"] and sent["status"] == "HTTP 200"
         assert platform_standin.reports[-1]["doors"] == [{
             "door": "east-gate", "scans": 3, "green": 0, "yellow": 0, "red": 0, "unknown": 3,
-            "offline": 0}]
+            "offline": 0, "manual": 0, "transcribed": 0}]
         assert platform_standin.reports[-1]["total"] == 3
 
         platform_standin.fail = True

@@ -39,10 +39,10 @@ class Site:
 @contextlib.contextmanager
 def running_site(work: Path, platform_url: str | None = None, http: dict | None = None,
                  ca_file: Path | None = None, units: dict | None = None,
-                 **console: object) -> Iterator[Site]:
+                 kiosks: dict | None = None, **console: object) -> Iterator[Site]:
     """A site; `platform_url` replaces the platform simulator with another server;
     `http` is added to the gateway's [http] section (`ca_file` verifies its certificate);
-    `units` is its [units] section."""
+    `units` is its [units] section, `kiosks` its [kiosks] section."""
     broker = Broker(work / "broker").start()
     started: list[processes.Process] = []
     try:
@@ -51,6 +51,8 @@ def running_site(work: Path, platform_url: str | None = None, http: dict | None 
             started.append(platform_proc)
         cfg = processes.gateway_config(work, SITE, broker.port, platform_url)
         cfg["http"].update(http or {})
+        if kiosks:
+            cfg["kiosks"] = kiosks
         if console:
             cfg["console"] = console
         if units:

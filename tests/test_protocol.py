@@ -57,12 +57,28 @@ def test_bad_topics_are_refused(topic, reason):
         ({"id": "01a20fe6-b584-4000-a724-350938a2f4c7"}, "bad_id"),  # a v4 uuid
         ({"credential": None}, "bad_type"),
         ({"door": "d" * 65}, "too_long"),
+        ({"method": "manual", "credential": "tok"}, "bad_value"),
+        ({"method": "manual", "credential": "id_number:410105199001011230"}, "bad_value"),
+        ({"method": "manual", "credential": "passport:US:E1234567"}, "bad_value"),
     ],
 )
 def test_bad_scans_are_refused_with_their_reason(changes, reason):
     with pytest.raises(protocol.ProtocolError) as err:
         protocol.decode("placecode/s1/k1/scan", json.dumps(good_scan(**changes)).encode())
     assert err.value.reason == reason
+
+
+def test_a_manual_scan_carries_a_checked_identifier():
+    for credential in ("id_number:410105199001011233", "passport:USA:E12345678",
+                       "phone:13812345678"):
+        msg = good_scan(method="manual", medium="keyed", credential=credential)
+        assert protocol.decode("placecode/s1/k1/scan", protocol.encode("scan", msg))[3] == msg
+
+
+@pytest.mark.parametrize("name", ["console", "register", "gateway", "trust"])
+def test_names_the_gateway_keeps_for_itself_are_no_kiosk_names(name):
+    with pytest.raises(protocol.ProtocolError):
+        protocol.check_kiosk_name(name)
 
 
 def test_missing_required_field_is_named():

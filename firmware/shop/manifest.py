@@ -14,6 +14,7 @@ package(
     "firmware",
     files=(
         "__init__.py",
+        "manual_id.py",
         "protocol.py",
         "verdict.py",
         "shop/__init__.py",

@@ -24,7 +24,7 @@ const mp = await loadMicroPython({
 });
 
 const copies = [
-  ["", ["__init__.py", "board_link.py", "protocol.py", "verdict.py"]],
+  ["", ["__init__.py", "board_link.py", "manual_id.py", "protocol.py", "verdict.py"]],
   ["board", pyFiles(join(firmware, "board"))],
   // the shop unit's logic; board.py needs `machine`, sim_board.py the Node harness
   ["shop", pyFiles(join(firmware, "shop")).filter((f) => !["board.py", "sim_board.py"].includes(f))],

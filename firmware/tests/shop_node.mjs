@@ -59,7 +59,7 @@ function copy(sub, files, target = join("/lib/firmware", sub)) {
   for (const f of files) mp.FS.writeFile(join(target, f), readFileSync(join(firmware, sub, f)));
 }
 const py = (dir) => readdirSync(join(firmware, dir)).filter((f) => f.endsWith(".py"));
-copy("", ["__init__.py", "protocol.py", "verdict.py"]);
+copy("", ["__init__.py", "manual_id.py", "protocol.py", "verdict.py"]);
 copy("board", ["__init__.py", "ticks.py"]);
 copy("shop", py("shop").filter((f) => !HARDWARE_ONLY.has(f)));
 copy("shop/lib/umqtt", py("shop/lib/umqtt"), "/lib/umqtt");

@@ -67,7 +67,7 @@ function show(name) {
   view = name;
   document.querySelectorAll("#tabs button").forEach(b => b.classList.toggle("active", b.dataset.view === name));
   document.querySelectorAll("section.view").forEach(s => s.classList.toggle("active", s.id === "view-" + name));
-  ({live: loadLive, alerts: renderAlerts, kiosks: loadKiosks, units: loadUnits, counts: loadCounts, report: loadReport, audit: loadAudit, trace: () => {}})[name]();
+  ({live: loadLive, alerts: renderAlerts, kiosks: loadKiosks, units: loadUnits, counts: loadCounts, report: loadReport, audit: loadAudit, trace: () => {}, register: loadRegister})[name]();
 }
 
 // --- live entries and alerts -------------------------------------------------------------

@@ -11,11 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from firmware import manual_id
 from firmware.kiosk.idcard.codes import PROVINCE
 from firmware.kiosk.idcard.errors import RecordError
-
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-CHECK_CHARS = "10X98765432"
 
 
 class InvalidIdNumber(RecordError):
@@ -25,7 +23,7 @@ class InvalidIdNumber(RecordError):
 def check_character(first17: str) -> str:
     if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
         raise InvalidIdNumber("need 17 digits to compute a check character")
-    return CHECK_CHARS[sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True)) % 11]
+    return manual_id.check_character(first17)  # the one GB 11643 implementation
 
 
 def parse_date(text: str) -> dt.date:
