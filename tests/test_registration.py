@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from firmware.verdict import PROMPT_TEXT
 from simulators.population import first_of_colour, population, travellers
 from tests.conftest import poll
 from tests.test_console_site import running_site, signed_in
@@ -72,7 +73,7 @@ async def test_a_visitor_registered_by_hand_is_checked_forwarded_counted_and_tra
         ("red", "refuse", "platform"), (traveller.colour, *{
             "green": ("open",), "yellow": ("hold",), "red": ("refuse",)}[traveller.colour],
             "platform"), ("green", "open", "platform")]
-    assert done[0]["text"] == ["红码，禁止通行", "Red code, no entry"]
+    assert done[0]["text"] == list(PROMPT_TEXT["no_entry"])
     assert await lookups(site) == before + 3, "each looked up at the platform like any scan"
 
     # Masked like any identifier, on the console and in its answers.
