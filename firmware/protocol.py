@@ -37,7 +37,8 @@ VERDICT = "verdict"
 STATUS = "status"
 ACK = "ack"
 DOOR = "door"
-KINDS = (SCAN, VERDICT, ACK, STATUS, DOOR)
+POLICY = "policy"
+KINDS = (SCAN, VERDICT, ACK, STATUS, DOOR, POLICY)
 
 MAX_ACK_IDS = 500
 
@@ -49,6 +50,8 @@ ACTIONS = _verdict.ACTIONS
 SOURCES = _verdict.SOURCES
 PROMPTS = _verdict.PROMPTS
 STATES = ("online", "offline")
+POLICY_YELLOW = _verdict.POLICY_YELLOW
+POLICY_UNCHECKED = _verdict.POLICY_UNCHECKED
 # a scan the kiosk decided itself carries all of these (prompt: absent from releases
 # before it was added, when the gateway falls back to the colour's usual prompt)
 DECISION_FIELDS = ("colour", "action", "source")
@@ -181,6 +184,15 @@ SCHEMAS = {  # type: dict[str, dict[str, tuple]]
         "board_boot": (_INT, True, None),
         "board_seq": (_INT, True, None),
     },
+    POLICY: {
+        "v": (_INT, True, None),
+        "kiosk": (_STR, True, 64),
+        "yellow": (_STR, True, POLICY_YELLOW),
+        "test_within_h": (_INT, True, None),
+        "unchecked": (_STR, True, POLICY_UNCHECKED),
+        "categories": (_STR, False, 200),  # what it was made from, for people to read
+        "ts": (_INT, True, None),
+    },
     STATUS: {
         "v": (_INT, True, None),
         "kiosk": (_STR, True, 64),
@@ -254,6 +266,8 @@ def validate(kind, msg):
             raise ProtocolError("partial_decision")
         if msg["method"] == "manual" and not _manual_id.is_credential(msg["credential"]):
             raise ProtocolError("bad_value", "credential")
+    if kind == POLICY and not 0 <= msg["test_within_h"] <= _verdict.MAX_TEST_WITHIN_H:
+        raise ProtocolError("bad_value", "test_within_h")
     if "seq" in msg and msg["seq"] < 1:
         raise ProtocolError("bad_value", "seq")
     if "ts" in msg and msg["ts"] < 0:
@@ -327,6 +341,20 @@ def door(key, kiosk, door_code, direction, ts, board_boot, board_seq):
     """One person through the door, counted by the board's beams."""
     return {"v": VERSION, "id": key, "kiosk": kiosk, "door": door_code, "direction": direction,
             "ts": ts, "board_boot": board_boot, "board_seq": board_seq}
+
+
+def policy(kiosk, door_policy, ts, categories=None):
+    """The entry policy of the kiosk's door (firmware/verdict.py Policy), retained."""
+    msg = {"v": VERSION, "kiosk": kiosk, "ts": ts}
+    msg.update(door_policy.to_dict())
+    if categories is not None:
+        msg["categories"] = categories
+    return msg
+
+
+def policy_of(msg):
+    """The Policy a validated policy message carries."""
+    return _verdict.Policy(msg["yellow"], msg["test_within_h"], msg["unchecked"])
 
 
 def ack(kiosk, ids, ts, high_seq=None):

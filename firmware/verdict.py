@@ -58,16 +58,20 @@ PROMPT_TEXT = {
     "duty_off": ("值班签退成功", "Signed off duty"),
     "staff_unknown": ("此卡不是本场所工作人员卡", "This card is not a staff card of this site"),
     "gate_by_staff": ("工作人员已放行，请通行", "Opened by staff, please go ahead"),
+    "yellow_no_entry": ("黄码，本场所禁止进入", "Yellow code, no entry to this venue"),
+    "test_required": ("需近期核酸证明，请人工核验", "Recent test needed, staff will check"),
 }
 # The prompts a verdict message may carry (the wire vocabulary, docs/protocol.md).
 PROMPTS = (
     "pass", "wait_staff", "no_entry", "manual_check", "stale_status",
     "not_health_code", "show_code", "place_card", "read_failed",
+    "yellow_no_entry", "test_required",
 )
 # What the voice says for a prompt whose screen text names a colour. The queue behind the
 # visitor hears the same neutral words for green, yellow and red alike; the colour is
 # shown only on the screen facing the visitor (一码一守: abnormal codes handled discreetly).
-SPOKEN = {"pass": "go_ahead", "wait_staff": "staff_coming", "no_entry": "staff_coming"}
+SPOKEN = {"pass": "go_ahead", "wait_staff": "staff_coming", "no_entry": "staff_coming",
+          "yellow_no_entry": "staff_coming"}
 COLOUR_WORDS = ("绿", "黄", "红", "green", "yellow", "red")
 
 
@@ -170,6 +174,102 @@ def for_signed_code(event_id, valid, reason):
 def may_carry_colour(source):
     """Only a decision the kiosk made itself may travel with a scan."""
     return source in (KIOSK, TIMEOUT)
+
+
+# --- entry policies: what a category of venue asks beyond the colour -------------------
+# Supervising departments set measures per category of venue (seed 002): a hospital or a
+# pharmacy turns yellow codes away instead of holding them, a care home may ask for a
+# recent negative test, a door may never let anyone through unchecked. The gateway sets
+# the policy per category and applies it to its verdicts; each kiosk learns its door's
+# policy from the gateway (protocol kind `policy`) and applies it to the decisions it
+# makes itself, with this one function.
+
+UNCHECKED_SITE = "site"  # what the site's gate_unchecked setting says
+POLICY_UNCHECKED = (UNCHECKED_SITE, HOLD)
+POLICY_YELLOW = (HOLD, REFUSE)
+MAX_TEST_WITHIN_H = 24 * 14
+# a test sampled this far "in the future" is a clock or data error, not a recent test
+TEST_CLOCK_LEEWAY_MS = 10 * 60 * 1000
+
+
+class Policy:
+    """yellow: hold (the person on duty decides) | refuse; test_within_h: 0 (no test
+    needed) or the hours within which a negative test must have been sampled;
+    unchecked: site (the site's gate setting) | hold (never open on an unchecked scan)."""
+
+    def __init__(self, yellow=HOLD, test_within_h=0, unchecked=UNCHECKED_SITE):
+        if yellow not in POLICY_YELLOW:
+            raise ValueError("yellow must be hold or refuse")
+        if not isinstance(test_within_h, int) or isinstance(test_within_h, bool) \
+                or not 0 <= test_within_h <= MAX_TEST_WITHIN_H:
+            raise ValueError("test_within_h must be 0-%d hours" % MAX_TEST_WITHIN_H)
+        if unchecked not in POLICY_UNCHECKED:
+            raise ValueError("unchecked must be site or hold")
+        self.yellow = yellow
+        self.test_within_h = test_within_h
+        self.unchecked = unchecked
+
+    def __eq__(self, other):
+        return isinstance(other, Policy) and self.fields() == other.fields()
+
+    def __hash__(self):
+        return hash(self.fields())
+
+    def __repr__(self):
+        return "Policy(%r, %r, %r)" % self.fields()
+
+    def fields(self):
+        return (self.yellow, self.test_within_h, self.unchecked)
+
+    def to_dict(self):
+        return {"yellow": self.yellow, "test_within_h": self.test_within_h,
+                "unchecked": self.unchecked}
+
+    @classmethod
+    def from_dict(cls, d):
+        """From a policy message or a config table; ValueError names what is wrong."""
+        if not isinstance(d, dict):
+            raise ValueError("a policy is an object")
+        unknown = [k for k in d if k not in ("yellow", "test_within_h", "unchecked")]
+        if unknown:
+            raise ValueError("unknown policy field " + str(unknown[0]))
+        return cls(d.get("yellow", HOLD), d.get("test_within_h", 0),
+                   d.get("unchecked", UNCHECKED_SITE))
+
+    def stricter(self, other):
+        """Both policies at once (a kiosk enrolled at doors of two categories)."""
+        tests = [h for h in (self.test_within_h, other.test_within_h) if h]
+        return Policy(REFUSE if REFUSE in (self.yellow, other.yellow) else HOLD,
+                      min(tests) if tests else 0,
+                      HOLD if HOLD in (self.unchecked, other.unchecked) else UNCHECKED_SITE)
+
+
+NO_POLICY = Policy()
+
+
+def test_is_recent(policy, tested_ms, now_ms):
+    """A negative test sampled within the policy's hours of `now_ms` (None: none known)."""
+    if tested_ms is None:
+        return False
+    age = now_ms - tested_ms
+    return -TEST_CLOCK_LEEWAY_MS <= age <= policy.test_within_h * 3600000
+
+
+def apply_policy(verdict, policy, tested_ms, now_ms):
+    """The door's policy on a verdict. A yellow is refused where the category refuses
+    yellow (a stale yellow too: a stale red refuses as well); a green that would open
+    without the negative test the category asks for is held for the person on duty; an
+    unchecked person is held where the category never lets anyone through unchecked.
+    Never makes a verdict more permissive."""
+    v = verdict
+    if v.colour == YELLOW and policy.yellow == REFUSE and v.action != REFUSE:
+        return Verdict(v.event_id, YELLOW, REFUSE, "yellow_no_entry", v.source)
+    if v.action == OPEN and v.colour == GREEN and policy.test_within_h \
+            and not test_is_recent(policy, tested_ms, now_ms):
+        return Verdict(v.event_id, GREEN, HOLD, "test_required", v.source)
+    if v.action == OPEN and v.colour != GREEN and policy.unchecked == HOLD:
+        return Verdict(v.event_id, v.colour, HOLD, v.prompt, v.source)
+    return v
 
 
 # --- looks: what the door shows for a verdict -----------------------------------------

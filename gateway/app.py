@@ -29,6 +29,7 @@ from gateway import auth, console, metrics, registration_api, release, web_secur
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
 from gateway.console import Console
+from gateway.entry_policy import EntryPolicies, no_categories, policies_from_config
 from gateway.events import Observers, ReplayFlood
 from gateway.fair_ingest import FairIngest
 from gateway.forwarder import Forwarder
@@ -38,6 +39,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.mqtt_ingest import MqttIngest
 from gateway.personal import Pseudonymiser
 from gateway.platform import HttpPlatform, Platform
+from gateway.policy_publisher import PolicyPublisher
 from gateway.read_model import ReadModel
 from gateway.registration import Registrar
 from gateway.replies import KioskReplies
@@ -108,16 +110,18 @@ async def running(
         stack.push_async_callback(upload_queue.close)
         forwarder = Forwarder(store, upload_queue, platform, p.upload_batch, p.upload_hold_s)
         k = cfg.kiosks
+        policies = EntryPolicies(policies_from_config(cfg.entry_policies), no_categories)
         register = KioskRegister.load(k.register_file)
         trust = KioskTrust(register,
                            GatewayLists.load(cfg.trust.list_file, cfg.trust.redlist_file),
-                           int(k.max_clock_skew_s * 1000))
+                           int(k.max_clock_skew_s * 1000), policies.for_door)
         statuses = StatusCache(platform, p.cache_ttl_s, p.cache_max_stale_s)
         pseudonyms = Pseudonymiser(cfg.pseudonym_key)
         checkin = CheckIn(cfg.site, store, statuses, pseudonyms, replies, observers,
-                          on_stored=forwarder.wake.set, trust=trust)
+                          on_stored=forwarder.wake.set, trust=trust, policies=policies)
         registrar = Registrar(cfg.site, store, reads, statuses, pseudonyms, observers, register,
                               site_console.units, on_stored=forwarder.wake.set)
+        door_policies = PolicyPublisher(cfg.site, session, register, policies)
         fair = FairIngest(k.replay_rate, k.replay_burst, k.replay_queue,
                           live_in_flight=k.live_in_flight,
                           on_flood=lambda kiosk, n: observers.observe(ReplayFlood(kiosk, n)))
@@ -133,6 +137,7 @@ async def running(
         supervisor.start("mqtt", ingest.run())
         supervisor.start("replays", ingest.replay_worker())
         supervisor.start("forwarder", forwarder.run())
+        supervisor.start("door-policies", door_policies.run())
         for name, work in site_console.tasks().items():
             supervisor.start(name, work)
         yield gateway

@@ -24,11 +24,12 @@ from typing import Protocol
 from firmware import protocol
 from firmware import verdict as verdicts
 from firmware.verdict import Verdict
+from gateway.entry_policy import EntryPolicies, no_categories
 from gateway.events import MisuseSeen, Observer, ScanDistrusted, ScanStored, VerdictSent
 from gateway.kiosk_trust import GatewayLists, Judgement, KioskRegister, KioskTrust
 from gateway.misuse import ReplayGuard
 from gateway.personal import Pseudonymiser, mask, mask_name
-from gateway.status_cache import StatusCache
+from gateway.status_cache import Status, StatusCache
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class CheckIn:
         observers: Observer,
         on_stored: Callable[[], None] = lambda: None,
         trust: KioskTrust | None = None,
+        policies: EntryPolicies | None = None,
     ) -> None:
         self.site = site
         self.store = store
@@ -93,6 +95,7 @@ class CheckIn:
         self.observers = observers
         self.on_stored = on_stored  # a new scan is waiting for upload
         self.trust = trust or KioskTrust(KioskRegister(None), GatewayLists())
+        self.policies = policies or EntryPolicies({}, no_categories)
         self.counts: Counter[str] = Counter()
         # One-time signed codes seen at two doors, or again: flagged to the console.
         self.misuse = ReplayGuard(secret=pseudonyms.key)
@@ -118,12 +121,12 @@ class CheckIn:
             if judged.replacement is not None and live and method != "signed_code":
                 # a colour claimed for a code or an ID card: what the platform says
                 status = await self.statuses.status(subject, method, credential)
-                verdict = verdicts.for_colour(msg["id"], status.colour, status.source)
+                verdict = self._decide(msg, status)
         elif live:
             # Someone is waiting at the door: the verdict goes out first, before the scan
             # is committed, so the writer's disk work never sits on the visitor's path.
             status = await self.statuses.status(subject, method, credential)
-            verdict = verdicts.for_colour(msg["id"], status.colour, status.source)
+            verdict = self._decide(msg, status)
             await self._send(msg, verdict)
             self.observers.observe(VerdictSent(msg["kiosk"], msg["id"], verdict.colour,
                                                time.perf_counter() - started))
@@ -195,6 +198,12 @@ class CheckIn:
                 self._check_misuse(msg)
         if fresh:
             self.on_stored()
+
+    def _decide(self, msg: dict, status: Status) -> Verdict:
+        """The colour's verdict under the door's entry policy (gateway/entry_policy.py)."""
+        verdict = verdicts.for_colour(msg["id"], status.colour, status.source)
+        policy = self.policies.for_door(msg["door"])
+        return verdicts.apply_policy(verdict, policy, status.tested_ms, protocol.now_ms())
 
     def _refuse(self, msg: dict, judged: Judgement) -> None:
         """A scan the gateway will not take (another door): acknowledged, so the kiosk

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, mo
 
 from firmware import protocol
 from firmware.config_file import BrokerConfig, load_model
+from gateway.entry_policy import policies_from_config
 
 
 class _Strict(BaseModel):
@@ -141,6 +142,15 @@ class GatewayConfig(_Strict):
     kiosks: KiosksConfig = KiosksConfig()
     console: ConsoleConfig = ConsoleConfig()
     units: UnitsConfig = UnitsConfig()
+    # category key -> {yellow = "hold"|"refuse", test_within_h = 0.., unchecked = "site"|
+    # "hold"}: replaces that category's built-in policy (gateway/entry_policy.py)
+    entry_policies: dict[str, dict[str, str | int]] = {}
+
+    @field_validator("entry_policies")
+    @classmethod
+    def _policies(cls, value: dict[str, dict[str, str | int]]) -> dict[str, dict[str, str | int]]:
+        policies_from_config(value)  # raises PolicyError (a ValueError) naming the entry
+        return value
 
     @field_validator("site")
     @classmethod

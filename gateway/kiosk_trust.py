@@ -12,7 +12,8 @@ scan is stored, answered or forwarded:
   (firmware/kiosk/decide.py): a signed code judged against the trust and red lists, which
   the gateway judges again against its own copies of those lists; an ID card refused for
   the red list, which the gateway looks up in its own red list; or "manual check" (no
-  verdict in time: colour unknown). Anything else, a kiosk claiming green for an ID card
+  verdict in time: colour unknown), each under the door's entry policy as the kiosk
+  applies it (gateway/entry_policy.py). Anything else, a kiosk claiming green for an ID card
   say, is overruled: the gateway's own decision replaces it, and it is alerted (a forged
   claim, or a kiosk holding an older list than the gateway's).
 - time: a live scan further than `max_skew_s` from the gateway's clock, or any scan that
@@ -25,14 +26,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware import verdict as verdicts
 from firmware.signed import cose, redlist, trustlist
 from firmware.signed.signedlist import DocumentError, Header, require_int
-from firmware.signed.verify import verify
-from firmware.verdict import Verdict
+from firmware.signed.verify import negative_test_ms, verify
+from firmware.verdict import NO_POLICY, Policy, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +83,20 @@ class KioskRegister:
         self.doors = {name: frozenset(doors) for name, doors in kiosks.items()}
         self._stamp = (st.st_mtime_ns, st.st_size)
 
-    def all_doors(self) -> frozenset[str] | None:
-        """Every door some kiosk is enrolled for; None without a register."""
+    def enrolled(self) -> dict[str, frozenset[str]] | None:
+        """Kiosk -> its doors as the register says now; None without a register."""
         try:
             self._refresh()
         except (OSError, ValueError) as exc:
             log.warning("kiosk register not re-read: %s", exc)
-        if self.doors is None:
+        return self.doors
+
+    def all_doors(self) -> frozenset[str] | None:
+        """Every door some kiosk is enrolled for; None without a register."""
+        enrolled = self.enrolled()
+        if enrolled is None:
             return None
-        return frozenset(d for doors in self.doors.values() for d in doors)
+        return frozenset(d for doors in enrolled.values() for d in doors)
 
     def allows(self, kiosk: str, door: str) -> bool:
         try:
@@ -128,25 +135,30 @@ class GatewayLists:
         return lists
 
 
-def expected_decision(msg: dict, lists: GatewayLists, at_s: float) -> Verdict:
-    """The decision the kiosk should have made on this scan, judged by the gateway."""
+def expected_decision(msg: dict, lists: GatewayLists, at_s: float,
+                      policy: Policy = NO_POLICY) -> Verdict:
+    """The decision the kiosk should have made on this scan, judged by the gateway, under
+    the door's entry policy as the kiosk applies it (firmware/kiosk/decide.py)."""
     event_id, method = msg["id"], msg["method"]
+    at_ms = int(at_s * 1000)
     if method == "signed_code":
         result = verify(msg["credential"], lists.trust, at=at_s, red_list=lists.red)
-        return verdicts.for_signed_code(event_id, result.valid, result.reason)
+        decided = verdicts.for_signed_code(event_id, result.valid, result.reason)
+        return verdicts.apply_policy(decided, policy, negative_test_ms(result), at_ms)
     if method == "id_card" and lists.red is not None \
             and lists.red.contains("id", msg["credential"]):
         return verdicts.red_listed(event_id)
-    return verdicts.manual_check(event_id)
+    return verdicts.apply_policy(verdicts.manual_check(event_id), policy, None, at_ms)
 
 
-def overruled(msg: dict, claimed: Verdict, lists: GatewayLists, at_s: float) -> Verdict | None:
+def overruled(msg: dict, claimed: Verdict, lists: GatewayLists, at_s: float,
+              policy: Policy = NO_POLICY) -> Verdict | None:
     """The gateway's decision when a kiosk's claimed one is not what the kiosk could have
     decided; None when the claim holds. A kiosk's "manual check" (colour unknown, no
     verdict in time) always holds: it claims nothing about the person."""
     if claimed.colour == verdicts.UNKNOWN and claimed.source == verdicts.TIMEOUT:
         return None
-    expected = expected_decision(msg, lists, at_s)
+    expected = expected_decision(msg, lists, at_s, policy)
     if (claimed.colour, claimed.action, claimed.source) == \
             (expected.colour, expected.action, expected.source):
         return None
@@ -166,6 +178,8 @@ class KioskTrust:
     register: KioskRegister
     lists: GatewayLists
     max_skew_ms: int = 300_000
+    # door -> entry policy (gateway/entry_policy.py); None: the colour alone decides
+    policy_of: Callable[[str], Policy] | None = None
 
     def judge(self, msg: dict, claimed: Verdict | None, received_ms: int,
               live: bool) -> Judgement:
@@ -182,7 +196,8 @@ class KioskTrust:
         if claimed is not None:
             # Judge at the scan's own time, unless that is itself not believable.
             at_s = (received_ms if j.skewed else msg["ts"]) / 1000
-            j.replacement = overruled(msg, claimed, self.lists, at_s)
+            policy = self.policy_of(msg["door"]) if self.policy_of else NO_POLICY
+            j.replacement = overruled(msg, claimed, self.lists, at_s, policy)
             if j.replacement is not None:
                 j.flags.append("decision_overruled")
         return j

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import httpx
@@ -24,6 +26,18 @@ COLOURS = ("green", "yellow", "red")
 DAILY_REPORTS = "/api/v1/daily-reports"
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What the platform says of one person: the colour ('unknown': could not tell in
+    time), and when their latest negative test was sampled, if it said (ms, or None)."""
+
+    colour: str
+    tested_ms: int | None = None
+
+
+UNCHECKED = Lookup("unknown")
+
+
 class UploadFailed(Exception):
     """The platform did not confirm an upload; the same records are sent again later."""
 
@@ -33,7 +47,7 @@ class Platform(Protocol):
 
     errors: Counter[str]  # failed lookups, by reason
 
-    async def status(self, method: str, credential: str) -> str:
+    async def status(self, method: str, credential: str) -> Lookup:
         """green / yellow / red, or 'unknown' when the platform could not tell in time."""
         ...
 
@@ -75,7 +89,7 @@ class HttpPlatform:
         await self._lookups.close()
         await self._http.aclose()
 
-    async def status(self, method: str, credential: str) -> str:
+    async def status(self, method: str, credential: str) -> Lookup:
         """green / yellow / red, or 'unknown' when the platform could not tell us in time."""
         try:
             async with asyncio.timeout(self.deadline_s):
@@ -83,25 +97,40 @@ class HttpPlatform:
                                                          lookup_body(method, credential))
         except TimeoutError:
             self.errors["timeout"] += 1
-            return "unknown"
+            return UNCHECKED
         except LookupFailed as exc:
             self.errors["unreachable"] += 1
             log.warning("platform lookup failed: %s", exc)
-            return "unknown"
+            return UNCHECKED
         if response.status == 404:
             self.errors["unknown_person"] += 1
-            return "unknown"
+            return UNCHECKED
         if response.status != 200:
             self.errors[f"http_{response.status}"] += 1
-            return "unknown"
+            return UNCHECKED
         try:
-            colour = response.json()["colour"]  # type: ignore[index]
+            body = response.json()
+            colour = body["colour"]  # type: ignore[index]
         except (ValueError, KeyError, TypeError):
-            colour = None
+            body, colour = None, None
         if colour not in COLOURS:
             self.errors["bad_answer"] += 1
-            return "unknown"
-        return colour
+            return UNCHECKED
+        return Lookup(colour, self._tested_ms(body))
+
+    def _tested_ms(self, body: object) -> int | None:
+        """`last_negative_test` (ISO 8601 with a zone), optional; a bad one counts as none."""
+        text = body.get("last_negative_test") if isinstance(body, dict) else None
+        if text is None:
+            return None
+        try:
+            when = datetime.fromisoformat(text) if isinstance(text, str) else None
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is None:
+            self.errors["bad_test_time"] += 1
+            return None
+        return int(when.timestamp() * 1000)
 
     async def upload_encoded(self, records: list[str]) -> None:
         """POST a batch of scan records, each already encoded as a JSON object (as the

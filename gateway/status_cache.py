@@ -14,13 +14,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from gateway.platform import Platform
+from gateway.platform import Lookup, Platform
 
 
 @dataclass(frozen=True, slots=True)
 class Status:
     colour: str  # green | yellow | red | unknown
     source: str  # platform | cache | stale
+    tested_ms: int | None = None  # the latest negative test the platform told of
 
 
 class StatusCache:
@@ -37,8 +38,9 @@ class StatusCache:
         self.max_stale_s = max_stale_s
         self.max_entries = max_entries
         self.clock = clock
-        self._known: dict[str, tuple[str, float]] = {}  # subject -> (colour, fetched at)
-        self._in_flight: dict[str, asyncio.Future[str]] = {}
+        # subject -> (colour, fetched at, latest negative test)
+        self._known: dict[str, tuple[str, float, int | None]] = {}
+        self._in_flight: dict[str, asyncio.Future[Lookup]] = {}
         self.counts: Counter[str] = Counter()
 
     async def status(self, subject: str, method: str, credential: str) -> Status:
@@ -47,19 +49,19 @@ class StatusCache:
         known = self._known.get(subject)
         if known and now - known[1] < self.ttl_s.get(known[0], 0):
             self.counts["cache"] += 1
-            return Status(known[0], "cache")
-        colour = await self._lookup(subject, method, credential)
-        if colour != "unknown":
-            self._remember(subject, colour)
+            return Status(known[0], "cache", known[2])
+        found = await self._lookup(subject, method, credential)
+        if found.colour != "unknown":
+            self._remember(subject, found)
             self.counts["platform"] += 1
-            return Status(colour, "platform")
+            return Status(found.colour, "platform", found.tested_ms)
         if known and now - known[1] < self.max_stale_s:
             self.counts["stale"] += 1
-            return Status(known[0], "stale")
+            return Status(known[0], "stale", known[2])
         self.counts["unchecked"] += 1
         return Status("unknown", "platform")
 
-    async def _lookup(self, subject: str, method: str, credential: str) -> str:
+    async def _lookup(self, subject: str, method: str, credential: str) -> Lookup:
         shared = self._in_flight.get(subject)
         if shared is not None:
             self.counts["coalesced"] += 1
@@ -72,10 +74,10 @@ class StatusCache:
             if self._in_flight.get(subject) is future:
                 del self._in_flight[subject]
 
-    def _remember(self, subject: str, colour: str) -> None:
+    def _remember(self, subject: str, found: Lookup) -> None:
         if len(self._known) >= self.max_entries:
             # drop the oldest tenth; dicts keep insertion order
             for key in list(self._known)[: self.max_entries // 10]:
                 del self._known[key]
         self._known.pop(subject, None)
-        self._known[subject] = (colour, self.clock())
+        self._known[subject] = (found.colour, self.clock(), found.tested_ms)

@@ -83,6 +83,7 @@ def acl_file(site: str, users: Iterable[BrokerUser]) -> str:
             lines.append(f"topic read {protocol.topic(site, name, protocol.VERDICT)}")
             lines.append(f"topic read {protocol.topic(site, name, protocol.ACK)}")
             lines.append(f"topic write {protocol.topic(site, name, protocol.DOOR)}")
+            lines.append(f"topic read {protocol.topic(site, name, protocol.POLICY)}")
             lines.append(f"topic read {protocol.ROOT}/{site}/trust/#")
         lines.append("")
     return "\n".join(lines)

@@ -46,8 +46,15 @@ def _enrolment(args: argparse.Namespace, registry: Registry) -> enrol.Enrolment:
 
 
 def cmd_categories(args: argparse.Namespace, _registry: Registry) -> None:
-    for c in categories.CATEGORIES.values():
-        print(f"{c.key:18} {c.zh}\t{c.en}{'  (plate)' if c.moving else ''}")
+    """Grouped as the notice groups them, each with its supervising department."""
+    for group, (zh, en) in categories.GROUPS.items():
+        print(f"{zh} / {en}")
+        for c in categories.CATEGORIES.values():
+            if c.group != group:
+                continue
+            marks = ("  哨点 sentinel" if c.sentinel else "") + ("  (plate)" if c.moving else "")
+            dept = categories.DEPARTMENTS[c.department][0]
+            print(f"  {c.key:20} {c.zh}\t{c.en}\t[{dept}]{marks}")
 
 
 def cmd_import(args: argparse.Namespace, registry: Registry) -> int:

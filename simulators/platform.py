@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from firmware import startup
 from simulators import platform_venues
 from simulators.platform_records import RecordStore, UploadProcess
-from simulators.population import population, travellers
+from simulators.population import Person, Traveller, population, travellers
 
 
 class StatusQuery(BaseModel):
@@ -67,15 +67,15 @@ def token_of(credential: str) -> str:
 class Platform:
     def __init__(self, db_path: Path, seed: int) -> None:
         people = population(seed)
-        self.by_token = {p.token: p.colour for p in people}
-        self.by_id = {p.id_number: p.colour for p in people}
-        self.by_phone = {p.phone: p.colour for p in people}
-        self.by_passport = {(t.nationality, t.passport): t.colour for t in travellers(seed)}
+        self.by_token = {p.token: p for p in people}
+        self.by_id = {p.id_number: p for p in people}
+        self.by_phone = {p.phone: p for p in people}
+        self.by_passport = {(t.nationality, t.passport): t for t in travellers(seed)}
         self.faults = Faults()
         self.lookups = 0
         self.records = RecordStore(db_path)  # read here; written by the upload process
 
-    def colour(self, query: StatusQuery) -> str | None:
+    def person(self, query: StatusQuery) -> Person | Traveller | None:
         self.lookups += 1
         if query.method == "code":
             return self.by_token.get(token_of(query.credential))
@@ -113,10 +113,13 @@ def create_app(db_path: Path, seed: int, settle_heap: bool = False) -> FastAPI:
             await asyncio.sleep(platform.faults.delay_ms / 1000)
         if platform.faults.fail_status:
             raise HTTPException(503, "platform unavailable")
-        colour = platform.colour(query)
-        if colour is None:
+        person = platform.person(query)
+        if person is None:
             raise HTTPException(404, "unknown person")
-        return {"colour": colour, "as_of": datetime.now(UTC).isoformat(timespec="seconds")}
+        now = datetime.now(UTC)
+        tested = now - timedelta(hours=person.tested_hours_ago)
+        return {"colour": person.colour, "as_of": now.isoformat(timespec="seconds"),
+                "last_negative_test": tested.isoformat(timespec="seconds")}
 
     @app.post("/api/v1/records")
     async def records(request: Request) -> dict:

@@ -48,6 +48,12 @@ class Person:
         digits = int(hashlib.sha256(self.id_number.encode()).hexdigest()[:12], 16)
         return "13" + f"{digits % 10**9:09d}"
 
+    @property
+    def tested_hours_ago(self) -> int:
+        """When this person's latest negative test was sampled, 0-119 hours before any
+        lookup: fixed per person, from the token, so the seeded population is unchanged."""
+        return int(hashlib.sha256(self.token.encode()).hexdigest()[:8], 16) % 120
+
     def __repr__(self) -> str:
         return f"Person(colour={self.colour!r})"
 
@@ -82,6 +88,11 @@ class Traveller:
     nationality: str
     passport: str
     colour: str
+
+    @property
+    def tested_hours_ago(self) -> int:
+        """As for residents (Person.tested_hours_ago), from the passport number."""
+        return int(hashlib.sha256(self.passport.encode()).hexdigest()[:8], 16) % 120
 
     def __repr__(self) -> str:
         return f"Traveller(colour={self.colour!r})"

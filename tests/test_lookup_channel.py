@@ -102,7 +102,7 @@ async def test_a_bad_answer_is_could_not_check(answer: bytes):
     with pytest.raises(LookupFailed):
         await asyncio.wait_for(channel.post_json("/s", {}), 2)
     platform = HttpPlatform(url, deadline_s=0.5)
-    assert await platform.status("code", "x") == "unknown"
+    assert (await platform.status("code", "x")).colour == "unknown"
     assert sum(platform.errors.values()) == 1
     await platform.close()
     await channel.close()
@@ -117,7 +117,7 @@ async def test_a_slow_platform_is_could_not_check_within_the_deadline():
     server, url, _ = await serve(reply)
     platform = HttpPlatform(url, deadline_s=0.2)
     started = asyncio.get_running_loop().time()
-    assert await platform.status("code", "x") == "unknown"
+    assert (await platform.status("code", "x")).colour == "unknown"
     assert asyncio.get_running_loop().time() - started < 0.5
     assert platform.errors == {"timeout": 1}
     await platform.close()

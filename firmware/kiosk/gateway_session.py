@@ -22,6 +22,7 @@ import aiomqtt
 
 from firmware import mqtt_client, protocol
 from firmware.kiosk import SOFTWARE_VERSION
+from firmware.kiosk.door_policy import DoorPolicy
 from firmware.kiosk.health import Health
 from firmware.kiosk.outbox import Outbox
 from firmware.kiosk.sender import OutboxSender
@@ -51,6 +52,7 @@ class GatewaySession:
         outbox_alarm: int = 200_000,
         lists: KioskLists | None = None,
         clock: ClockStatus | None = None,
+        policy: DoorPolicy | None = None,
     ) -> None:
         self.site = site
         self.kiosk = kiosk
@@ -61,6 +63,7 @@ class GatewaySession:
         self.outbox_alarm = outbox_alarm
         self.lists = lists
         self.clock = clock
+        self.policy = policy
         self.sender = OutboxSender(outbox, waiting, resend_after_s=resend_after_s)
         self.seq_synced = asyncio.Event()  # the gateway told us the highest seq it holds
         self.rejected: Counter[str] = Counter()
@@ -94,6 +97,8 @@ class GatewaySession:
     async def _session(self, client: aiomqtt.Client) -> None:
         await client.subscribe(self._topic[protocol.VERDICT], qos=1)
         await client.subscribe(self._topic[protocol.ACK], qos=1)
+        if self.policy is not None:
+            await client.subscribe(self._topic[protocol.POLICY], qos=1)  # retained
         for topic in self.lists.topics() if self.lists else ():
             await client.subscribe(topic, qos=1)  # retained, signed trust and red lists
         self.health.report("broker", True)
@@ -165,6 +170,8 @@ class GatewaySession:
                 self.on_verdict(Verdict.from_message(msg))
             elif kind == protocol.ACK:
                 await self._on_ack(msg)
+            elif kind == protocol.POLICY and self.policy is not None:
+                self._on_policy(msg)
 
     async def _confirm_acked(self) -> None:
         """Drop acknowledged scans from the outbox, all that arrived since the last commit
@@ -188,6 +195,14 @@ class GatewaySession:
                 self._acked[:0] = ids
                 await asyncio.sleep(1.0)
                 self._acked_ready.set()
+
+    def _on_policy(self, msg: dict) -> None:
+        try:
+            self.policy.take(msg)  # type: ignore[union-attr]  # only subscribed with one
+        except OSError as exc:
+            # kept in memory for now; the retained message comes again on reconnect
+            log.error("door policy not saved (%s)", exc)
+            self.health.report("disk", False, f"door policy cannot be saved: {exc}")
 
     async def _on_ack(self, msg: dict) -> None:
         if msg["ids"]:

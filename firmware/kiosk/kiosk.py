@@ -24,6 +24,7 @@ import aiomqtt
 from firmware import protocol
 from firmware.kiosk.config import KioskConfig
 from firmware.kiosk.decide import KioskDecisions
+from firmware.kiosk.door_policy import DoorPolicy
 from firmware.kiosk.event import EventFactory
 from firmware.kiosk.gateway_session import GatewaySession
 from firmware.kiosk.health import Health
@@ -77,7 +78,8 @@ class Kiosk:
                        config.site)
             if config.trust else None
         )
-        self.decisions = KioskDecisions(self.lists, config.gate_unchecked)
+        self.policy = DoorPolicy(config.data_dir / "policy.json")
+        self.decisions = KioskDecisions(self.lists, config.gate_unchecked, self.policy)
         self.counts: Counter[str] = Counter()
         self.outbox = Outbox(config.data_dir / "outbox.sqlite")
         self.session = GatewaySession(
@@ -93,6 +95,7 @@ class Kiosk:
             config.outbox_alarm,
             lists=self.lists,
             clock=clock,
+            policy=self.policy,
         )
         self.ready = asyncio.Event()
 

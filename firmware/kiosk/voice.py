@@ -72,6 +72,10 @@ PINYIN: dict[str, tuple[str, str]] = {
         "工作人员已放行，请通行",
         "gong1 zuo4 ren2 yuan2 yi3 fang4 xing2, qing3 tong1 xing2",
     ),
+    "test_required": (
+        "需近期核酸证明，请人工核验",
+        "xu1 jin4 qi1 he2 suan1 zheng4 ming2, qing3 ren2 gong1 he2 yan4",
+    ),
 }
 # The prompts the voice says: every prompt but those spoken as another (SPOKEN).
 VOICED = tuple(key for key in PROMPT_TEXT if key not in SPOKEN)

@@ -8,6 +8,7 @@ red list). A code is valid only if every step passed; there is no "valid with wa
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -133,3 +134,26 @@ def verify(
     ):
         return _fail("red_listed", **known)
     return Result(True, "ok", **known)
+
+
+NOT_DETECTED = "260415000"  # SNOMED CT, the EU DCC's `tr` value for a negative test
+
+
+def negative_test_ms(result: Result) -> int | None:
+    """When the negative test a valid signed test certificate records was sampled (ms
+    since the epoch); None for any other code (a door that asks for a recent test then
+    holds the person for the person on duty)."""
+    claims = result.claims
+    if not result.valid or not claims or claims.get("type") != "t":
+        return None
+    entry = claims["dcc"]["t"][0]
+    sampled = entry.get("sc")
+    if entry.get("tr") != NOT_DETECTED or not isinstance(sampled, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(sampled)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    return int(when.timestamp() * 1000)
