@@ -64,6 +64,10 @@ def cmd_import(args: argparse.Namespace, registry: Registry) -> int:
         print(f"  line {bad.line}: {bad.code or '-'}: {bad.reason}")
     if len(report.bad) > 20:
         print(f"  ... {len(report.bad) - 20} more")
+    for row in report.incomplete[:20]:
+        print(f"  line {row.line}: {row.code}: {row.reason}")
+    if len(report.incomplete) > 20:
+        print(f"  ... {len(report.incomplete) - 20} more incomplete")
     if args.report:
         csv_io.write_report(report, args.report)
         print(f"bad rows written to {args.report}")
@@ -182,7 +186,8 @@ def cmd_redeem(args: argparse.Namespace, registry: Registry) -> None:
 def cmd_upload(args: argparse.Namespace, registry: Registry) -> int:
     s = upload.upload(registry, args.url, batch=args.batch, everything=args.all, base=args.base)
     print(f"sent {s.sent} (created {s.created}, updated {s.updated}, unchanged {s.unchanged}),"
-          f" {s.skipped} already up to date, {len(s.rejected)} rejected")  # fmt: skip
+          f" {s.skipped} already up to date, {len(s.rejected)} rejected,"
+          f" {s.held_back} incomplete held back")  # fmt: skip
     for r in s.rejected[:20]:
         print(f"  {r['code']}: {r['reason']}")
     return 1 if s.rejected else 0

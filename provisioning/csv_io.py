@@ -5,6 +5,12 @@ UTF-8 or GB18030, with Chinese or English headers, and with some rows wrong. A c
 needs every good row loaded and a list of the bad ones with line and reason to fix and
 re-import (re-importing is safe: venues are keyed by code). The good rows are written
 in one transaction, so an interrupted import leaves the register as it was.
+
+Venues that already hold a code from the health-code operator come with gaps (seed 002:
+they add the missing fields later, and the code stays valid). A row whose required
+fields are empty loads as incomplete, with the list of what it lacks, instead of being
+refused; a value that is there but wrong still refuses the row. `issued_code` carries the
+payload of a code already issued for a door, kept and printed exactly as issued.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from provisioning.registry import (
     Venue,
     build_venue,
     format_doors,
+    format_issued,
 )
 
-COLUMNS = VENUE_FIELDS + ("doors",)
+COLUMNS = VENUE_FIELDS + ("doors", "issued_code")
 REQUIRED = ("code", "name", "category", "address", "manager_name", "manager_phone")
 # Headers as Chinese registers write them.
 ALIASES = {
@@ -32,6 +39,7 @@ ALIASES = {
     "统一社会信用代码": "credit_code", "车牌号": "plate", "详细地址": "address",
     "功能区/商铺号": "zone", "负责人": "manager_name", "负责人电话": "manager_phone",
     "申请人": "applicant_name", "申请人电话": "applicant_phone", "出入口": "doors",
+    "已申领场所码": "issued_code",
 }  # fmt: skip
 
 
@@ -46,14 +54,29 @@ class BadRow:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class IncompleteRow:
+    line: int
+    code: str
+    missing: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        return f"incomplete (loaded): missing {', '.join(self.missing)}"
+
+
 @dataclass(slots=True)
 class ImportReport:
     rows: int = 0
     loaded: int = 0
     bad: list[BadRow] = field(default_factory=list)
+    incomplete: list[IncompleteRow] = field(default_factory=list)
 
     def summary(self) -> str:
-        return f"{self.rows} rows: {self.loaded} loaded, {len(self.bad)} refused"
+        text = f"{self.rows} rows: {self.loaded} loaded, {len(self.bad)} refused"
+        if self.incomplete:
+            text += f"; {len(self.incomplete)} loaded incomplete (fields missing)"
+        return text
 
 
 def decode(data: bytes) -> str:
@@ -124,7 +147,7 @@ def import_text(registry: Registry, text: str) -> ImportReport:
             continue
         code = fields.get("code", "").strip().upper()
         try:
-            venue = build_venue(fields)
+            venue = build_venue(fields, incomplete_ok=True)
         except InvalidVenue as exc:
             report.bad.append(BadRow(line, code, str(exc)))
             continue
@@ -144,6 +167,11 @@ def import_text(registry: Registry, text: str) -> ImportReport:
     registry.put_many([v for _, v in good.values()])
     report.loaded = len(good)
     report.bad.sort(key=lambda b: b.line)
+    # what the register now lacks for these venues (an earlier import may have filled it)
+    still = registry.incomplete()
+    report.incomplete = sorted(
+        (IncompleteRow(line, code, still[code]) for code, (line, _) in good.items()
+         if code in still), key=lambda r: r.line)
     return report
 
 
@@ -151,13 +179,15 @@ def write_report(report: ImportReport, path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8-sig") as out:
         writer = csv.writer(out)
         writer.writerow(["line", "code", "reason"])
-        for bad in report.bad:
-            writer.writerow([bad.line, bad.code, bad.reason])
+        rows = [(b.line, b.code, b.reason) for b in report.bad]
+        rows += [(r.line, r.code, r.reason) for r in report.incomplete]
+        for row in sorted(rows):
+            writer.writerow(row)
 
 
 def venue_row(venue: Venue) -> list[str]:
     values = [getattr(venue, f) or "" for f in VENUE_FIELDS]
-    return values + [format_doors(venue.doors)]
+    return values + [format_doors(venue.doors), format_issued(venue.doors)]
 
 
 def export_csv(registry: Registry, path: Path) -> int:

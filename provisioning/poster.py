@@ -19,8 +19,8 @@ import segno
 from PIL import Image, ImageDraw, ImageFont
 
 from provisioning import categories
-from provisioning.registry import Door, Venue
-from provisioning.venue_code import DEFAULT_BASE, DoorCode, door_url
+from provisioning.registry import Door, Venue, qr_content
+from provisioning.venue_code import DEFAULT_BASE, DoorCode
 
 DPI = 200
 PAGE = (1654, 2339)  # A4 at 200 dpi
@@ -114,7 +114,7 @@ def _wrap(
 
 
 def render(venue: Venue, door: Door, base: str = DEFAULT_BASE) -> tuple[Image.Image, str]:
-    content = door_url(venue.code, door.code, base)
+    content = qr_content(venue, door, base)
     font_path = cjk_font_path()
 
     def font(px: int) -> ImageFont.FreeTypeFont:
@@ -150,8 +150,8 @@ def render(venue: Venue, door: Door, base: str = DEFAULT_BASE) -> tuple[Image.Im
             draw.text((MARGIN, y), line, font=font(34), fill=GREY)
             y += 44
         y += 22
-    category = categories.CATEGORIES[venue.category]
-    footer = f"{category.zh} · {venue.address}"
+    category = categories.CATEGORIES.get(venue.category)  # an incomplete venue may lack it
+    footer = " · ".join(part for part in (category.zh if category else "", venue.address) if part)
     if venue.zone:
         footer += f" · {venue.zone}"
     for i, line in enumerate(reversed(_wrap(draw, footer, font(32), width))):

@@ -13,14 +13,20 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Self, cast
 
 from firmware import schema
 from provisioning import categories, validators
 from provisioning.validators import FieldError
-from provisioning.venue_code import VenueCodeError, check_door, check_venue
+from provisioning.venue_code import (
+    DEFAULT_BASE,
+    VenueCodeError,
+    check_door,
+    check_venue,
+    door_url,
+)
 
 MAX_DEPTH = 4  # building > mall > floor zone > stall
 DEFAULT_DOOR = ("01", "主入口")
@@ -50,7 +56,17 @@ CREATE TABLE IF NOT EXISTS doors (
     UNIQUE (venue, name)
 );
 """
-COMPONENT = schema.Component("registry", SCHEMA)  # version 1; later: migrations
+COMPONENT = schema.Component("registry", SCHEMA, migrations=(
+    # 2: venues that loaded without some required fields (`missing`, comma-separated),
+    # and the code a health-code operator already issued for a door (`issued`, its payload)
+    schema.Migration(2, "ALTER TABLE venues ADD COLUMN missing TEXT NOT NULL DEFAULT '';"
+                        " ALTER TABLE doors ADD COLUMN issued TEXT"),
+))
+# What an incomplete venue may lack (seed 002: venues that already hold a code add these
+# later; "补全信息后仍可使用，无需更换"). A venue code is never among them: it is the key.
+COMPLETABLE = ("name", "category", "address", "manager_name", "manager_phone",
+               "credit_code", "plate")
+MAX_ISSUED = 1000  # characters of an issued code's payload (a QR holds at most ~2,900)
 
 VENUE_FIELDS = (
     "code", "parent", "name", "category", "credit_code", "plate", "address", "zone",
@@ -62,6 +78,7 @@ VENUE_FIELDS = (
 class Door:
     code: str
     name: str
+    issued: str | None = None  # the payload of a code the operator already issued
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +96,11 @@ class Venue:
     applicant_name: str = ""
     applicant_phone: str = ""
     doors: tuple[Door, ...] = field(default_factory=tuple)
+    missing: tuple[str, ...] = ()  # required fields it still lacks: "incomplete"
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.missing)
 
 
 class InvalidVenue(ValueError):
@@ -110,9 +132,26 @@ def format_doors(doors: Iterable[Door]) -> str:
     return ";".join(f"{d.code}:{d.name}" for d in doors)
 
 
-def build_venue(raw: Mapping[str, object]) -> Venue:
-    """A validated, normalised Venue from loose fields (CSV row, form, JSON); or InvalidVenue."""
+def qr_content(venue: Venue, door: Door, base: str = DEFAULT_BASE) -> str:
+    """What the door's QR says, on its poster and to the platform: the code the operator
+    already issued, exactly as issued (people and apps know it: "补全信息后仍可使用，无需
+    更换"), else this district's own door URL. Completing the venue's fields changes
+    neither."""
+    return door.issued if door.issued else door_url(venue.code, door.code, base)
+
+
+def format_issued(doors: Iterable[Door]) -> str:
+    """Issued codes as the `issued_code` column writes them: one `<door> <payload>` a line."""
+    return "\n".join(f"{d.code} {d.issued}" for d in doors if d.issued)
+
+
+def build_venue(raw: Mapping[str, object], incomplete_ok: bool = False) -> Venue:
+    """A validated, normalised Venue from loose fields (CSV row, form, JSON); or InvalidVenue.
+
+    `incomplete_ok`: a required field left empty does not refuse the venue; it loads with
+    that field in `missing` (a value that is there but wrong still refuses it)."""
     errors: list[str] = []
+    missing: list[str] = []
 
     def get(name: str) -> str:
         value = raw.get(name)
@@ -127,17 +166,27 @@ def build_venue(raw: Mapping[str, object]) -> Venue:
             errors.append(f"{args[-1] if len(args) > 1 else 'value'}: {exc}")
         return None
 
+    def required(name: str) -> bool:
+        """True when the field has a value; an empty one is missing (when allowed)."""
+        if get(name).strip() or not incomplete_ok:
+            return True
+        missing.append(name)
+        return False
+
     code = check(_code, get("code").strip().upper(), "code")
     parent_text = get("parent").strip().upper()
     parent = check(_code, parent_text, "parent") if parent_text else None
     if code and parent and code == parent:
         errors.append("parent: a venue cannot be inside itself")
-    category = check(_category, get("category"), "category")
-    name = check(validators.text, get("name"), "name", 100)
-    address = check(validators.text, get("address"), "address", 200)
+    category = check(_category, get("category"), "category") if required("category") else None
+    name = check(validators.text, get("name"), "name", 100) if required("name") else ""
+    address = check(validators.text, get("address"), "address", 200) \
+        if required("address") else ""
     zone = check(validators.text, get("zone"), "zone", 50, False)
-    manager = check(validators.text, get("manager_name"), "manager_name", 50)
-    phone = check(validators.phone, get("manager_phone"), "manager_phone")
+    manager = check(validators.text, get("manager_name"), "manager_name", 50) \
+        if required("manager_name") else ""
+    phone = check(validators.phone, get("manager_phone"), "manager_phone") \
+        if required("manager_phone") else ""
     applicant = check(validators.text, get("applicant_name"), "applicant_name", 50, False)
     applicant_phone = (
         check(validators.phone, get("applicant_phone"), "applicant_phone")
@@ -149,20 +198,32 @@ def build_venue(raw: Mapping[str, object]) -> Venue:
     plate = check(validators.plate, plate_text, "plate") if plate_text else None
     if category is not None:
         if category.moving and not plate_text:
-            errors.append(f"plate: a {category.key} is registered by its vehicle plate")
+            if incomplete_ok:
+                missing.append("plate")
+            else:
+                errors.append(f"plate: a {category.key} is registered by its vehicle plate")
         if not category.moving and plate_text:
             errors.append(
                 f"plate: only buses, taxis and ride-hailing cars have a plate, not {category.key}"
             )
         if not category.moving and not credit_text and not parent_text:
-            errors.append("credit_code: required (a venue inside another may use its parent's)")
+            if incomplete_ok:
+                missing.append("credit_code")
+            else:
+                errors.append(
+                    "credit_code: required (a venue inside another may use its parent's)")
+    elif "category" in missing and not credit_text and not plate_text and not parent_text:
+        missing.append("credit_code")  # or a plate, once the category says it is a vehicle
     doors = _doors(raw.get("doors"), errors)
+    doors = _issued(get("issued_code"), doors, errors)
     if errors:
         raise InvalidVenue(errors)
     return Venue(
-        code=code, name=name, category=category.key, address=address, manager_name=manager,
-        manager_phone=phone, credit_code=credit, plate=plate, zone=zone or "", parent=parent,
+        code=code, name=name or "", category=category.key if category else "",
+        address=address or "", manager_name=manager or "", manager_phone=phone or "",
+        credit_code=credit, plate=plate, zone=zone or "", parent=parent,
         applicant_name=applicant or "", applicant_phone=applicant_phone or "", doors=doors,
+        missing=tuple(f for f in COMPLETABLE if f in missing),
     )  # fmt: skip
 
 
@@ -207,6 +268,41 @@ def _doors(value: object, errors: list[str]) -> tuple[Door, ...]:
     return doors
 
 
+def _issued(text: str, doors: tuple[Door, ...], errors: list[str]) -> tuple[Door, ...]:
+    """The doors with the codes already issued for them (`issued_code`): one payload for a
+    venue with one door, or one `<door code> <payload>` line per door. A payload is kept
+    exactly as issued: posters print it unchanged."""
+    lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+    if not lines:
+        return doors
+    by_code = {d.code: d for d in doors}
+    issued: dict[str, str] = {}
+    if len(lines) == 1 and len(lines[0].split()) == 1:
+        if len(doors) != 1:
+            errors.append(f"issued_code: the venue has {len(doors)} doors; write one "
+                          "'<door code> <issued code>' line per door")
+            return doors
+        issued[doors[0].code] = lines[0]
+    else:
+        for line in lines:
+            door, _, payload = line.partition(" ")
+            door, payload = door.upper(), payload.strip()
+            if door not in by_code:
+                errors.append(f"issued_code: {door!r} is not one of the venue's doors")
+            elif door in issued:
+                errors.append(f"issued_code: door {door} is given twice")
+            elif not payload or len(payload.split()) != 1:
+                errors.append(f"issued_code: door {door}: the issued code is one word, "
+                              "as its QR holds it")
+            else:
+                issued[door] = payload
+    for door, payload in issued.items():
+        if len(payload) > MAX_ISSUED or not payload.isprintable():
+            errors.append(f"issued_code: door {door}: at most {MAX_ISSUED} printable "
+                          "characters")
+    return tuple(Door(d.code, d.name, issued.get(d.code, d.issued)) for d in doors)
+
+
 class Registry:
     """The register in one SQLite file. Not thread-safe: one Registry per thread."""
 
@@ -237,21 +333,26 @@ class Registry:
 
     def get(self, code: str) -> Venue | None:
         row = self.db.execute(
-            f"SELECT {', '.join(VENUE_FIELDS)} FROM venues WHERE code = ?", (code,)
+            f"SELECT {', '.join(VENUE_FIELDS)}, missing FROM venues WHERE code = ?", (code,)
         ).fetchone()
         return self._venue(row, self.doors(code)) if row else None
 
     def doors(self, venue: str) -> tuple[Door, ...]:
         rows = self.db.execute(
-            "SELECT code, name FROM doors WHERE venue = ? ORDER BY code", (venue,)
+            "SELECT code, name, issued FROM doors WHERE venue = ? ORDER BY code", (venue,)
         )
         return tuple(Door(*r) for r in rows)
 
     def door(self, venue: str, door: str) -> Door | None:
         row = self.db.execute(
-            "SELECT code, name FROM doors WHERE venue = ? AND code = ?", (venue, door)
+            "SELECT code, name, issued FROM doors WHERE venue = ? AND code = ?", (venue, door)
         ).fetchone()
         return Door(*row) if row else None
+
+    def incomplete(self) -> dict[str, tuple[str, ...]]:
+        """Venue code -> the required fields it still lacks, for venues that lack any."""
+        rows = self.db.execute("SELECT code, missing FROM venues WHERE missing != ''")
+        return {code: tuple(missing.split(",")) for code, missing in rows}
 
     def children(self, code: str) -> list[str]:
         return [
@@ -269,18 +370,20 @@ class Registry:
 
     def all(self) -> Iterator[Venue]:
         doors: dict[str, list[Door]] = {}
-        for venue, code, name in self.db.execute(
-            "SELECT venue, code, name FROM doors ORDER BY venue, code"
+        for venue, code, name, issued in self.db.execute(
+            "SELECT venue, code, name, issued FROM doors ORDER BY venue, code"
         ):
-            doors.setdefault(venue, []).append(Door(code, name))
-        rows = self.db.execute(f"SELECT {', '.join(VENUE_FIELDS)} FROM venues ORDER BY code")
+            doors.setdefault(venue, []).append(Door(code, name, issued))
+        rows = self.db.execute(
+            f"SELECT {', '.join(VENUE_FIELDS)}, missing FROM venues ORDER BY code")
         for row in rows:
             yield self._venue(row, tuple(doors.get(row[0], ())))
 
     @staticmethod
     def _venue(row: tuple, doors: tuple[Door, ...]) -> Venue:
-        values = dict(zip(VENUE_FIELDS, row, strict=True))
-        return Venue(**values, doors=doors)
+        values = dict(zip(VENUE_FIELDS, row[:-1], strict=True))
+        missing = tuple(row[-1].split(",")) if row[-1] else ()
+        return Venue(**values, doors=doors, missing=missing)
 
     # --- writing ----------------------------------------------------------------------
 
@@ -291,8 +394,32 @@ class Registry:
         assert stored is not None
         return stored
 
+    def completed(self, venue: Venue) -> Venue:
+        """A venue with what the register already holds for it filled in: an import that
+        lacks a field never erases it (completing is the only direction), and a row with
+        no doors (given the default door) adds no door to a venue that has its own."""
+        defaulted = venue.doors == (Door(*DEFAULT_DOOR),)
+        if not venue.missing and not defaulted:
+            return venue
+        stored = self.get(venue.code)
+        if stored is None:
+            return venue
+        if defaulted and stored.doors and DEFAULT_DOOR[0] not in {d.code for d in stored.doors}:
+            venue = replace(venue, doors=())
+        if not venue.missing:
+            return venue
+        filled = {f: getattr(stored, f) for f in venue.missing if getattr(stored, f)}
+        still = tuple(f for f in venue.missing if f not in filled)
+        if "category" in filled and "credit_code" in still and not venue.plate \
+                and categories.CATEGORIES[filled["category"]].moving:
+            still = tuple(f for f in still if f != "credit_code") + ("plate",)
+        return replace(venue, **filled, missing=still)
+
     def put_many(self, venues: list[Venue]) -> None:
-        """Write validated venues in ONE transaction; any conflict writes none of them."""
+        """Write validated venues in ONE transaction; any conflict writes none of them.
+        Incomplete venues keep what the register already holds for their missing fields;
+        a door's issued code, once recorded, is never replaced."""
+        venues = [self.completed(v) for v in venues]
         problems = self.conflicts(venues)
         if problems:
             raise RegistryError("; ".join(f"{code}: {why}" for code, why in problems.items()))
@@ -304,15 +431,18 @@ class Registry:
             # Parents first, so the foreign key holds inside the batch.
             self.db.execute("PRAGMA defer_foreign_keys=ON")
             self.db.executemany(
-                f"INSERT INTO venues ({', '.join(VENUE_FIELDS)}, updated_at)"
-                f" VALUES ({placeholders}, ?)"
-                f" ON CONFLICT(code) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
-                [tuple(getattr(v, f) for f in VENUE_FIELDS) + (now,) for v in venues],
+                f"INSERT INTO venues ({', '.join(VENUE_FIELDS)}, missing, updated_at)"
+                f" VALUES ({placeholders}, ?, ?)"
+                f" ON CONFLICT(code) DO UPDATE SET {updates}, missing = excluded.missing,"
+                " updated_at = excluded.updated_at",
+                [tuple(getattr(v, f) for f in VENUE_FIELDS) + (",".join(v.missing), now)
+                 for v in venues],
             )
             self.db.executemany(
-                "INSERT INTO doors (venue, code, name) VALUES (?, ?, ?)"
-                " ON CONFLICT(venue, code) DO UPDATE SET name = excluded.name",
-                [(v.code, d.code, d.name) for v in venues for d in v.doors],
+                "INSERT INTO doors (venue, code, name, issued) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(venue, code) DO UPDATE SET name = excluded.name,"
+                " issued = coalesce(doors.issued, excluded.issued)",
+                [(v.code, d.code, d.name, d.issued) for v in venues for d in v.doors],
             )
             self.db.execute("COMMIT")
         except BaseException:
@@ -344,6 +474,13 @@ class Registry:
                 problems[v.code] = why
         touched = [v for v in venues if v.code in existing and v.code not in problems]
         for v in touched:
+            kept = {d.code: d.issued for d in self.doors(v.code) if d.issued}
+            changed = [d.code for d in v.doors if d.issued and kept.get(d.code, d.issued)
+                       != d.issued]
+            if changed:
+                problems[v.code] = (f"door {changed[0]} already has an issued code; a code "
+                                    "once issued is kept, not replaced")
+                continue
             stored = {d.code: d.name for d in self.doors(v.code)}
             stored.update({d.code: d.name for d in v.doors})
             names = list(stored.values())

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from firmware import schema
-from provisioning.registry import Registry, Venue
-from provisioning.venue_code import DEFAULT_BASE, door_url
+from provisioning.registry import Registry, Venue, qr_content
+from provisioning.venue_code import DEFAULT_BASE
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS venue_uploads (
@@ -42,6 +42,7 @@ class UploadSummary:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0  # already uploaded with the same content
+    held_back: int = 0  # incomplete venues, sent once their missing fields are filled in
     rejected: list[dict] = field(default_factory=list)
 
 
@@ -53,9 +54,10 @@ def record(venue: Venue, base: str = DEFAULT_BASE) -> dict:
         "division": venue.code[:6], "address": venue.address, "zone": venue.zone,
         "manager_name": venue.manager_name, "manager_phone": venue.manager_phone,
         "applicant_name": venue.applicant_name, "applicant_phone": venue.applicant_phone,
-        "doors": [{"code": d.code, "name": d.name, "qr": door_url(venue.code, d.code, base)}
-                  for d in venue.doors],
+        "doors": [{"code": d.code, "name": d.name, "qr": qr_content(venue, d, base),
+                   "issued": d.issued is not None} for d in venue.doors],
     }  # fmt: skip
+
 
 
 def digest(rec: dict) -> str:
@@ -65,6 +67,8 @@ def digest(rec: dict) -> str:
 def _pending(registry: Registry, everything: bool, base: str) -> Iterator[tuple[dict, str] | None]:
     sent = dict(registry.db.execute("SELECT code, digest FROM venue_uploads"))
     for venue in registry.all():
+        if venue.incomplete:
+            continue  # the province takes complete registrations; `held_back` counts them
         rec = record(venue, base)
         d = digest(rec)
         if not everything and sent.get(venue.code) == d:
@@ -88,6 +92,7 @@ def upload(
     summary = UploadSummary()
     own = client is None
     http = client or httpx.Client(timeout=30)
+    summary.held_back = len(registry.incomplete())
     try:
         chunk: list[tuple[dict, str]] = []
         for item in _pending(registry, everything, base):

@@ -41,8 +41,9 @@ class DoorRecord(BaseModel):
     code: str = Field(min_length=1, max_length=8)
     name: str = Field(min_length=1, max_length=50)
     qr: str = Field(
-        min_length=1, max_length=200, description="the door's QR content (docs/venue-code.md)"
+        min_length=1, max_length=1000, description="the door's QR content (docs/venue-code.md)"
     )
+    issued: bool = Field(False, description="a code the operator already issued, kept as is")
 
 
 class VenueRecord(BaseModel):
@@ -97,6 +98,8 @@ def check(record: VenueRecord) -> str | None:
     if venue.code[:6] != record.division:
         return "division: does not match the venue code's first six digits"
     for door in record.doors:
+        if door.issued:
+            continue  # the operator's own code: whatever it issued stays valid
         try:
             qr = parse(door.qr)
         except VenueCodeError as exc:

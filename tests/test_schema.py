@@ -138,7 +138,8 @@ def test_every_file_the_product_writes_is_versioned(tmp_path: Path):
     assert versions(tmp_path / "gateway.sqlite") == {
         c.name: (1, 1) for c in (store.COMPONENT, *console.COMPONENTS)}
     assert versions(tmp_path / "register.sqlite") == {
-        "registry": (1, 1), "enrolment": (enrol.COMPONENT.version, 1), "venue_uploads": (1, 1)}
+        "registry": (registry.COMPONENT.version, 1), "enrolment": (enrol.COMPONENT.version, 1),
+        "venue_uploads": (1, 1)}
     assert versions(tmp_path / "platform.sqlite") == {
         "platform_records": (1, 1), "platform_venues": (1, 1)}
 
