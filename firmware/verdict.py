@@ -58,7 +58,8 @@ PROMPT_TEXT = {
     "duty_off": ("值班签退成功", "Signed off duty"),
     "staff_unknown": ("此卡不是本场所工作人员卡", "This card is not a staff card of this site"),
     "gate_by_staff": ("工作人员已放行，请通行", "Opened by staff, please go ahead"),
-    "yellow_no_entry": ("黄码，本场所禁止进入", "Yellow code, no entry to this venue"),
+    "yellow_no_entry": ("黄码，本场所不能进入，工作人员马上为您服务",
+                        "Yellow code: no entry to this venue, staff will be with you shortly"),
     "test_required": ("需近期核酸证明，请人工核验", "Recent test needed, staff will check"),
 }
 # The prompts a verdict message may carry (the wire vocabulary, docs/protocol.md).

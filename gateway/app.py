@@ -29,7 +29,6 @@ from gateway import auth, console, metrics, registration_api, release, web_secur
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
 from gateway.console import Console
-from gateway.entry_policy import EntryPolicies, no_categories, policies_from_config
 from gateway.events import Observers, ReplayFlood
 from gateway.fair_ingest import FairIngest
 from gateway.forwarder import Forwarder
@@ -110,7 +109,7 @@ async def running(
         stack.push_async_callback(upload_queue.close)
         forwarder = Forwarder(store, upload_queue, platform, p.upload_batch, p.upload_hold_s)
         k = cfg.kiosks
-        policies = EntryPolicies(policies_from_config(cfg.entry_policies), no_categories)
+        policies = site_console.entry_policies
         register = KioskRegister.load(k.register_file)
         trust = KioskTrust(register,
                            GatewayLists.load(cfg.trust.list_file, cfg.trust.redlist_file),

@@ -31,9 +31,11 @@ from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from firmware import schema
+from firmware.verdict import NO_POLICY
 from gateway import alerts, audit, auth, counts, report, retention, tracing, users, venues
 from gateway.auth import Principal, need
 from gateway.config import GatewayConfig
+from gateway.entry_policy import EntryPolicies, policies_from_config
 from gateway.events import (
     DoorCounted,
     Event,
@@ -80,6 +82,9 @@ class Console:
         self.audit = audit.AuditLog(db)
         self.hub = Hub()
         self.units = venues.Units(config.site, config.units.register_file, config.units.roots)
+        # door -> entry policy, from its unit's category (check-in and kiosks apply it)
+        self.entry_policies = EntryPolicies(policies_from_config(config.entry_policies),
+                                            self.units.category_of)
         self.alerts = alerts.Alerts(db, self.hub.publish)
         self.reporter = report.Reporter(db, reads.db, platform, config.site, self.tz,
                                         self.cfg.report_deadline, self.cfg.report_lead_minutes)
@@ -352,6 +357,8 @@ async def units_view(request: Request, _who: Annotated[Principal, Depends(need("
         row["scans"] = rolled[row["code"]]["scans"] if row["code"] in rolled else 0
         for d in row["doors"]:
             d["scans"] = per_door.get(d["door"], 0)
+        policy = console.entry_policies.by_category.get(row["category"], NO_POLICY)
+        row["policy"] = policy.to_dict()
     if tree.single and rows:  # no register: every door that scanned is the site's
         rows[0]["doors"] = [{"door": d, "name": "", "scans": n}
                             for d, n in sorted(per_door.items())]

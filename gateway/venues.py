@@ -72,6 +72,7 @@ class Unit:
     door_names: Mapping[str, str]
     children: tuple[str, ...]
     chain: tuple[str, ...]  # this unit, then its ancestors up to the site's top
+    missing: tuple[str, ...] = ()  # required fields the register still lacks (incomplete)
 
     @property
     def depth(self) -> int:
@@ -105,6 +106,7 @@ class Row:
     credit_code: str | None
     plate: str | None
     doors: tuple[tuple[str, str], ...]  # (door code, name)
+    missing: tuple[str, ...] = ()  # loaded incomplete (provisioning/registry.py COMPLETABLE)
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ class VenueTree:
             units[code] = Unit(code, row.name, row.category, ident, kind,
                                above[0] if above else None, doors,
                                {door_id(code, d): n for d, n in row.doors}, children,
-                               (code, *above))
+                               (code, *above), row.missing)
             for d in doors:
                 door_unit[d] = code
             for child in children:
@@ -227,7 +229,10 @@ class VenueTree:
                     "category_zh": cat.zh if cat else "", "category_en": cat.en if cat else "",
                     "identifier": u.identifier, "identifier_kind": u.identifier_kind,
                     "parent": u.parent, "depth": u.depth, "ancestors": list(u.ancestors),
-                    "children": list(u.children),
+                    "children": list(u.children), "missing": list(u.missing),
+                    "sentinel": bool(cat and cat.sentinel),
+                    "department_zh": categories.DEPARTMENTS[cat.department][0] if cat else "",
+                    "department_en": categories.DEPARTMENTS[cat.department][1] if cat else "",
                     "doors": [{"door": d, "name": u.door_names.get(d, "")} for d in u.doors],
                 })
         return out
@@ -272,9 +277,14 @@ def _read_sqlite(path: Path) -> list[Row]:
         for venue, code, name in db.execute(
                 "SELECT venue, code, name FROM doors ORDER BY venue, code"):
             doors.setdefault(venue, []).append((code, name))
-        return [Row(code, parent, name, category, credit, plate, tuple(doors.get(code, ())))
-                for code, parent, name, category, credit, plate in db.execute(
-                    "SELECT code, parent, name, category, credit_code, plate FROM venues")]
+        columns = {r[1] for r in db.execute("PRAGMA table_info(venues)")}
+        # `missing` came with the register's schema 2; a version 1 file has none
+        missing = "missing" if "missing" in columns else "''"
+        return [Row(code, parent, name, category, credit, plate, tuple(doors.get(code, ())),
+                    tuple(gaps.split(",")) if gaps else ())
+                for code, parent, name, category, credit, plate, gaps in db.execute(
+                    "SELECT code, parent, name, category, credit_code, plate,"
+                    f" {missing} FROM venues")]
     except sqlite3.Error as exc:
         raise RegisterError(f"{path}: not a venue register ({exc})") from None
     finally:
@@ -291,12 +301,12 @@ def _read_csv(path: Path) -> tuple[list[Row], list[str]]:
                 problems.append(f"line {line}: {problem}")
                 continue
             try:
-                v = build_venue(fields)
+                v = build_venue(fields, incomplete_ok=True)
             except InvalidVenue as exc:
                 problems.append(f"line {line}: {exc}")
                 continue
             rows.append(Row(v.code, v.parent, v.name, v.category, v.credit_code, v.plate,
-                            tuple((d.code, d.name) for d in v.doors)))
+                            tuple((d.code, d.name) for d in v.doors), v.missing))
         return rows, problems
     except CsvFileError as exc:
         raise RegisterError(f"{path}: {exc}") from None
@@ -368,6 +378,11 @@ class Units:
     def tree(self) -> VenueTree:
         self.refresh()
         return self._tree
+
+    def category_of(self, door: str) -> str | None:
+        """The category of the unit a door belongs to (its entry policy's key), if known."""
+        unit = self.tree().unit_of(door)
+        return unit.category if unit is not None and unit.category else None
 
     def status(self) -> dict:
         tree = self.tree()

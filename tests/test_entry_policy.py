@@ -164,3 +164,86 @@ def test_the_gateway_judges_a_kiosks_decision_under_the_doors_policy(tmp_path: P
     assert judge("v/E1", held) == []  # what the kiosk had to do there
     assert judge("v/E1", opened) == ["decision_overruled"]  # the door asks for a test
     assert judge("v/W9", opened) == []  # a door with no policy
+
+
+# --- at the real gateway, with real kiosks, broker, register and platform simulator --------
+
+async def test_a_pharmacy_in_a_mall_refuses_yellow_and_the_mall_asks_for_a_test(tmp_path: Path):
+    """A yellow code is refused at the pharmacy's door and held at the mall's; the mall's
+    config asks for a negative test within 48 hours, which the platform simulator reports;
+    each kiosk is told its door's policy and keeps it."""
+    import asyncio
+    import contextlib
+    import json
+
+    from firmware.kiosk import config as kiosk_config
+    from firmware.kiosk.kiosk import Kiosk
+    from gateway.broker import Broker
+    from provisioning.registry import Registry, build_venue
+    from simulators import processes
+    from simulators.lights import SimulatedLights
+    from simulators.population import population
+    from simulators.visitors import QueuedReadings
+    from tests.conftest import SITE, poll
+    from tests.mall import MALL, credit, door, venue
+
+    pharmacy = "41010300000109"
+    with Registry(tmp_path / "register.db") as registry:
+        registry.put_many([
+            build_venue(venue(MALL, "二七广场购物中心", "supermarket", credit_code=credit(1),
+                              doors="E1:东门;W1:西门")),
+            build_venue(venue(pharmacy, "一楼大药房", "药店", MALL, credit(9), "01:店门")),
+        ])
+    kiosks = {"k-mall": [door(MALL, "E1")], "k-pharmacy": [door(pharmacy)]}
+    (tmp_path / "kiosks.json").write_text(json.dumps({"kiosks": kiosks}))
+    people = population(7)
+    yellow = next(p for p in people if p.colour == "yellow")
+    tested = next(p for p in people if p.colour == "green" and p.tested_hours_ago < 40)
+    untested = next(p for p in people if p.colour == "green" and p.tested_hours_ago > 56)
+
+    broker = Broker(tmp_path / "broker").start()
+    platform, url = processes.start_platform(tmp_path)
+    cfg = processes.gateway_config(tmp_path, SITE, broker.port, url)
+    cfg["kiosks"] = {"register_file": str(tmp_path / "kiosks.json")}
+    cfg["units"] = {"register_file": str(tmp_path / "register.db")}
+    cfg["entry_policies"] = {"supermarket": {"test_within_h": 48}}
+    gateway, _gateway_url = processes.start_gateway(tmp_path, cfg)
+    tasks: list[asyncio.Task] = []
+    try:
+        at: dict[str, tuple[Kiosk, QueuedReadings, SimulatedLights]] = {}
+        for name, (door_id,) in kiosks.items():
+            raw = processes.kiosk_config(tmp_path, SITE, name, door_id, broker.port)
+            kiosk = Kiosk(kiosk_config.KioskConfig.model_validate(raw),
+                          readings := QueuedReadings(), lights := SimulatedLights())
+            tasks.append(asyncio.create_task(kiosk.run()))
+            await asyncio.wait_for(kiosk.session.connected.wait(), 10)
+            at[name] = (kiosk, readings, lights)
+
+        await poll(lambda: at["k-pharmacy"][0].policy.current == CAREFUL)
+        await poll(lambda: at["k-mall"][0].policy.current == TEST_48H)
+        assert DoorPolicy(tmp_path / "k-pharmacy" / "policy.json").current == CAREFUL
+
+        async def verdict_at(name: str, credential: str) -> tuple:
+            _kiosk, readings, lights = at[name]
+            seen = len(lights.shown)
+            readings.present(Reading("code", credential, "screen"))
+            shown = await lights.wait_for(seen + 1, timeout=10)
+            return shown[-1][0].fields()
+
+        assert await verdict_at("k-pharmacy", yellow.code_url) == \
+            ("yellow", "refuse", "yellow_no_entry", "platform")
+        assert await verdict_at("k-mall", yellow.code_url) == \
+            ("yellow", "hold", "wait_staff", "cache")
+        assert (await verdict_at("k-mall", tested.code_url))[:3] == ("green", "open", "pass")
+        assert (await verdict_at("k-mall", untested.code_url))[:3] == \
+            ("green", "hold", "test_required")
+        assert (await verdict_at("k-pharmacy", untested.code_url))[:3] == \
+            ("green", "open", "pass")
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        gateway.stop()
+        platform.stop()
+        broker.stop()

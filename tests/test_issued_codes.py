@@ -176,3 +176,44 @@ def test_a_register_of_the_previous_version_keeps_its_venues_and_doors(tmp_path)
     again = sqlite3.connect(path, isolation_level=None)
     schema.migrate(again, path, schema.Component("registry", REGISTRY))  # a rollback opens it
     again.close()
+
+
+async def test_the_console_shows_incomplete_units_with_what_they_lack(tmp_path):
+    """In headless Chromium: the units view names each incomplete unit's missing fields,
+    flags a sentinel place and shows its entry policy."""
+    from tests.test_console_browser import open_signed_in, shot
+    from tests.test_console_site import running_site, signed_in
+
+    with Registry(tmp_path / "register.sqlite") as reg:
+        csv_io.import_text(reg, register_csv([MALL, SHOP, PHARMACY]))
+    with running_site(tmp_path / "site",
+                      units={"register_file": str(tmp_path / "register.sqlite")}) as site:
+        async with signed_in(site, "duty") as (http, _me):
+            units = {u["code"]: u for u in (await http.get("/api/units")).json()["units"]}
+        assert units["41010300000002"]["missing"] == ["address", "manager_name",
+                                                      "manager_phone"]
+        assert units["41010300000003"]["missing"] == ["manager_phone", "credit_code"]
+        assert units["41010300000001"]["missing"] == []
+        assert units["41010300000003"]["sentinel"]
+        assert units["41010300000003"]["policy"] == {"yellow": "refuse", "test_within_h": 0,
+                                                     "unchecked": "hold"}
+
+        from playwright.async_api import async_playwright
+
+        from tests.conftest import launch_chromium
+
+        async with async_playwright() as pw:
+            browser = await launch_chromium(pw)
+            try:
+                page = await open_signed_in(browser, site.url, "duty")
+                await page.click("#tabs button[data-view=units]")
+                row = "#units tr[data-unit='41010300000003']"
+                await page.wait_for_selector(row + " [data-missing]")
+                text = await page.text_content(row) or ""
+                assert "信息不全，待补：负责人电话、统一社会信用代码" in text
+                assert "哨点" in text and "药品监管部门" in text and "拒绝黄码" in text
+                assert await page.query_selector(
+                    "#units tr[data-unit='41010300000001'] [data-missing]") is None
+                await shot(page, "units-incomplete")
+            finally:
+                await browser.close()

@@ -214,9 +214,17 @@ async function loadUnits(day) {
     ...r.unplaced_doors.map(x => t("unplaced_door", {door: x.door, n: x.scans}))];
   put($("units-problems"), problems.map(p => el("li", null, p)));
   const kind = u => (u.identifier_kind.startsWith("parent:") ? t("id_parent") : t("id_" + u.identifier_kind));
+  const policy = p => [p.yellow === "refuse" ? t("policy_yellow_refuse") : null,
+    p.test_within_h ? t("policy_test", {h: p.test_within_h}) : null,
+    p.unchecked === "hold" ? t("policy_unchecked_hold") : null].filter(Boolean).join(" · ");
   put($("units"), r.units.map(u => el("tr", {"data-unit": u.code},
-    el("td", {class: "depth-" + u.depth}, u.depth ? "└ " : "", el("b", null, u.name), " ", muted(u.code)),
-    el("td", null, lang === "zh" ? u.category_zh : u.category_en),
+    el("td", {class: "depth-" + u.depth}, u.depth ? "└ " : "", el("b", null, u.name), " ", muted(u.code),
+      u.missing.length ? el("div", {class: "bad-text", "data-missing": u.missing.join(",")},
+        t("incomplete", {fields: u.missing.map(f => t("field_" + f)).join(lang === "zh" ? "、" : ", ")})) : ""),
+    el("td", null, lang === "zh" ? u.category_zh : u.category_en,
+      u.sentinel ? [" ", el("b", {class: "bad-text"}, t("sentinel"))] : "",
+      el("div", null, muted(lang === "zh" ? u.department_zh : u.department_en)),
+      policy(u.policy) ? el("div", {"data-policy": ""}, policy(u.policy)) : ""),
     el("td", null, u.identifier ? `${u.identifier} ` : "—", muted(kind(u))),
     el("td", null, u.doors.map(d => el("div", {"data-door": d.door}, d.name ? [d.name, " ", muted(`${d.door} · ${d.scans}`)] : [d.door, " ", muted(`· ${d.scans}`)]))),
     el("td", null, u.scans_own), el("td", null, el("b", null, u.scans)))));

@@ -60,6 +60,10 @@ const TEXT = {
     err_header: "首行应为列名：时间,门,证件类型,号码,国籍,健康码", err_empty: "文件为空", err_encoding: "文件编码应为 UTF-8 或 GB18030",
     err_too_large: "文件过大", err_too_many_lines: "行数过多", err_form: "请完整填写表单",
     act_register_visitor: "人工登记访客", act_transcribe_entry: "补录登记册", act_import_register: "导入登记册文件",
+    incomplete: "信息不全，待补：{fields}（原场所码继续有效）", sentinel: "哨点",
+    field_name: "名称", field_category: "类别", field_address: "详细地址", field_manager_name: "负责人",
+    field_manager_phone: "负责人电话", field_credit_code: "统一社会信用代码", field_plate: "车牌号",
+    policy_yellow_refuse: "拒绝黄码", policy_test: "需 {h} 小时内核酸", policy_unchecked_hold: "未核验不放行",
     no_permission: "无权限", connecting: "连接中…", live_on: "实时", live_off: "实时连接断开，重连中…",
   },
   en: {
@@ -122,6 +126,10 @@ const TEXT = {
     err_header: "The first line must name the columns: time,door,document,number,nationality,colour", err_empty: "The file is empty", err_encoding: "The file must be UTF-8 or GB18030",
     err_too_large: "The file is too large", err_too_many_lines: "Too many lines", err_form: "Please fill in the form",
     act_register_visitor: "registered a visitor", act_transcribe_entry: "keyed in a register entry", act_import_register: "imported a register file",
+    incomplete: "Incomplete, to fill in: {fields} (its existing code stays valid)", sentinel: "sentinel",
+    field_name: "name", field_category: "category", field_address: "address", field_manager_name: "manager",
+    field_manager_phone: "manager's phone", field_credit_code: "credit code", field_plate: "plate",
+    policy_yellow_refuse: "yellow refused", policy_test: "test within {h} h", policy_unchecked_hold: "never open unchecked",
     no_permission: "Not permitted", connecting: "connecting…", live_on: "live", live_off: "live feed lost, reconnecting…",
   },
 };
