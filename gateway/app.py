@@ -119,7 +119,8 @@ async def running(
         checkin = CheckIn(cfg.site, store, statuses, pseudonyms, replies, observers,
                           on_stored=forwarder.wake.set, trust=trust, policies=policies)
         registrar = Registrar(cfg.site, store, reads, statuses, pseudonyms, observers, register,
-                              site_console.units, on_stored=forwarder.wake.set)
+                              site_console.units, on_stored=forwarder.wake.set,
+                              policies=policies)
         door_policies = PolicyPublisher(cfg.site, session, register, policies)
         fair = FairIngest(k.replay_rate, k.replay_burst, k.replay_queue,
                           live_in_flight=k.live_in_flight,

@@ -31,6 +31,7 @@ from firmware import protocol
 from firmware import verdict as verdicts
 from firmware.verdict import Verdict
 from gateway.checkin import upload_record
+from gateway.entry_policy import EntryPolicies, no_categories
 from gateway.events import Observer, ScanStored
 from gateway.kiosk_trust import KioskRegister
 from gateway.paper_register import Entry
@@ -78,8 +79,10 @@ def transcribed_id(key: bytes, door: str, ts: int, subject: str) -> str:
 class Registrar:
     def __init__(self, site: str, store: Store, reads: ReadModel, statuses: StatusCache,
                  pseudonyms: Pseudonymiser, observers: Observer, register: KioskRegister,
-                 units: Units, on_stored: Callable[[], None] = lambda: None) -> None:
+                 units: Units, on_stored: Callable[[], None] = lambda: None,
+                 policies: EntryPolicies | None = None) -> None:
         self.site = site
+        self.policies = policies or EntryPolicies({}, no_categories)
         self.kiosk_register = register
         self.units = units
         self.store = store
@@ -112,7 +115,9 @@ class Registrar:
                             credential, medium="keyed")
         subject = self.pseudonyms.subject("manual", credential)
         status = await self.statuses.status(subject, "manual", credential)
-        verdict = verdicts.for_colour(msg["id"], status.colour, status.source)
+        verdict = verdicts.apply_policy(  # the door's entry policy, as at a kiosk
+            verdicts.for_colour(msg["id"], status.colour, status.source),
+            self.policies.for_door(door), status.tested_ms, now)
         await self._store(CONSOLE_KIOSK, [(msg, subject, verdict, {})])
         self.observers.observe(ScanStored(msg["id"], CONSOLE_KIOSK, door, now, "manual",
                                           verdict.colour, verdict.action, verdict.prompt,
