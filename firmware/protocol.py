@@ -41,6 +41,10 @@ POLICY = "policy"
 KINDS = (SCAN, VERDICT, ACK, STATUS, DOOR, POLICY)
 
 MAX_ACK_IDS = 500
+# Numbering epochs (docs/protocol.md §1.9): 0 is the epoch of a kiosk that sends none; a
+# kiosk starting on a new outbox picks one at random from 1..MAX_EPOCH (48 bits: exact in
+# every JSON reader, a collision between two epochs of one kiosk practically impossible).
+MAX_EPOCH = (1 << 48) - 1
 
 METHODS = ("code", "signed_code", "id_card", "manual")
 # keyed: typed in by staff for a visitor with neither phone nor card (method manual)
@@ -144,6 +148,7 @@ SCHEMAS = {  # type: dict[str, dict[str, tuple]]
         "kiosk": (_STR, True, 64),
         "door": (_STR, True, 64),
         "seq": (_INT, True, None),
+        "epoch": (_INT, False, None),  # the numbering epoch of `seq` (absent: 0)
         "ts": (_INT, True, None),
         "method": (_STR, True, METHODS),
         "medium": (_STR, False, MEDIA),
@@ -173,6 +178,7 @@ SCHEMAS = {  # type: dict[str, dict[str, tuple]]
         "ids": (_IDS, True, MAX_ACK_IDS),
         "ts": (_INT, True, None),
         "high_seq": (_INT, False, None),
+        "epoch": (_INT, False, None),  # the epoch high_seq is counted in (absent: 0)
     },
     DOOR: {
         "v": (_INT, True, None),
@@ -203,6 +209,7 @@ SCHEMAS = {  # type: dict[str, dict[str, tuple]]
         "oldest_ms": (_INT, False, None),
         "first_seq": (_INT, False, None),
         "last_seq": (_INT, False, None),
+        "epoch": (_INT, False, None),  # the epoch of first_seq and last_seq (absent: 0)
         "health": (_DICT, False, None),
         "lists": (_DICT, False, None),
         "clock_offset_ms": (_INT, False, None),
@@ -270,6 +277,8 @@ def validate(kind, msg):
         raise ProtocolError("bad_value", "test_within_h")
     if "seq" in msg and msg["seq"] < 1:
         raise ProtocolError("bad_value", "seq")
+    if "epoch" in schema and "epoch" in msg and not 0 <= msg["epoch"] <= MAX_EPOCH:
+        raise ProtocolError("bad_value", "epoch")
     if "ts" in msg and msg["ts"] < 0:
         raise ProtocolError("bad_value", "ts")
     return msg
@@ -303,8 +312,9 @@ def decode(topic_name, payload):
 
 
 def scan(event_id, kiosk, door, seq, ts, method, credential, medium=None, name=None,
-         decided=None):
-    """`decided`: (colour, action, prompt, source) when the kiosk decided on its own."""
+         decided=None, epoch=0):
+    """`decided`: (colour, action, prompt, source) when the kiosk decided on its own.
+    `epoch`: the numbering epoch of `seq`; 0 (a kiosk without epochs) is not sent."""
     msg = {
         "v": VERSION,
         "id": event_id,
@@ -315,6 +325,8 @@ def scan(event_id, kiosk, door, seq, ts, method, credential, medium=None, name=N
         "method": method,
         "credential": credential,
     }
+    if epoch:
+        msg["epoch"] = epoch
     if medium is not None:
         msg["medium"] = medium
     if name is not None:
@@ -357,18 +369,26 @@ def policy_of(msg):
     return _verdict.Policy(msg["yellow"], msg["test_within_h"], msg["unchecked"])
 
 
-def ack(kiosk, ids, ts, high_seq=None):
+def ack(kiosk, ids, ts, high_seq=None, epoch=0):
     """The gateway has stored these scans durably; the kiosk may drop them.
     `high_seq`, when present, is the highest sequence number the gateway holds from
-    this kiosk, so a kiosk whose data was wiped continues its numbering, never reuses it."""
+    this kiosk in numbering epoch `epoch`, sent only once everything the gateway has
+    received from the kiosk is committed: a kiosk continues above it, never reusing one."""
     msg = {"v": VERSION, "kiosk": kiosk, "ids": list(ids), "ts": ts}
     if high_seq is not None:
         msg["high_seq"] = high_seq
+        if epoch:
+            msg["epoch"] = epoch
     return msg
 
 
+def epoch_of(msg):
+    """The numbering epoch a scan, status or ack speaks of: 0 when it names none."""
+    return msg.get("epoch", 0)
+
+
 def status(kiosk, state, ts=None, **fields):
-    """Optional fields: sw, outbox, oldest_ms, first_seq, last_seq, health, lists."""
+    """Optional fields: sw, outbox, oldest_ms, first_seq, last_seq, epoch, health, lists."""
     msg = {"v": VERSION, "kiosk": kiosk, "state": state}
     if ts is not None:
         msg["ts"] = ts

@@ -97,15 +97,30 @@ class Alerts:
         await self._raise(f"flood:{flood.kiosk}:{at // 60_000}", "replay_flood",
                           kiosk=flood.kiosk, ts=at, action=str(flood.dropped))
 
-    async def watch_kiosks(self, kiosks: Callable, every_s: float) -> None:
-        """Raise an alert for each kiosk that is offline, once per time it went offline."""
+    async def watch_kiosks(self, kiosks: Callable, every_s: float,
+                           sequence_faults: Callable | None = None) -> None:
+        """Raise an alert for each kiosk that is offline, once per time it went offline,
+        and for each scan that broke its kiosk's numbering (recorded by the store in the
+        transaction that stored the scan, so none is missed across a restart)."""
+        seen_ms = 0
         while True:
             for k in await kiosks():
                 if k["state"] == "offline":
                     await patiently(partial(
                         self._raise, f"kiosk:{k['kiosk']}:{k['changed_ms']}", "kiosk_offline",
                         kiosk=k["kiosk"], ts=k["changed_ms"]), "kiosk alert")
+            for fault in await sequence_faults(seen_ms) if sequence_faults else ():
+                await patiently(partial(self.on_sequence_fault, fault), "sequence alert")
+                seen_ms = max(seen_ms, fault["found_ms"])
             await asyncio.sleep(every_s)
+
+    async def on_sequence_fault(self, fault: dict) -> None:
+        """A scan whose (kiosk, epoch, seq) another scan holds, or that reached the gateway
+        after higher numbers of its epoch went to the platform: `action` says which."""
+        epoch = f"epoch {fault['epoch']} " if fault["epoch"] else ""
+        await self._raise(f"seq:{fault['id']}", "sequence_fault", kiosk=fault["kiosk"],
+                          door=fault["door"], ts=fault["ts"] or fault["found_ms"],
+                          action=fault["kind"], masked=f"{epoch}seq {fault['seq']}")
 
     async def list(self, open_only: bool, limit: int = 200) -> list[dict]:
         where = "WHERE acked_ms IS NULL" if open_only else ""

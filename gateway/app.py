@@ -42,6 +42,7 @@ from gateway.policy_publisher import PolicyPublisher
 from gateway.read_model import ReadModel
 from gateway.registration import Registrar
 from gateway.replies import KioskReplies
+from gateway.settling import Settling
 from gateway.status_cache import StatusCache
 from gateway.store import COMPONENT as STORE_COMPONENT
 from gateway.store import Store
@@ -125,9 +126,10 @@ async def running(
         fair = FairIngest(k.replay_rate, k.replay_burst, k.replay_queue,
                           live_in_flight=k.live_in_flight,
                           on_flood=lambda kiosk, n: observers.observe(ReplayFlood(kiosk, n)))
+        settling = Settling()  # scans received, not yet stored: the sequence answer waits
         ingest = MqttIngest(cfg.site, session, checkin,
-                            KioskReports(store, reads, replies, observers), replies,
-                            broker_faults, fair)
+                            KioskReports(store, reads, replies, observers, settling), replies,
+                            broker_faults, fair, settling)
         gateway = Gateway(cfg, store, reads, platform, forwarder, checkin, ingest, site_console,
                           gateway_metrics, registrar)
 

@@ -65,6 +65,8 @@ def upload_record(site: str, msg: dict, judged: Judgement | None = None,
         "medium": msg.get("medium", "unknown"),
         "credential": msg["credential"],
     }
+    if protocol.epoch_of(msg):
+        record["epoch"] = msg["epoch"]  # with kiosk and seq, the scan's place in its numbering
     if "name" in msg:
         record["name"] = msg["name"]
     if judged is not None and judged.flags:

@@ -109,7 +109,8 @@ class Console:
         cfg = self.cfg
         return {
             "console-events": self.handle_events(),
-            "console-kiosk-watch": self.alerts.watch_kiosks(self.reads.kiosks, cfg.kiosk_check_s),
+            "console-kiosk-watch": self.alerts.watch_kiosks(self.reads.kiosks, cfg.kiosk_check_s,
+                                                            self.reads.sequence_faults),
             "console-report": self.reporter.run(),
             "console-retention": retention.run(self.config.db_path, cfg.retention_days,
                                                cfg.purge_at, self.tz, cfg.purge_vacuum),
@@ -218,8 +219,10 @@ async def summary(request: Request, _who: Annotated[Principal, Depends(auth.curr
             "uploaded": gw.forwarder.uploaded,
             "last_success": gw.forwarder.last_success,
             "last_error": gw.forwarder.last_error,
-            "out_of_order": gw.forwarder.out_of_order,
         },
+        # scans that broke their kiosk's numbering (checked by the store from what is
+        # stored: `reused` numbers, `late` ones behind what the platform already has)
+        "sequence_faults": await gw.reads.sequence_fault_counts(),
         # the disk alarm: the store cannot write its file (full or failing), while it lasts
         "storage": storage_view(gw),
     }

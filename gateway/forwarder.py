@@ -5,6 +5,10 @@ retried batch carries the same idempotency keys (the event ids), so the platform
 counts a record twice. Failures back off exponentially with jitter; the queue lives in
 SQLite, so a restarted gateway resumes where it stopped.
 
+Records leave in sequence order per kiosk and numbering epoch (the read model's query); the
+order is checked by the store, from durable state, as each scan is stored (gateway/store.py:
+sequence faults, alerted on the console).
+
 Every failure of a round is the forwarder's own to handle: the platform refusing an upload,
 and equally the store failing to record the confirmation (a full disk) or the queue failing
 to be read. Each is reported in `last_error` (shown by the console and /metrics) and the
@@ -43,21 +47,6 @@ class Forwarder:
         self.last_success: float | None = None
         self.last_error: str | None = None
         self.uploaded = 0
-        self.out_of_order = 0
-        self.last_seq: dict[str, int] = {}
-
-    def _check_order(self, pending: list[tuple[int, str, int, str]]) -> None:
-        """Records leave in sequence order per kiosk; say so loudly if they ever do not.
-        (Compared with what the platform has confirmed: a batch sent again after its
-        confirmation could not be recorded is not out of order.)"""
-        for _n, kiosk, seq, _body in pending:
-            if seq <= self.last_seq.get(kiosk, 0):
-                self.out_of_order += 1
-                log.warning("%s seq %d uploaded after seq %d", kiosk, seq, self.last_seq[kiosk])
-
-    def _confirmed(self, pending: list[tuple[int, str, int, str]]) -> None:
-        for _n, kiosk, seq, _body in pending:
-            self.last_seq[kiosk] = max(seq, self.last_seq.get(kiosk, 0))
 
     async def run(self) -> None:
         backoff = 0.5
@@ -83,10 +72,14 @@ class Forwarder:
         pending = await self.reads.pending_upload_rows(self.batch, hold_before)
         if not pending:
             return None
-        self._check_order(pending)
-        await self.platform.upload_encoded([body for _n, _k, _s, body in pending])
-        await self.store.confirm_uploads([n for n, *_rest in pending])
-        self._confirmed(pending)
+        await self.platform.upload_encoded([row.body for row in pending])
+        # with the confirmation, each stream's highest seq uploaded: the store checks every
+        # later scan against it (a scan at or below it reaches the platform out of order)
+        uploaded: dict[tuple[str, int], int] = {}
+        for row in pending:
+            stream = (row.kiosk, row.epoch)
+            uploaded[stream] = max(row.seq, uploaded.get(stream, 0))
+        await self.store.confirm_uploads([row.n for row in pending], uploaded)
         self.uploaded += len(pending)
         self.last_success = time.time()
         self.last_error = None

@@ -29,6 +29,7 @@ from gateway.checkin import CheckIn
 from gateway.fair_ingest import FairIngest
 from gateway.kiosk_reports import KioskReports
 from gateway.replies import KioskReplies
+from gateway.settling import Settling
 from gateway.store import is_storage_fault
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class MqttIngest:
         replies: KioskReplies,
         faults: Counter[str] | None = None,
         fair: FairIngest | None = None,
+        settling: Settling | None = None,
     ) -> None:
         self.site = site
         self.session = session
@@ -56,6 +58,7 @@ class MqttIngest:
         self.rejected: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
         self.fair = fair or FairIngest()
+        self.settling = settling or Settling()  # scans received, not yet done with
         self._handling: set[asyncio.Task[None]] = set()
 
     @property
@@ -88,11 +91,13 @@ class MqttIngest:
             return
         self.received[kind] += 1
         if kind == protocol.SCAN:
+            self.settling.received(msg)
             if msg.get("replay") or not self.fair.start_live(msg["kiosk"]):
                 # a backlog, or more unanswered scans than one door has visitors: its
                 # kiosk's queue, or dropped unacknowledged if over budget (it resends)
                 if not self.fair.offer(msg["kiosk"], msg):
                     self.rejected["replay_over_budget"] += 1
+                    self.settling.settled(msg)  # not held here: nothing to wait for
                 return
             self._handle(self._live, msg)
         elif kind == protocol.STATUS:
@@ -103,10 +108,13 @@ class MqttIngest:
             self.rejected["unexpected_kind"] += 1
 
     async def _live(self, msg: dict) -> None:
+        stored = False
         try:
             await self.checkin.handle(msg)
+            stored = True
         finally:
             self.fair.end_live(msg["kiosk"])
+            self.settling.settled(msg, stored)
 
     def _handle(self, handler: Callable[[dict], Awaitable[None]], msg: dict) -> None:
         task = asyncio.create_task(self._guarded(handler, msg))
@@ -145,12 +153,18 @@ class MqttIngest:
             await asyncio.sleep(0)  # live scans' tasks run between batches
 
     async def _replay_batch(self, batch: list[dict]) -> None:
+        stored = False
         try:
             await self.checkin.handle_replays(batch)
+            stored = True
         except Exception as exc:
             if is_storage_fault(exc):
                 self.rejected["storage_fault"] += len(batch)
                 log.warning("%d replayed scans not stored: %s; kiosks resend", len(batch), exc)
-                return
-            self.rejected["handler_error"] += len(batch)
-            log.exception("%d replayed scans could not be handled; kiosks resend", len(batch))
+            else:
+                self.rejected["handler_error"] += len(batch)
+                log.exception("%d replayed scans could not be handled; kiosks resend",
+                              len(batch))
+        finally:
+            for msg in batch:
+                self.settling.settled(msg, stored)

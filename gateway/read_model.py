@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
@@ -22,6 +23,17 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA query_only=ON")
     return conn
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUpload:
+    """One record waiting for the platform: its queue number, stream and encoded body."""
+
+    n: int
+    kiosk: str
+    epoch: int
+    seq: int
+    body: str
 
 
 class ReadModel:
@@ -46,18 +58,44 @@ class ReadModel:
 
     async def kiosks(self) -> list[dict]:
         """Kiosks with presence, health and sequence completeness: `missing` counts
-        sequence numbers above `contiguous` not stored yet (in transit, or lost)."""
+        sequence numbers above `contiguous` not stored yet (in transit, or lost), over all
+        the kiosk's numbering epochs; `contiguous` and `high` are its latest epoch's."""
         async with self.db.execute(
-            "SELECT k.*, s.contiguous, s.high, "
-            "(s.high - s.contiguous) - (SELECT count(*) FROM events e "
-            " WHERE e.kiosk = k.kiosk AND e.seq > s.contiguous) AS missing "
-            "FROM kiosks k LEFT JOIN sequences s ON s.kiosk = k.kiosk ORDER BY k.kiosk"
+            "SELECT k.*, "
+            "(SELECT sum((s.high - s.contiguous) - (SELECT count(DISTINCT e.seq) FROM events e "
+            "  WHERE e.kiosk = s.kiosk AND e.epoch = s.epoch AND e.seq > s.contiguous)) "
+            " FROM streams s WHERE s.kiosk = k.kiosk) AS missing, "
+            "coalesce(json_extract(k.extra, '$.epoch'), 0) AS epoch "
+            "FROM kiosks k ORDER BY k.kiosk"
         ) as cur:
             rows = [dict(r) for r in await cur.fetchall()]
         for row in rows:
             row["health"] = json.loads(row["health"]) if row["health"] else {}
             row.update(json.loads(row.pop("extra") or "{}"))
+            row["contiguous"], row["high"] = await self.marks(row["kiosk"], row["epoch"])
         return rows
+
+    async def marks(self, kiosk: str, epoch: int) -> tuple[int | None, int | None]:
+        """(contiguous, high) of one numbering epoch of a kiosk; None when none stored."""
+        async with self.db.execute(
+            "SELECT contiguous, high FROM streams WHERE kiosk=? AND epoch=?", (kiosk, epoch)
+        ) as cur:
+            row = await cur.fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    async def sequence_faults(self, after_found_ms: int = 0, limit: int = 500) -> list[dict]:
+        """Scans that broke their kiosk's numbering (gateway/store.py), oldest first."""
+        async with self.db.execute(
+            "SELECT f.id, f.kiosk, f.epoch, f.seq, f.kind, f.found_ms, e.door, e.ts "
+            "FROM sequence_faults f LEFT JOIN events e ON e.id = f.id "
+            "WHERE f.found_ms >= ? ORDER BY f.found_ms LIMIT ?", (after_found_ms, limit)
+        ) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def sequence_fault_counts(self) -> dict[str, int]:
+        async with self.db.execute(
+            "SELECT kind, count(*) FROM sequence_faults GROUP BY kind") as cur:
+            return {r[0]: r[1] for r in await cur.fetchall()}
 
     async def latest(self, limit: int = 50) -> list[dict]:
         async with self.db.execute(
@@ -97,24 +135,24 @@ class ReadModel:
             row = await cur.fetchone()
         return row[0] if row else 0
 
-    async def pending_upload_rows(self, limit: int, hold_before_ms: int
-                                  ) -> list[tuple[int, str, int, str]]:
-        """Records ready for the platform, in sequence order per kiosk: (n, kiosk, seq,
-        encoded record). A record behind a gap in its kiosk's sequence waits for the gap
-        to fill (the kiosk resends), so the platform receives each kiosk's records in
-        order — unless it has waited since before `hold_before_ms`, when the missing
-        scans are taken as lost."""
+    async def pending_upload_rows(self, limit: int, hold_before_ms: int) -> list[PendingUpload]:
+        """Records ready for the platform, in sequence order per kiosk and numbering
+        epoch. A record behind a gap in its epoch's sequence waits for the gap to fill
+        (the kiosk resends), so the platform receives each kiosk's records in order —
+        unless it has waited since before `hold_before_ms`, when the missing scans are
+        taken as lost."""
         async with self.db.execute(
-            "SELECT u.n, u.kiosk, u.seq, u.body FROM uploads u "
-            "JOIN sequences s ON s.kiosk = u.kiosk "
-            "WHERE u.seq <= s.contiguous OR u.queued_ms < ? ORDER BY u.kiosk, u.seq LIMIT ?",
+            "SELECT u.n, u.kiosk, u.epoch, u.seq, u.body FROM uploads u "
+            "JOIN streams s ON s.kiosk = u.kiosk AND s.epoch = u.epoch "
+            "WHERE u.seq <= s.contiguous OR u.queued_ms < ? "
+            "ORDER BY u.kiosk, u.epoch, u.seq LIMIT ?",
             (hold_before_ms, limit),
         ) as cur:
-            return [(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
+            return [PendingUpload(r[0], r[1], r[2], r[3], r[4]) for r in await cur.fetchall()]
 
     async def pending_uploads(self, limit: int, hold_before_ms: int) -> list[tuple[int, dict]]:
         """As pending_upload_rows, each record decoded: (n, record)."""
-        return [(n, json.loads(body)) for n, _kiosk, _seq, body in
+        return [(row.n, json.loads(row.body)) for row in
                 await self.pending_upload_rows(limit, hold_before_ms)]
 
     async def people_in(self, door: str, hour_ms: int) -> int:
@@ -144,7 +182,10 @@ class ReadModel:
                 found.update(row[0] for row in await cur.fetchall())
         return found
 
-    async def high_seq(self, kiosk: str) -> int:
-        async with self.db.execute("SELECT high FROM sequences WHERE kiosk=?", (kiosk,)) as cur:
+    async def high_seq(self, kiosk: str, epoch: int = 0) -> int:
+        """The highest seq stored from this kiosk in this numbering epoch."""
+        async with self.db.execute(
+            "SELECT high FROM streams WHERE kiosk=? AND epoch=?", (kiosk, epoch)
+        ) as cur:
             row = await cur.fetchone()
         return row[0] if row else 0

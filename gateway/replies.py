@@ -57,11 +57,12 @@ class KioskReplies:
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
 
-    async def ack(self, kiosk: str, ids: list[str], high_seq: int | None = None) -> None:
+    async def ack(self, kiosk: str, ids: list[str], high_seq: int | None = None,
+                  epoch: int = 0) -> None:
         client = self.session.client
         if client is None:
             return  # the kiosk resends unacknowledged scans; the store answers them again
-        msg = protocol.ack(kiosk, ids, protocol.now_ms(), high_seq)
+        msg = protocol.ack(kiosk, ids, protocol.now_ms(), high_seq, epoch)
         try:
             await client.publish(
                 protocol.topic(self.site, kiosk, protocol.ACK),

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import aiosqlite
 
-from firmware import schema
+from firmware import protocol, schema
 from firmware.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,41 @@ CREATE TABLE IF NOT EXISTS forwarder (
     value INTEGER
 );
 """
-COMPONENT = schema.Component("store", SCHEMA)
+# Version 2: numbering epochs (docs/protocol.md §1.9). A scan's identity in its kiosk's
+# numbering is (kiosk, epoch, seq); epoch 0 is every scan from before epochs, so old rows
+# and old kiosks go on as one epoch. `streams` takes over from `sequences` (kept, no longer
+# written, for a rollback to read) with `uploaded`, the highest seq the platform has
+# confirmed, so order is checked against durable state. `sequence_faults` records each
+# scan that broke its kiosk's numbering (a reused number, or one arriving after higher ones
+# went to the platform); the console raises an alert for each.
+EPOCHS = """
+ALTER TABLE events ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE uploads ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+DROP INDEX IF EXISTS uploads_kiosk_seq;
+CREATE INDEX IF NOT EXISTS uploads_stream_seq ON uploads (kiosk, epoch, seq);
+CREATE TABLE IF NOT EXISTS streams (
+    kiosk TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    contiguous INTEGER NOT NULL,
+    high INTEGER NOT NULL,
+    uploaded INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (kiosk, epoch)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO streams (kiosk, epoch, contiguous, high)
+    SELECT kiosk, 0, contiguous, high FROM sequences;
+CREATE TABLE IF NOT EXISTS sequence_faults (
+    id TEXT PRIMARY KEY,
+    kiosk TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    found_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+COMPONENT = schema.Component("store", SCHEMA, (schema.Migration(2, EPOCHS),))
 
 
-STATUS_EXTRA = ("lists", "oldest_ms", "first_seq", "last_seq", "clock_offset_ms",
+STATUS_EXTRA = ("lists", "oldest_ms", "first_seq", "last_seq", "epoch", "clock_offset_ms",
                 "clock_synced", "clock_jumps", "metrics")
 
 
@@ -141,6 +172,19 @@ class StorageFault:
 
     detail: str
     since_ms: int
+
+
+Stream = tuple[str, int]  # (kiosk, epoch): one numbering of one kiosk
+
+
+@dataclass(slots=True)
+class Marks:
+    """One stream's marks: every seq up to `contiguous` is stored, `high` is the highest
+    stored, `uploaded` the highest the platform has confirmed."""
+
+    contiguous: int
+    high: int
+    uploaded: int
 
 
 @dataclass(slots=True)
@@ -171,12 +215,13 @@ class Store:
         self._db = db
         self._scans: list[NewScan] = []
         self._statuses: dict[str, tuple] = {}
-        self._confirmed: list[tuple[list[int], asyncio.Future[None]]] = []
-        # per kiosk: every seq at or below this has been stored by some gateway (the kiosk
+        self._confirmed: list[tuple[list[int], dict[Stream, int], asyncio.Future[None]]] = []
+        # per stream: every seq at or below this has been stored by some gateway (the kiosk
         # says so in its status); nothing below it will ever arrive
-        self._floors: dict[str, int] = {}
+        self._floors: dict[Stream, int] = {}
         self._passes: list[tuple[tuple, asyncio.Future[None]]] = []
-        self._sequences: dict[str, tuple[int, int]] = {}  # kiosk -> (contiguous, high)
+        self._marks: dict[Stream, Marks] = {}  # the streams table, as far as read
+        self.sequence_faults = 0  # scans that broke their kiosk's numbering, since start
         self._work = asyncio.Event()
         self.writer = asyncio.create_task(self._write_forever(), name="store-writer")
         self.commits = 0
@@ -232,6 +277,7 @@ class Store:
             msg["id"], msg["kiosk"], msg["door"], msg["seq"], msg["ts"], received_ms,
             msg["method"], msg.get("medium"), subject, masked, masked_name,
             v.colour, v.action, v.prompt, v.source, verdict_ms if verdict else None,
+            protocol.epoch_of(msg),
         )
         item = NewScan(row, json.dumps(upload), asyncio.get_running_loop().create_future())
         self._scans.append(item)
@@ -246,7 +292,7 @@ class Store:
             json.dumps(extra) if extra else None,
         )
         if "first_seq" in msg:
-            self._floors[msg["kiosk"]] = msg["first_seq"] - 1
+            self._floors[(msg["kiosk"], protocol.epoch_of(msg))] = msg["first_seq"] - 1
         self._work.set()
 
     async def _write_forever(self) -> None:
@@ -258,12 +304,16 @@ class Store:
             confirmed, self._confirmed = self._confirmed, []
             floors, self._floors = self._floors, {}
             passes, self._passes = self._passes, []
-            deletes = [(n,) for numbers, _done in confirmed for n in numbers]
+            deletes = [(n,) for numbers, _marks, _done in confirmed for n in numbers]
+            uploaded: dict[Stream, int] = {}
+            for _numbers, marks, _done in confirmed:
+                for stream, seq in marks.items():
+                    uploaded[stream] = max(seq, uploaded.get(stream, 0))
             try:
-                fresh = await self._commit_patiently(scans, statuses, deletes, floors,
+                fresh = await self._commit_patiently(scans, statuses, deletes, uploaded, floors,
                                                      [row for row, _done in passes])
             except Exception as exc:  # every waiter hears of it; cancellation is shutdown
-                waiting = [i.done for i in scans] + [done for _n, done in confirmed]
+                waiting = [i.done for i in scans] + [done for _n, _m, done in confirmed]
                 for future in waiting + [done for _row, done in passes]:
                     if not future.done():
                         future.set_exception(exc)
@@ -281,7 +331,7 @@ class Store:
             for item in scans:
                 if not item.done.done():
                     item.done.set_result(item.row[0] in fresh)
-            for _numbers, done in confirmed + passes:
+            for done in [done for *_c, done in confirmed] + [done for _r, done in passes]:
                 if not done.done():
                     done.set_result(None)
 
@@ -316,7 +366,8 @@ class Store:
 
     async def _commit(
         self, scans: list[NewScan], statuses: list[tuple],
-        deletes: list[tuple[int]], floors: dict[str, int], passes: list[tuple],
+        deletes: list[tuple[int]], uploaded: dict[Stream, int], floors: dict[Stream, int],
+        passes: list[tuple],
     ) -> set[str]:
         fresh: set[str] = set()
         await self._db.execute("BEGIN IMMEDIATE")
@@ -337,19 +388,23 @@ class Store:
                         continue
                     fresh.add(event_id)
                     rows.append(item.row)
-                    uploads.append((event_id, item.row[1], item.row[3], item.row[5], item.upload))
+                    uploads.append((event_id, item.row[1], item.row[3], item.row[5], item.upload,
+                                    item.row[16]))
                 await self._db.executemany(
                     "INSERT INTO events (id, kiosk, door, seq, ts, received_ms, method, medium, "
-                    "subject, masked, masked_name, colour, action, prompt, source, verdict_ms) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "subject, masked, masked_name, colour, action, prompt, source, verdict_ms, "
+                    "epoch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     rows,
                 )
                 await self._db.executemany(
-                    "INSERT INTO uploads (id, kiosk, seq, queued_ms, body) VALUES (?,?,?,?,?)",
+                    "INSERT INTO uploads (id, kiosk, seq, queued_ms, body, epoch) "
+                    "VALUES (?,?,?,?,?,?)",
                     uploads,
                 )
             if scans or floors:
                 await self._advance_sequences(rows if scans else [], floors)
+            if uploaded:
+                await self._record_uploaded(uploaded)
             if statuses:
                 await self._db.executemany(
                     "INSERT INTO kiosks (kiosk, state, changed_ms, last_seen_ms, sw, outbox, "
@@ -372,61 +427,105 @@ class Store:
             await self._db.execute("COMMIT")
             self.commits += 1
         except BaseException:
-            self._sequences.clear()  # rolled back: read the marks from the table again
+            self._marks.clear()  # rolled back: read the marks from the table again
             if self._db.in_transaction:
                 await self._db.execute("ROLLBACK")
             raise
         return fresh
 
-    async def _advance_sequences(self, rows: list[tuple], floors: dict[str, int]) -> None:
-        """Move each kiosk's `contiguous` mark over the sequence numbers now stored, and up
-        to the floor the kiosk reported (scans below it were stored by some gateway).
+    async def _stream_marks(self, stream: Stream) -> Marks:
+        marks = self._marks.get(stream)
+        if marks is None:
+            async with self._db.execute(
+                "SELECT contiguous, high, uploaded FROM streams WHERE kiosk=? AND epoch=?", stream
+            ) as cur:
+                found = await cur.fetchone()
+            marks = Marks(found[0], found[1], found[2]) if found else Marks(0, 0, 0)
+            self._marks[stream] = marks
+        return marks
+
+    async def _advance_sequences(self, rows: list[tuple], floors: dict[Stream, int]) -> None:
+        """Move each stream's `contiguous` mark over the sequence numbers now stored, and
+        up to the floor the kiosk reported (scans below it were stored by some gateway);
+        record each new scan that breaks its stream's numbering.
 
         In-order arrival, the usual case, is settled from the batch alone; only when
         scans above the mark were stored earlier (a gap being filled) is the table read."""
-        seqs: dict[str, set[int]] = {kiosk: set() for kiosk in floors}
+        seqs: dict[Stream, list[tuple[int, str]]] = {stream: [] for stream in floors}
         for row in rows:
-            seqs.setdefault(row[1], set()).add(row[3])
-        updates = []
-        for kiosk, numbers in seqs.items():
-            known = self._sequences.get(kiosk)
-            if known is None:
-                async with self._db.execute(
-                    "SELECT contiguous, high FROM sequences WHERE kiosk=?", (kiosk,)
-                ) as cur:
-                    found = await cur.fetchone()
-                known = (found[0], found[1]) if found else (0, 0)
-            contiguous, high = known
-            gap_before = high > contiguous  # scans above the mark are already stored
-            contiguous = max(contiguous, floors.get(kiosk, 0))
-            high = max(high, contiguous, *numbers) if numbers else max(high, contiguous)
+            seqs.setdefault((row[1], row[16]), []).append((row[3], row[0]))
+        updates, faults = [], []
+        for stream, arrived in seqs.items():
+            marks = await self._stream_marks(stream)
+            faults += await self._numbering_faults(stream, marks, arrived)
+            numbers = {seq for seq, _id in arrived}
+            gap_before = marks.high > marks.contiguous  # scans above the mark are stored
+            contiguous = max(marks.contiguous, floors.get(stream, 0))
+            high = max(marks.high, contiguous, *numbers)
             while contiguous + 1 in numbers:
                 contiguous += 1
             if gap_before and contiguous < high:
-                contiguous = await self._walk(kiosk, contiguous, high)
-            self._sequences[kiosk] = (contiguous, high)
-            updates.append((kiosk, contiguous, high))
+                contiguous = await self._walk(stream, contiguous, high)
+            marks.contiguous, marks.high = contiguous, high
+            updates.append((*stream, contiguous, high))
         await self._db.executemany(
-            "INSERT INTO sequences (kiosk, contiguous, high) VALUES (?,?,?) "
-            "ON CONFLICT(kiosk) DO UPDATE SET contiguous=excluded.contiguous, high=excluded.high",
+            "INSERT INTO streams (kiosk, epoch, contiguous, high) VALUES (?,?,?,?) "
+            "ON CONFLICT(kiosk, epoch) DO UPDATE SET contiguous=excluded.contiguous, "
+            "high=excluded.high",
             updates,
         )
+        if faults:
+            self.sequence_faults += len(faults)
+            await self._db.executemany(
+                "INSERT OR IGNORE INTO sequence_faults (id, kiosk, epoch, seq, kind, found_ms) "
+                "VALUES (?,?,?,?,?,?)", faults)
 
-    async def _walk(self, kiosk: str, contiguous: int, high: int) -> int:
+    async def _numbering_faults(self, stream: Stream, marks: Marks,
+                                arrived: list[tuple[int, str]]) -> list[tuple]:
+        """New scans that break the stream's numbering, from what is stored (so a restart
+        forgets nothing): a seq another scan already holds (`reused`: a kiosk that numbered
+        again from where it should not have), or one at or below what the platform has
+        already confirmed (`late`: the platform receives it out of order). Numbers above the
+        stream's high mark, the usual case, need no read."""
+        now = int(time.time() * 1000)
+        faults = []
+        seen: set[int] = set()
+        for seq, event_id in arrived:
+            kind = None
+            if seq in seen:
+                kind = "reused"
+            elif seq <= marks.high:
+                async with self._db.execute(
+                    "SELECT 1 FROM events WHERE kiosk=? AND seq=? AND epoch=? AND id != ? "
+                    "LIMIT 1", (stream[0], seq, stream[1], event_id)
+                ) as cur:
+                    if await cur.fetchone():
+                        kind = "reused"
+            seen.add(seq)
+            if kind is None and seq <= marks.uploaded:
+                kind = "late"
+            if kind is not None:
+                log.error("%s epoch %d: scan %s with seq %d is %s (the console raises an "
+                          "alert)", stream[0], stream[1], event_id, seq,
+                          "a reused number" if kind == "reused" else "behind uploaded ones")
+                faults.append((event_id, *stream, seq, kind, now))
+        return faults
+
+    async def _walk(self, stream: Stream, contiguous: int, high: int) -> int:
         """Move the mark over scans stored earlier above it. Read a few at first: while a
         backlog drains, live scans sit far above the mark and the walk stops at once, so a
         large first read would be wasted work on the writer after every commit."""
         limit = 16
         while contiguous < high:
             async with self._db.execute(
-                "SELECT seq FROM events WHERE kiosk=? AND seq > ? ORDER BY seq LIMIT ?",
-                (kiosk, contiguous, limit),
+                "SELECT seq FROM events WHERE kiosk=? AND epoch=? AND seq > ? ORDER BY seq "
+                "LIMIT ?", (*stream, contiguous, limit),
             ) as cur:
                 following = [r[0] for r in await cur.fetchall()]
             moved = contiguous
             for seq in following:
                 if seq == moved:
-                    continue  # a reused number (a kiosk wiped without the gateway's help)
+                    continue  # a reused number (recorded as a sequence fault)
                 if seq != moved + 1:
                     break
                 moved = seq
@@ -435,6 +534,15 @@ class Store:
             contiguous = moved
             limit = min(limit * 4, 1000)
         return contiguous
+
+    async def _record_uploaded(self, uploaded: dict[Stream, int]) -> None:
+        """The platform has confirmed up to these seqs: the order check's durable marks."""
+        for stream, seq in uploaded.items():
+            marks = await self._stream_marks(stream)
+            marks.uploaded = max(marks.uploaded, seq)
+        await self._db.executemany(
+            "UPDATE streams SET uploaded = max(uploaded, ?) WHERE kiosk=? AND epoch=?",
+            [(seq, *stream) for stream, seq in uploaded.items()])
 
     async def add_door_pass(self, msg: dict) -> None:
         """Store one counted person, idempotent on its id."""
@@ -445,9 +553,11 @@ class Store:
 
     # --- uploads (forwarder) -----------------------------------------------------------
 
-    async def confirm_uploads(self, numbers: list[int]) -> None:
-        """The platform has these records: drop them, and their clear personal data."""
+    async def confirm_uploads(self, numbers: list[int],
+                              uploaded: dict[Stream, int] | None = None) -> None:
+        """The platform has these records: drop them, and their clear personal data.
+        `uploaded`: per stream, the highest seq among them (the durable order mark)."""
         done = asyncio.get_running_loop().create_future()
-        self._confirmed.append((numbers, done))
+        self._confirmed.append((numbers, uploaded or {}, done))
         self._work.set()
         await done

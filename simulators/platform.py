@@ -164,6 +164,10 @@ def create_app(db_path: Path, seed: int, settle_heap: bool = False) -> FastAPI:
             raise HTTPException(404, "no such record")
         return found
 
+    @app.get("/sim/conflicts")
+    def conflicts() -> list[list]:
+        return platform.records.conflicts()
+
     @app.put("/sim/faults")
     def set_faults(faults: Faults) -> Faults:
         platform.faults = faults

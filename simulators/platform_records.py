@@ -34,7 +34,12 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_kiosk_seq ON records (kiosk, seq);
 """
-COMPONENT = schema.Component("platform_records", SCHEMA)  # version 1; later: migrations
+# Version 2: the kiosk's numbering epoch beside its seq (docs/protocol.md §1.9).
+EPOCHS = """
+ALTER TABLE records ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS records_stream_seq ON records (kiosk, epoch, seq);
+"""
+COMPONENT = schema.Component("platform_records", SCHEMA, (schema.Migration(2, EPOCHS),))
 
 
 class ScanRecord(BaseModel):
@@ -42,6 +47,7 @@ class ScanRecord(BaseModel):
     key: str = Field(min_length=1, max_length=64)  # idempotency key: the event id
     kiosk: str
     seq: int = Field(ge=1)
+    epoch: int = Field(0, ge=0)  # the kiosk's numbering epoch (absent: 0)
 
 
 class RecordBatch(BaseModel):
@@ -67,7 +73,8 @@ class RecordStore:
             if rec.key in rows:
                 repeats.append((rec.key,))
             else:
-                rows[rec.key] = (rec.key, rec.kiosk, rec.seq, rec.model_dump_json(), now)
+                rows[rec.key] = (rec.key, rec.kiosk, rec.seq, rec.model_dump_json(), now,
+                                 rec.epoch)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -88,7 +95,8 @@ class RecordStore:
                 repeats.append((key,))
                 del rows[key]
         self._db.executemany(
-            "INSERT INTO records (key, kiosk, seq, body, received_at) VALUES (?,?,?,?,?)",
+            "INSERT INTO records (key, kiosk, seq, body, received_at, epoch) "
+            "VALUES (?,?,?,?,?,?)",
             rows.values(),
         )
         self._db.executemany(
@@ -103,19 +111,33 @@ class RecordStore:
             per_kiosk = dict(
                 self._db.execute("SELECT kiosk, count(*) FROM records GROUP BY kiosk")
             )
-        return {"records": total, "deliveries": deliveries, "per_kiosk": per_kiosk}
+            conflicts = self._db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM records GROUP BY kiosk, epoch, seq "
+                "HAVING count(*) > 1)").fetchone()[0]
+        return {"records": total, "deliveries": deliveries, "per_kiosk": per_kiosk,
+                "seq_conflicts": conflicts}
+
+    def conflicts(self) -> list[list]:
+        """The platform's duplicate check on numbering: every (kiosk, epoch, seq) that more
+        than one record (key) holds."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT kiosk, epoch, seq, json_group_array(key) FROM records "
+                "GROUP BY kiosk, epoch, seq HAVING count(*) > 1 ORDER BY kiosk, epoch, seq")
+            return [[kiosk, epoch, seq, json.loads(keys)] for kiosk, epoch, seq, keys in rows]
 
     def keys(self, kiosk: str | None, arrival: bool = False) -> list[list]:
-        order = "rowid" if arrival else "seq"
+        order = "rowid" if arrival else "epoch, seq"
         with self._lock:
             if kiosk:
                 rows = self._db.execute(
-                    "SELECT key, kiosk, seq, deliveries FROM records WHERE kiosk=? "
+                    "SELECT key, kiosk, seq, deliveries, epoch FROM records WHERE kiosk=? "
                     f"ORDER BY {order}",
                     (kiosk,),
                 )
             else:
-                rows = self._db.execute("SELECT key, kiosk, seq, deliveries FROM records")
+                rows = self._db.execute(
+                    "SELECT key, kiosk, seq, deliveries, epoch FROM records")
             return [list(r) for r in rows]
 
     def body(self, key: str) -> dict | None:

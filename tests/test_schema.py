@@ -136,12 +136,13 @@ def test_every_file_the_product_writes_is_versioned(tmp_path: Path):
     assert versions(tmp_path / "outbox.sqlite") == {"outbox": (1, 1)}
     assert versions(tmp_path / "board.sqlite") == {"board_events": (1, 1)}
     assert versions(tmp_path / "gateway.sqlite") == {
-        c.name: (1, 1) for c in (store.COMPONENT, *console.COMPONENTS)}
+        c.name: (c.version, 1) for c in (store.COMPONENT, *console.COMPONENTS)}
     assert versions(tmp_path / "register.sqlite") == {
         "registry": (registry.COMPONENT.version, 1), "enrolment": (enrol.COMPONENT.version, 1),
         "venue_uploads": (1, 1)}
     assert versions(tmp_path / "platform.sqlite") == {
-        "platform_records": (1, 1), "platform_venues": (1, 1)}
+        "platform_records": (platform_records.COMPONENT.version, 1),
+        "platform_venues": (1, 1)}
 
 
 class _NoHttp:
@@ -315,10 +316,12 @@ def test_the_gateway_stops_with_one_line_on_a_file_it_cannot_use(tmp_path: Path)
     db = sqlite3.connect(db_path)
     db.executescript(schema_v1.GATEWAY_STORE)
     db.close()
-    newer = store.COMPONENT.then(Migration(2, "ALTER TABLE uploads RENAME TO uploads_v2", 2))
+    ours = store.COMPONENT.version
+    newer = store.COMPONENT.then(Migration(ours + 1, "ALTER TABLE uploads RENAME TO uploads_v2",
+                                           ours + 1))
     schema.migrate_file(db_path, newer)
     last_line_only(run("gateway", config, tmp_path), "gateway: ", str(db_path),
-                   "store schema is version 2", "reads up to version 1")
+                   f"store schema is version {ours + 1}", f"reads up to version {ours}")
 
 
 # --- the rules that keep a rollback readable (docs/install.md, "Data files") -------------

@@ -1,7 +1,7 @@
 """An upgrade keeps every record: a kiosk with 10,000 unsent scans, a gateway with 10,000
 unsent uploads and a kiosk with 10,000 door counts not yet handed on, their files written
 with the last unversioned release's schema (tests/schema_v1.py), come up on a release
-whose schema has a version 2, are rolled back to this release, and upgraded again; every
+whose schema has one version more, are rolled back to this release, and upgraded again; every
 record reaches the gateway and the platform (or is handed on), once.
 
 Real parts: Mosquitto, the gateway (a process for the kiosk test; in this process, with the
@@ -40,8 +40,9 @@ from tests.conftest import SITE, poll
 
 BACKLOG = 10_000
 OUTBOX_V2 = outbox.COMPONENT.then(Migration(2, "ALTER TABLE outbox ADD COLUMN note TEXT;"))
-STORE_V2 = store.COMPONENT.then(
-    Migration(2, "ALTER TABLE uploads ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"))
+STORE = store.COMPONENT  # this release's
+STORE_NEXT = STORE.then(Migration(
+    STORE.version + 1, "ALTER TABLE uploads ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"))
 
 
 def count(path: Path, sql: str, *args: object) -> int:
@@ -222,17 +223,17 @@ async def test_gateway_uploads_survive_upgrade_rollback_and_upgrade(
 
     progress = []
     await platform_accepts(False)
-    monkeypatch.setattr(store, "COMPONENT", STORE_V2)  # the new release
+    monkeypatch.setattr(store, "COMPONENT", STORE_NEXT)  # the new release
     async with gateway_running(tmp_path, broker.port, platform):
-        assert versions(gw_db)["store"] == 2
+        assert versions(gw_db)["store"] == STORE_NEXT.version
         await platform_accepts(True)
         await poll(_at_least(at_platform, BACKLOG // 3), timeout=120, interval=0.05)
         await platform_accepts(False)
     progress.append(await at_platform())
 
-    monkeypatch.setattr(store, "COMPONENT", schema.Component("store", schema_v1.GATEWAY_STORE))
+    monkeypatch.setattr(store, "COMPONENT", STORE)
     async with gateway_running(tmp_path, broker.port, platform):  # rolled back
-        assert versions(gw_db)["store"] == 2
+        assert versions(gw_db)["store"] == STORE_NEXT.version
         await platform_accepts(True)
         await poll(_at_least(at_platform, 2 * BACKLOG // 3), timeout=120, interval=0.05)
         await platform_accepts(False)
@@ -240,7 +241,7 @@ async def test_gateway_uploads_survive_upgrade_rollback_and_upgrade(
     print("records at the platform after each stop:", progress)
     assert progress[0] < progress[1] < BACKLOG, "each release had part of the backlog to send"
 
-    monkeypatch.setattr(store, "COMPONENT", STORE_V2)  # upgraded again
+    monkeypatch.setattr(store, "COMPONENT", STORE_NEXT)  # upgraded again
     async with gateway_running(tmp_path, broker.port, platform):
         await platform_accepts(True)
         await poll(_at_least(at_platform, BACKLOG), timeout=120, interval=0.2)

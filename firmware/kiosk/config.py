@@ -62,7 +62,9 @@ class KioskConfig(Strict):
     verdict_timeout_s: float = Field(1.5, gt=0, le=30)
     status_interval_s: float = Field(10.0, gt=0)
     resend_after_s: float = Field(5.0, gt=0)  # resend scans the gateway has not confirmed
-    seq_sync_s: float = Field(5.0, ge=0)  # with new data, wait this long for the gateway's seq
+    # Accepted so configs of earlier releases still load; nothing waits on it any more: a
+    # new outbox numbers in a new epoch at once (docs/protocol.md §1.9).
+    seq_sync_s: float = Field(5.0, ge=0)
     outbox_alarm: int = Field(200_000, ge=1)  # backlog that raises the "outbox" fault
     broker: BrokerConfig = BrokerConfig()
     input: InputConfig

@@ -21,9 +21,11 @@ class EventFactory:
 
     def builder(
         self, reading: Reading, judge: Callable[[str], tuple[str, str, str, str]] | None = None,
+        epoch: int = 0,
     ) -> Callable[[int], tuple[str, bytes, int]]:
         """A function of the sequence number, for Outbox.add to call inside its transaction.
-        `judge(event_id)` gives the kiosk's own decision when it decides itself."""
+        `judge(event_id)` gives the kiosk's own decision when it decides itself; `epoch` is
+        the outbox's numbering epoch."""
 
         def build(seq: int) -> tuple[str, bytes, int]:
             ts = self._clock()
@@ -40,6 +42,7 @@ class EventFactory:
                 medium=reading.medium,
                 name=reading.name,
                 decided=decided,
+                epoch=epoch,
             )
             return event_id, protocol.encode(protocol.SCAN, msg), ts
 

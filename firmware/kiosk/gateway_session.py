@@ -65,7 +65,6 @@ class GatewaySession:
         self.clock = clock
         self.policy = policy
         self.sender = OutboxSender(outbox, waiting, resend_after_s=resend_after_s)
-        self.seq_synced = asyncio.Event()  # the gateway told us the highest seq it holds
         self.rejected: Counter[str] = Counter()
         self._topic = {kind: protocol.topic(site, kiosk, kind) for kind in protocol.KINDS}
         self._acked: list[str] = []
@@ -128,6 +127,7 @@ class GatewaySession:
             "oldest_ms": oldest,
             "first_seq": await self.outbox.first_unconfirmed(),
             "last_seq": await self.outbox.last_seq(),
+            "epoch": self.outbox.epoch or None,  # 0: sent as before epochs, without it
             "health": self.health.snapshot(),
             "lists": self.lists.status(time.time()) if self.lists else None,
         }
@@ -209,11 +209,11 @@ class GatewaySession:
             self.sender.acknowledged(msg["ids"])  # stored at the gateway: never sent again
             self._acked.extend(msg["ids"])
             self._acked_ready.set()
-        if "high_seq" in msg:
-            if await self.outbox.raise_seq(msg["high_seq"]):
-                log.warning("sequence continued from the gateway's %d (local data was lost)",
-                            msg["high_seq"])
-            self.seq_synced.set()
+        # the gateway holding numbers of this epoch above ours: the file went back
+        same_epoch = protocol.epoch_of(msg) == self.outbox.epoch
+        if "high_seq" in msg and same_epoch and await self.outbox.raise_seq(msg["high_seq"]):
+            log.warning("sequence continued from the gateway's %d (local data was lost)",
+                        msg["high_seq"])
 
     async def publish_door(self, msg: dict) -> None:
         """A door count, QoS 1, once connected; the gateway de-duplicates on its id."""

@@ -33,7 +33,6 @@ from firmware.kiosk.ports import DoorCounter, DoorSignal
 from firmware.kiosk.reading import Reading, ReadingSource
 from firmware.kiosk.signed_lists import KioskLists, load_root_keys
 from firmware.kiosk.verdict_wait import VerdictWaiters
-from firmware.timeouts import event_set_within
 from firmware.verdict import Verdict, manual_check
 
 log = logging.getLogger(__name__)
@@ -113,12 +112,9 @@ class Kiosk:
             await self.outbox.close()
 
     async def _scan_loop(self) -> None:
-        # New or wiped data: learn the last sequence number the gateway holds before
-        # numbering scans, so none is reused. The door works on regardless.
-        if self.outbox.fresh and not await event_set_within(self.session.seq_synced,
-                                                            self.config.seq_sync_s):
-            log.warning("gateway did not confirm the sequence; numbering from %d",
-                        self.outbox.newest_seq + 1)
+        # New or wiped data numbers in a new epoch (outbox.py): nothing to wait for.
+        if self.outbox.fresh:
+            log.info("new outbox: numbering epoch %d from seq 1", self.outbox.epoch)
         async for reading in self.source:
             await self.handle(reading)
 
@@ -126,7 +122,7 @@ class Kiosk:
         if reading.method == "signed_code":
             return await self._decide_here(reading)
         try:
-            pending = await self._record(self.events.builder(reading))
+            pending = await self._record(self.events.builder(reading, epoch=self.outbox.epoch))
         except sqlite3.Error as exc:
             return await self._not_recorded(exc)
         self.waiters.expect(pending.id)
@@ -195,7 +191,7 @@ class Kiosk:
             return verdict.fields()
 
         try:
-            pending = await self._record(self.events.builder(reading, judge))
+            pending = await self._record(self.events.builder(reading, judge, self.outbox.epoch))
         except sqlite3.Error as exc:
             return await self._not_recorded(exc)
         sending = asyncio.ensure_future(self.session.sender.send_live(pending))

@@ -12,12 +12,18 @@ is on the storage (safe from a power cut). The kiosk publishes the scan between 
 so the fsync runs while the scan travels to the gateway, and shows the visitor nothing
 before both have finished. One fsync covers every commit before it, so scans that arrive
 together share one.
+
+Sequence numbers count within a numbering epoch (docs/protocol.md §1.9), kept in `meta`
+beside `last_seq`. A new outbox file picks a new random epoch before its first number, so a
+kiosk whose data was wiped never reuses a (epoch, seq) the gateway may hold, even when it
+cannot reach the gateway to ask; a file from before epochs keeps epoch 0 and its numbering.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +31,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from firmware import schema
+from firmware import protocol, schema
 from firmware.kiosk.fsync import fsync_path
 
 # Version 1 of the outbox (firmware/schema.py); later versions are migrations in COMPONENT.
@@ -58,6 +64,11 @@ class Pending:
     created_ms: int
 
 
+def new_epoch() -> int:
+    """A random numbering epoch, 1..protocol.MAX_EPOCH."""
+    return int.from_bytes(os.urandom(6), "big") % protocol.MAX_EPOCH + 1
+
+
 class Outbox:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -68,7 +79,8 @@ class Outbox:
         self._db: sqlite3.Connection
         self._reader: aiosqlite.Connection
         self._checkpointer: sqlite3.Connection  # used only on a worker thread
-        self.fresh = False  # a new file: the sequence must be restored from the gateway
+        self.fresh = False  # a new file (it starts a new numbering epoch)
+        self.epoch = 0  # the numbering epoch of every seq this file issues
         self._lock = asyncio.Lock()
         self.added = asyncio.Event()  # set whenever a scan is added; the sender waits on it
         # The highest sequence number used, as in meta.last_seq: no row has a higher one.
@@ -102,10 +114,23 @@ class Outbox:
         self._checkpointer = sqlite3.connect(self.path, isolation_level=None,
                                              check_same_thread=False)
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+        self.epoch = self._settle_epoch()
         self.newest_seq = await self.last_seq()
         # the schema, and the WAL file's name in its folder
         await asyncio.to_thread(fsync_path, self._wal_path, True)
         await asyncio.to_thread(fsync_path, self.path.parent)
+
+    def _settle_epoch(self) -> int:
+        """The file's epoch; chosen now if it has none. A file that has issued no number yet
+        (new, or wiped and made again) takes a fresh random epoch; one that has numbered
+        scans without an epoch (written before epochs) keeps 0, its numbering going on."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()
+        if row is not None:
+            return row[0]
+        numbered = self._db.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()[0]
+        epoch = 0 if numbered else new_epoch()
+        self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
+        return self._db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0]
 
     async def close(self) -> None:
         await self._reader.close()
@@ -202,8 +227,9 @@ class Outbox:
             return [Pending(*row) for row in await cur.fetchall()]
 
     async def raise_seq(self, high_seq: int) -> bool:
-        """Continue numbering above what the gateway already holds from this kiosk (its
-        data was wiped or re-flashed). True if the sequence had to move."""
+        """Continue numbering above what the gateway already holds from this kiosk in this
+        file's epoch (the file went back: restored from an older copy). True if the
+        sequence had to move."""
         async with self._lock:
             if high_seq <= self.newest_seq:
                 return False

@@ -138,6 +138,7 @@ function alertWhat(a) {
     return `${t("alert_kiosk_claim")} ${a.kiosk}: ${String(a.action || "").split(",").map(f => t("claim_" + f)).join(", ")}`;
   }
   if (a.kind === "replay_flood") return `${t("alert_replay_flood")} ${a.kiosk} (${a.action})`;
+  if (a.kind === "sequence_fault") return `${t("alert_sequence_fault")} ${a.kiosk}: ${t("seq_" + a.action)} (${a.masked})`;
   return [dot(a.colour || "unknown"), `${t(a.colour || "unknown")} · ${t("alert_entry")}`];
 }
 const outcomeText = o => t(o === "other" ? "other_outcome" : o);
