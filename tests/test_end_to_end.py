@@ -41,8 +41,12 @@ async def test_three_colours_get_their_verdicts_and_signals(kiosk_factory, gatew
     assert [r[2] for r in rows] == [1, 2, 3], "sequence numbers 1..3 in order"
     assert all(r[3] == 1 for r in rows), "each record delivered to the platform exactly once"
 
-    # The outbox is empty once the gateway has confirmed every scan.
-    assert (await k.kiosk.outbox.backlog())[0] == 0
+    # The outbox is empty once the gateway has confirmed every scan (its ack may reach the
+    # kiosk after the record reaches the platform).
+    async def outbox_empty() -> bool:
+        return (await k.kiosk.outbox.backlog())[0] == 0
+
+    await poll(outbox_empty, 5)
     entries = await get_json(gateway + "/api/entries")
     assert {e["id"]: e["colour"] for e in entries} == {
         event_ids[0]: "green", event_ids[1]: "yellow", event_ids[2]: "red"
