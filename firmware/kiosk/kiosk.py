@@ -105,11 +105,33 @@ class Kiosk:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.session.run(), name="gateway-session")
                 tasks.create_task(self._scan_loop(), name="scans")
+                tasks.create_task(self._watch_outbox(), name="outbox-watch")
                 tasks.create_task(self.signal.run(), name="signal")
                 if self.counter is not None:
                     tasks.create_task(self._door_counts(), name="door-counts")
         finally:
             await self.outbox.close()
+
+    async def _watch_outbox(self, every_s: float = 0.2) -> None:
+        """The outbox file deleted or replaced under the kiosk (outbox.py): a disk fault at
+        once, scans to the manual check (the outbox refuses them) until the outbox is
+        rebuilt on disk, tried again every second while the storage refuses."""
+        while True:
+            fault = self.outbox.file_fault()
+            if fault is None:
+                await asyncio.sleep(every_s)
+                continue
+            log.error("outbox file lost (%s): scans get a manual check until it is rebuilt",
+                      fault)
+            self.health.report("disk", False, f"outbox file lost: {fault}")
+            try:
+                await self.outbox.rebuild()
+            except (OSError, sqlite3.Error) as exc:
+                log.error("outbox not rebuilt (%s); trying again", exc)
+                await asyncio.sleep(1.0)
+                continue
+            log.warning("outbox rebuilt on disk; %d scans kept", (await self.outbox.backlog())[0])
+            self.health.report("disk", True)
 
     async def _scan_loop(self) -> None:
         # New or wiped data numbers in a new epoch (outbox.py): nothing to wait for.

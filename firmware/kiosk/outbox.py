@@ -17,6 +17,15 @@ Sequence numbers count within a numbering epoch (docs/protocol.md §1.9), kept i
 beside `last_seq`. A new outbox file picks a new random epoch before its first number, so a
 kiosk whose data was wiped never reuses a (epoch, seq) the gateway may hold, even when it
 cannot reach the gateway to ask; a file from before epochs keeps epoch 0 and its numbering.
+
+The file must stay the one this process opened: an outbox deleted or replaced under a
+running kiosk would be written on, unlinked, with no error, and a crash would then lose
+every scan in it. `file_fault()` compares the names with the files open (device and inode);
+the kiosk checks it several times a second (kiosk.py), and so does `durable()` after its
+fsync. While the file is lost, `add` refuses (OutboxLost: the visitor gets a manual check)
+and `rebuild()` writes what this process still holds, through its open connection, to a
+new file at the path — every unacknowledged scan, the epoch and the last seq — fsyncs it
+and reopens on it; a file that replaced ours is moved aside, never deleted.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +74,23 @@ class Pending:
     created_ms: int
 
 
+class OutboxLost(sqlite3.OperationalError):
+    """The outbox file was deleted or replaced under the running kiosk: nothing can be
+    recorded until it is rebuilt."""
+
+
+FileIds = dict[Path, tuple[int, int] | None]
+
+
+def file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of what `path` names now; None if nothing."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def new_epoch() -> int:
     """A random numbering epoch, 1..protocol.MAX_EPOCH."""
     return int.from_bytes(os.urandom(6), "big") % protocol.MAX_EPOCH + 1
@@ -94,23 +121,14 @@ class Outbox:
         self._synced = 0
         self._syncing: asyncio.Future[None] | None = None
         self._since_checkpoint = 0
+        self._files: FileIds = {}  # the files this process has open, by name
+        self.lost: str | None = None  # why the file at the path is not ours any more
+        self._retired: list[sqlite3.Connection | aiosqlite.Connection] = []
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fresh = not self.path.exists()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            schema.migrate(self._db, self.path, COMPONENT)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL: a commit is written to the WAL file without waiting for the storage;
-            # `durable()` does that wait, beside the round trip (module docstring). The
-            # WAL is copied into the main file on a worker thread (`checkpoint_due`),
-            # never by a commit on the event loop.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA wal_autocheckpoint=0")
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = self._writer_connection()
         self._checkpointer = sqlite3.connect(self.path, isolation_level=None,
                                              check_same_thread=False)
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
@@ -119,6 +137,75 @@ class Outbox:
         # the schema, and the WAL file's name in its folder
         await asyncio.to_thread(fsync_path, self._wal_path, True)
         await asyncio.to_thread(fsync_path, self.path.parent)
+        self._files = {path: file_id(path) for path in (self.path, self._wal_path)}
+
+    def file_fault(self) -> str | None:
+        """Why the files at the outbox's names are not the ones open here, or None.
+        Set `lost` on the first fault seen; it stays until `rebuild()`."""
+        if self.lost is None:
+            for path, opened in self._files.items():
+                now = file_id(path)
+                if opened is not None and now != opened:
+                    self.lost = f"{path.name} {'deleted' if now is None else 'replaced'}"
+                    break
+        return self.lost
+
+    async def rebuild(self) -> None:
+        """A durable outbox at the path again, holding everything this process holds
+        (module docstring). Raises OSError or sqlite3.Error if the storage refuses; the
+        outbox stays lost then, and the caller tries again."""
+        async with self._lock:
+            await asyncio.to_thread(self._write_copy)
+            retired: list[sqlite3.Connection | aiosqlite.Connection] = [
+                self._db, self._checkpointer, self._reader]
+            self._db = self._writer_connection()
+            self._checkpointer = sqlite3.connect(self.path, isolation_level=None,
+                                                 check_same_thread=False)
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            # closed last, at close(): closing them first could take the new file's WAL
+            self._retired += retired
+            self._synced = self._commits  # the copy is on the storage, every commit in it
+            await asyncio.to_thread(fsync_path, self._wal_path, True)
+            self._files = {path: file_id(path) for path in (self.path, self._wal_path)}
+            self.lost = None
+
+    def _write_copy(self) -> None:
+        """On a worker thread, under the lock: the open database, WAL included, copied by
+        SQLite's backup to a new file, fsynced, renamed to the outbox's name."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = int(time.time() * 1000)
+        aside = {self.path: Path(f"{self.path}.replaced-{stamp}"),  # a file that took our name
+                 self._wal_path: Path(f"{self._wal_path}.aside-{stamp}"),
+                 Path(f"{self.path}-shm"): Path(f"{self.path}-shm.aside-{stamp}")}
+        for path, to in aside.items():
+            if path.exists():
+                path.rename(to)
+        copy = self.path.with_name(self.path.name + ".rebuilding")
+        copy.unlink(missing_ok=True)
+        target = sqlite3.connect(copy)
+        try:
+            self._db.backup(target)
+        finally:
+            target.close()
+        fsync_path(copy)
+        os.replace(copy, self.path)
+        fsync_path(self.path.parent)
+
+    def _writer_connection(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            schema.migrate(db, self.path, COMPONENT)
+            db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL: a commit is written to the WAL file without waiting for the storage;
+            # `durable()` does that wait, beside the round trip (module docstring). The
+            # WAL is copied into the main file on a worker thread (`checkpoint_due`),
+            # never by a commit on the event loop.
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA wal_autocheckpoint=0")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _settle_epoch(self) -> int:
         """The file's epoch; chosen now if it has none. A file that has issued no number yet
@@ -138,6 +225,11 @@ class Outbox:
             await asyncio.gather(self._syncing, return_exceptions=True)
         self._checkpointer.close()
         self._db.close()
+        for old in self._retired:  # after the new file's connections (rebuild)
+            if isinstance(old, aiosqlite.Connection):
+                await old.close()
+            else:
+                old.close()
 
     async def add(self, build: Callable[[int], tuple[str, bytes, int]]) -> Pending:
         """Take the next sequence number, build the payload with it, commit both.
@@ -147,6 +239,8 @@ class Outbox:
         skipped, and a failed insert (a full disk) leaves the number free.
         """
         async with self._lock:
+            if self.file_fault():
+                raise OutboxLost(f"outbox not on disk: {self.lost}")
             if self._unsure:  # an insert was interrupted: did it land? The file knows.
                 self.newest_seq = await self.last_seq()
                 self._unsure = False
@@ -184,6 +278,8 @@ class Outbox:
     async def _fsync(self, upto: int) -> None:
         # no WAL file: nothing committed that is not in the main file already
         await asyncio.to_thread(fsync_path, self._wal_path, True)
+        if self.file_fault():  # fsynced by name: was it our file?
+            raise OSError(f"outbox not on disk: {self.lost}")
         self._synced = max(self._synced, upto)
 
     async def checkpoint_due(self) -> None:
