@@ -38,7 +38,11 @@ STATUS = "status"
 ACK = "ack"
 DOOR = "door"
 POLICY = "policy"
-KINDS = (SCAN, VERDICT, ACK, STATUS, DOOR, POLICY)
+STAFF = "staff"  # kiosk -> gateway: a staff card tapped (not a visit: never forwarded)
+DUTY = "duty"  # gateway -> kiosk: what that tap did (signed on, signed off, not staff)
+GATE = "gate"  # gateway -> kiosk: open the gate once, for the person on duty
+GATE_DONE = "gate_done"  # kiosk -> gateway: whether it did
+KINDS = (SCAN, VERDICT, ACK, STATUS, DOOR, POLICY, STAFF, DUTY, GATE, GATE_DONE)
 
 MAX_ACK_IDS = 500
 # Numbering epochs (docs/protocol.md §1.9): 0 is the epoch of a kiosk that sends none; a
@@ -56,6 +60,12 @@ PROMPTS = _verdict.PROMPTS
 STATES = ("online", "offline")
 POLICY_YELLOW = _verdict.POLICY_YELLOW
 POLICY_UNCHECKED = _verdict.POLICY_UNCHECKED
+DUTY_RESULTS = ("on", "off", "not_staff")
+# why the person on duty opened the gate (the console's short list)
+GATE_REASONS = ("manual_check_passed", "paper_register", "device_fault", "emergency")
+GATE_REFUSALS = ("wrong_door", "stale", "repeated", "board")
+MAX_GATE_MS = 8000  # the board's own ceiling (docs/board-protocol.md max_gate_ms)
+GATE_FRESH_MS = 30000  # an older gate command is refused: it was meant for someone gone
 # a scan the kiosk decided itself carries all of these (prompt: absent from releases
 # before it was added, when the gateway falls back to the colour's usual prompt)
 DECISION_FIELDS = ("colour", "action", "source")
@@ -106,6 +116,11 @@ def trust_list_topic(site):
 def red_list_topic(site):
     """The site's signed red list (retained; the gateway publishes, kiosks read)."""
     return "%s/%s/trust/redlist" % (ROOT, check_name(site, "site"))
+
+
+def staff_list_topic(site):
+    """The site's staff cards as kiosks recognise them (retained; the gateway publishes)."""
+    return "%s/%s/trust/staff_list" % (ROOT, check_name(site, "site"))
 
 
 def site_filter(site, kind):
@@ -199,6 +214,38 @@ SCHEMAS = {  # type: dict[str, dict[str, tuple]]
         "categories": (_STR, False, 200),  # what it was made from, for people to read
         "ts": (_INT, True, None),
     },
+    STAFF: {
+        "v": (_INT, True, None),
+        "id": (_STR, True, _ID_LEN),
+        "kiosk": (_STR, True, 64),
+        "door": (_STR, True, 64),
+        "ts": (_INT, True, None),
+        "card": (_STR, True, 64),  # the card's hash under the staff list's salt
+    },
+    DUTY: {
+        "v": (_INT, True, None),
+        "id": (_STR, True, _ID_LEN),  # the staff message answered
+        "kiosk": (_STR, True, 64),
+        "result": (_STR, True, DUTY_RESULTS),
+        "ts": (_INT, True, None),
+    },
+    GATE: {
+        "v": (_INT, True, None),
+        "id": (_STR, True, _ID_LEN),
+        "kiosk": (_STR, True, 64),
+        "door": (_STR, True, 64),
+        "ms": (_INT, True, None),
+        "reason": (_STR, True, GATE_REASONS),
+        "ts": (_INT, True, None),
+    },
+    GATE_DONE: {
+        "v": (_INT, True, None),
+        "id": (_STR, True, _ID_LEN),  # the gate command answered
+        "kiosk": (_STR, True, 64),
+        "ok": (_BOOL, True, None),
+        "refused": (_STR, False, GATE_REFUSALS),
+        "ts": (_INT, True, None),
+    },
     STATUS: {
         "v": (_INT, True, None),
         "kiosk": (_STR, True, 64),
@@ -275,6 +322,10 @@ def validate(kind, msg):
             raise ProtocolError("bad_value", "credential")
     if kind == POLICY and not 0 <= msg["test_within_h"] <= _verdict.MAX_TEST_WITHIN_H:
         raise ProtocolError("bad_value", "test_within_h")
+    if kind == GATE and not 0 < msg["ms"] <= MAX_GATE_MS:
+        raise ProtocolError("bad_value", "ms")
+    if kind == GATE_DONE and msg["ok"] == ("refused" in msg):
+        raise ProtocolError("bad_value", "refused")  # a refusal says why; a success does not
     if "seq" in msg and msg["seq"] < 1:
         raise ProtocolError("bad_value", "seq")
     if "epoch" in schema and "epoch" in msg and not 0 <= msg["epoch"] <= MAX_EPOCH:
@@ -367,6 +418,53 @@ def policy(kiosk, door_policy, ts, categories=None):
 def policy_of(msg):
     """The Policy a validated policy message carries."""
     return _verdict.Policy(msg["yellow"], msg["test_within_h"], msg["unchecked"])
+
+
+def staff(event_id, kiosk, door_code, ts, card):
+    """A staff card tapped at a kiosk: only its hash travels, never the ID number."""
+    return {"v": VERSION, "id": event_id, "kiosk": kiosk, "door": door_code, "ts": ts,
+            "card": card}
+
+
+def duty(event_id, kiosk, result, ts):
+    return {"v": VERSION, "id": event_id, "kiosk": kiosk, "result": result, "ts": ts}
+
+
+def gate(event_id, kiosk, door_code, ms, reason, ts):
+    """Open the gate once for `ms`; sent only by the gateway (the broker's ACL)."""
+    return {"v": VERSION, "id": event_id, "kiosk": kiosk, "door": door_code, "ms": ms,
+            "reason": reason, "ts": ts}
+
+
+def gate_done(event_id, kiosk, ts, refused=None):
+    msg = {"v": VERSION, "id": event_id, "kiosk": kiosk, "ok": refused is None, "ts": ts}
+    if refused is not None:
+        msg["refused"] = refused
+    return msg
+
+
+def staff_list(salt, cards, ts):
+    """The retained staff list: a salt and the hashes of the staff's ID cards under it."""
+    return {"v": VERSION, "salt": salt, "cards": list(cards), "ts": ts}
+
+
+def check_staff_list(payload):
+    """Parse a retained staff list; return (salt, frozenset of card hashes) or raise."""
+    if len(payload) > 256 * 1024:
+        raise ProtocolError("too_large", str(len(payload)))
+    try:
+        msg = json.loads(payload)
+    except (ValueError, UnicodeError):
+        raise ProtocolError("not_json") from None
+    if not isinstance(msg, dict) or msg.get("v") != VERSION:
+        raise ProtocolError("unknown_version")
+    salt, cards = msg.get("salt"), msg.get("cards")
+    if not isinstance(salt, str) or not 16 <= len(salt) <= 64:
+        raise ProtocolError("bad_value", "salt")
+    if not isinstance(cards, list) or not all(
+            isinstance(c, str) and 0 < len(c) <= 64 for c in cards):
+        raise ProtocolError("bad_value", "cards")
+    return salt, frozenset(cards)
 
 
 def ack(kiosk, ids, ts, high_seq=None, epoch=0):

@@ -301,6 +301,8 @@ LOOKS = {
     "stale": Look("amber", "blink", "manual", False),
     # nothing could be checked and the site's gate fails open: amber, never green
     "open_unchecked": Look("amber", "steady", "manual", True),
+    # the person on duty opened the gate after a manual check: amber, never green
+    "by_staff": Look("amber", "steady", "manual", True),
 }
 
 

@@ -10,9 +10,10 @@ gateway or a repeated status message never raises the same alert twice.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import aiosqlite
@@ -42,22 +43,42 @@ CREATE TABLE IF NOT EXISTS console_alerts (
 );
 CREATE INDEX IF NOT EXISTS console_alerts_open ON console_alerts (acked_ms, n);
 """
-COMPONENT = schema.Component("console_alerts", SCHEMA)  # version 1; later: migrations
+# Version 2 (一码一守): who was on duty at the door (the alert is theirs), its escalation
+# to the site manager, a handover to the community or the CDC, and the gate opened by staff.
+COMPONENT = schema.Component("console_alerts", SCHEMA, (schema.Migration(2, """
+ALTER TABLE console_alerts ADD COLUMN assignee TEXT;
+ALTER TABLE console_alerts ADD COLUMN escalated_ms INTEGER;
+ALTER TABLE console_alerts ADD COLUMN escalated_to TEXT;
+ALTER TABLE console_alerts ADD COLUMN escalation_error TEXT;
+ALTER TABLE console_alerts ADD COLUMN handover_contact TEXT;
+ALTER TABLE console_alerts ADD COLUMN handover_ms INTEGER;
+ALTER TABLE console_alerts ADD COLUMN gate INTEGER;
+"""),))
 
-OUTCOMES = ("let_in_after_check", "turned_away", "sent_to_health_desk", "left_before_check",
+OUTCOMES = ("let_in_after_check", "turned_away", "sent_to_health_desk",
+            "handed_to_community", "handed_to_cdc", "left_before_check",
             "kiosk_fixed", "false_alarm", "other")
+# Outcomes that hand the person over: they need the contact and the time of the handover.
+HANDOVERS = ("handed_to_community", "handed_to_cdc")
 COLUMNS = ("n", "key", "kind", "kiosk", "door", "ts", "colour", "action", "masked",
-           "raised_ms", "acked_ms", "acked_by", "outcome", "note")
+           "raised_ms", "acked_ms", "acked_by", "outcome", "note", "assignee", "escalated_ms",
+           "escalated_to", "escalation_error", "handover_contact", "handover_ms", "gate")
 
 
 def needs_person(entry: dict) -> bool:
     return entry.get("action") != "open" or entry.get("colour") != "green"
 
 
+async def _nobody(_door: str) -> list[str]:
+    return []
+
+
 class Alerts:
-    def __init__(self, db: aiosqlite.Connection, publish: Callable[[str, dict], None]) -> None:
+    def __init__(self, db: aiosqlite.Connection, publish: Callable[[str, dict], None],
+                 on_duty: Callable[[str], Awaitable[list[str]]] = _nobody) -> None:
         self.db = db
         self.publish = publish
+        self.on_duty = on_duty  # door -> the users on duty there now (gateway/duty.py)
 
     async def _raise(self, key: str, kind: str, **fields: object) -> None:
         row = {"key": key, "kind": kind, "raised_ms": int(time.time() * 1000), **fields}
@@ -73,11 +94,19 @@ class Alerts:
 
     async def on_entry(self, view: dict) -> None:
         if needs_person(view):
+            duty = await self.on_duty(view["door"])
             await self._raise(
                 view["id"], "entry", kiosk=view["kiosk"], door=view["door"], ts=view["ts"],
                 colour=view["colour"], action=view["action"],
                 masked=view.get("masked_name") or view.get("masked"),
+                assignee=",".join(duty) or None,
             )
+
+    async def on_unattended(self, door: str, since_ms: int, ts: int, what: str) -> None:
+        """Scans or people at a door with nobody on duty: once per unattended stretch
+        (`since_ms`, when its last person signed off), `what` saying what arrived."""
+        await self._raise(f"unattended:{door}:{since_ms}", "door_unattended", door=door[:64],
+                          ts=ts, action=what)
 
     async def on_misuse(self, seen: MisuseSeen) -> None:
         """A one-time signed code at a second door, or presented again."""
@@ -136,16 +165,48 @@ class Alerts:
             row = await cur.fetchone()
         return row[0] if row else 0
 
-    async def acknowledge(self, n: int, user: str, outcome: str, note: str) -> dict | None:
+    async def get(self, n: int) -> dict | None:
+        async with self.db.execute(
+            f"SELECT {','.join(COLUMNS)} FROM console_alerts WHERE n=?", (n,)) as cur:
+            row = await cur.fetchone()
+        return dict(zip(COLUMNS, row, strict=True)) if row else None
+
+    async def acknowledge(self, n: int, user: str, outcome: str, note: str,
+                          handover_contact: str | None = None, handover_ms: int | None = None,
+                          gate: int | None = None) -> dict | None:
         """Close an open alert; None if there is no such open alert."""
         at = int(time.time() * 1000)
         cur = await self.db.execute(
-            "UPDATE console_alerts SET acked_ms=?, acked_by=?, outcome=?, note=? "
-            "WHERE n=? AND acked_ms IS NULL",
-            (at, user, outcome, note, n),
+            "UPDATE console_alerts SET acked_ms=?, acked_by=?, outcome=?, note=?, "
+            "handover_contact=?, handover_ms=?, gate=? WHERE n=? AND acked_ms IS NULL",
+            (at, user, outcome, note, handover_contact, handover_ms, gate, n),
         )
         if not cur.rowcount:
             return None
-        done = {"n": n, "acked_ms": at, "acked_by": user, "outcome": outcome, "note": note}
+        done = {"n": n, "acked_ms": at, "acked_by": user, "outcome": outcome, "note": note,
+                "handover_contact": handover_contact, "handover_ms": handover_ms, "gate": gate}
         self.publish("ack", done)
         return done
+
+    # --- escalation (gateway/escalation.py) ---------------------------------------------
+
+    async def due_for_escalation(self, raised_before_ms: int) -> builtins.list[dict]:
+        async with self.db.execute(
+            f"SELECT {','.join(COLUMNS)} FROM console_alerts WHERE acked_ms IS NULL "
+            "AND escalated_ms IS NULL AND raised_ms <= ? ORDER BY n LIMIT 100",
+            (raised_before_ms,),
+        ) as cur:
+            return [dict(zip(COLUMNS, r, strict=True)) for r in await cur.fetchall()]
+
+    async def escalated(self, n: int, to: str) -> bool:
+        at = int(time.time() * 1000)
+        cur = await self.db.execute(
+            "UPDATE console_alerts SET escalated_ms=?, escalated_to=?, escalation_error=NULL "
+            "WHERE n=? AND escalated_ms IS NULL", (at, to, n))
+        if cur.rowcount:
+            self.publish("escalated", {"n": n, "escalated_ms": at, "escalated_to": to})
+        return bool(cur.rowcount)
+
+    async def escalation_failed(self, n: int, reason: str) -> None:
+        await self.db.execute("UPDATE console_alerts SET escalation_error=? WHERE n=?",
+                              (reason[:200], n))

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from firmware import mqtt_client, startup
 from firmware.protocol import red_list_topic, trust_list_topic
 from firmware.supervise import Supervisor, TaskDied
-from gateway import auth, console, metrics, registration_api, release, web_security
+from gateway import auth, console, duty_routes, metrics, registration_api, release, web_security
 from gateway.checkin import CheckIn
 from gateway.config import GatewayConfig
 from gateway.console import Console
@@ -96,22 +96,21 @@ async def running(
         p = cfg.platform
         platform = HttpPlatform(p.url, p.lookup_deadline_s, p.upload_timeout_s)
         stack.push_async_callback(platform.close)
-        site_console = await Console.open(cfg, reads, platform)
-        stack.push_async_callback(site_console.close)
-        gateway_metrics = GatewayMetrics()
-        observers = Observers([gateway_metrics, site_console])
-
         broker_faults: Counter[str] = Counter()
         session = mqtt_client.Session(broker_address(cfg), f"gateway-{cfg.site}",
                                       max_queued_incoming=10000,
                                       on_fault=lambda reason: broker_faults.update((reason,)))
         replies = KioskReplies(cfg.site, session, retained=signed_lists(cfg))
+        k = cfg.kiosks
+        register = KioskRegister.load(k.register_file)
+        site_console = await Console.open(cfg, reads, platform, replies, register)
+        stack.push_async_callback(site_console.close)
+        gateway_metrics = GatewayMetrics()
+        observers = Observers([gateway_metrics, site_console])
         upload_queue = await ReadModel.open(cfg.db_path)
         stack.push_async_callback(upload_queue.close)
         forwarder = Forwarder(store, upload_queue, platform, p.upload_batch, p.upload_hold_s)
-        k = cfg.kiosks
         policies = site_console.entry_policies
-        register = KioskRegister.load(k.register_file)
         trust = KioskTrust(register,
                            GatewayLists.load(cfg.trust.list_file, cfg.trust.redlist_file),
                            int(k.max_clock_skew_s * 1000), policies.for_door)
@@ -129,7 +128,7 @@ async def running(
         settling = Settling()  # scans received, not yet stored: the sequence answer waits
         ingest = MqttIngest(cfg.site, session, checkin,
                             KioskReports(store, reads, replies, observers, settling), replies,
-                            broker_faults, fair, settling)
+                            broker_faults, fair, settling, staff=site_console.desk)
         gateway = Gateway(cfg, store, reads, platform, forwarder, checkin, ingest, site_console,
                           gateway_metrics, registrar)
 
@@ -168,6 +167,7 @@ def create_app(
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(web_security.SecurityHeaders)
     app.include_router(console.router)
+    app.include_router(duty_routes.router)  # the roster, the gate opened by staff
     app.include_router(auth.router)
     app.include_router(registration_api.router)  # visitors registered by hand, paper register
     app.include_router(release.router)  # kiosk updates and time (docs/install.md)

@@ -46,10 +46,12 @@ COOKIE = "pc_session"
 PERMISSIONS: dict[str, frozenset[str]] = {
     # live: masked entries and alerts; ack: acknowledge alerts; kiosks; counts (aggregates);
     # units: the site's venues, shops and doors as the register has them;
-    # register: register a visitor by hand, key in the paper register
-    "duty": frozenset({"live", "ack", "kiosks", "counts", "units", "register"}),
+    # register: register a visitor by hand, key in the paper register;
+    # stand_duty: sign on and off at a door; open_gate: open it once after a manual check
+    "duty": frozenset({"live", "ack", "kiosks", "counts", "units", "register", "stand_duty",
+                       "open_gate"}),
     "manager": frozenset({"live", "ack", "kiosks", "counts", "units", "report", "audit",
-                          "feed_counts", "unlock", "register"}),
+                          "feed_counts", "unlock", "register", "stand_duty", "open_gate"}),
     # The health authority traces (venue-wide: it needs the units); it does not watch the door.
     "tracer": frozenset({"trace", "units"}),
 }

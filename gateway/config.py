@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
@@ -130,6 +131,47 @@ class UnitsConfig(_Strict):
     roots: tuple[str, ...] = ()
 
 
+class NotifierConfig(_Strict):
+    """Where an alert nobody acknowledged goes (gateway/notify.py): a webhook the site
+    manager's system receives, or an HTTP SMS gateway that texts the manager's phone."""
+
+    kind: Literal["webhook", "sms"] = "webhook"
+    url: str = Field(pattern=r"^https?://")
+    # webhook: sent as `Authorization: Bearer`, and the key of the body's HMAC signature
+    secret: str | None = Field(None, min_length=16)
+    # sms: the site manager's phone number(s)
+    to: tuple[str, ...] = ()
+    timeout_s: float = Field(5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _sms_has_phones(self) -> NotifierConfig:
+        if self.kind == "sms" and not self.to:
+            raise ValueError("an sms notifier needs `to`: the manager's phone number(s)")
+        return self
+
+
+class DutyConfig(_Strict):
+    """一码一守: the roster, escalation of unacknowledged alerts, the gate opened by staff."""
+
+    # the site's doors, besides those in the kiosk register and those seen in scans
+    doors: tuple[str, ...] = ()
+    # an alert open this long is sent to the site manager through `notifier`
+    escalate_after_s: float = Field(120.0, ge=1, le=86_400)
+    notifier: NotifierConfig | None = None
+    # how long the gate stays open when the person on duty opens it, and how long the
+    # console waits to hear that the kiosk did
+    gate_open_ms: int = Field(3000, ge=500, le=8000)
+    gate_answer_s: float = Field(5.0, gt=0, le=30)
+
+    @field_validator("doors")
+    @classmethod
+    def _door_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for door in value:
+            if not 0 < len(door) <= 64:
+                raise ValueError(f"door {door[:64]!r}: 1-64 characters")
+        return value
+
+
 class GatewayConfig(_Strict):
     site: str
     db_path: Path
@@ -151,6 +193,7 @@ class GatewayConfig(_Strict):
     def _policies(cls, value: dict[str, dict[str, str | int]]) -> dict[str, dict[str, str | int]]:
         policies_from_config(value)  # raises PolicyError (a ValueError) naming the entry
         return value
+    duty: DutyConfig = DutyConfig()
 
     @field_validator("site")
     @classmethod

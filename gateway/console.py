@@ -32,10 +32,24 @@ from pydantic import BaseModel, Field
 
 from firmware import schema
 from firmware.verdict import NO_POLICY
-from gateway import alerts, audit, auth, counts, report, retention, tracing, users, venues
+from gateway import (
+    alerts,
+    audit,
+    auth,
+    counts,
+    duty,
+    notify,
+    report,
+    retention,
+    tracing,
+    users,
+    venues,
+)
 from gateway.auth import Principal, need
 from gateway.config import GatewayConfig
+from gateway.duty_desk import DutyDesk
 from gateway.entry_policy import EntryPolicies, policies_from_config
+from gateway.escalation import Escalation
 from gateway.events import (
     DoorCounted,
     Event,
@@ -45,10 +59,12 @@ from gateway.events import (
     ScanStored,
     VerdictSent,
 )
+from gateway.kiosk_trust import KioskRegister
 from gateway.live import Hub, entry_view
 from gateway.personal import Pseudonymiser
 from gateway.platform import Platform
 from gateway.read_model import ReadModel, connect_readonly
+from gateway.replies import KioskReplies
 from gateway.store import patiently
 
 if TYPE_CHECKING:
@@ -57,11 +73,11 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css",
           "chart.js": "text/javascript", "i18n.js": "text/javascript",
-          "register.js": "text/javascript"}
+          "register.js": "text/javascript", "duty.js": "text/javascript"}
 VIEW_AUDIT_EVERY_MS = 10 * 60_000
 # The console's tables in the gateway's file, each versioned on its own (firmware/schema.py).
 COMPONENTS = (users.COMPONENT, auth.COMPONENT, audit.COMPONENT, alerts.COMPONENT,
-              counts.COMPONENT, report.COMPONENT)
+              counts.COMPONENT, report.COMPONENT, duty.COMPONENT)
 
 router = APIRouter()
 
@@ -70,7 +86,7 @@ class Console:
     """The console's state inside the running gateway (Gateway.console)."""
 
     def __init__(self, config: GatewayConfig, db: aiosqlite.Connection, reads: ReadModel,
-                 platform: Platform) -> None:
+                 platform: Platform, replies: KioskReplies, register: KioskRegister) -> None:
         self.config = config
         self.cfg = config.console
         self.tz = ZoneInfo(self.cfg.timezone)
@@ -85,19 +101,25 @@ class Console:
         # door -> entry policy, from its unit's category (check-in and kiosks apply it)
         self.entry_policies = EntryPolicies(policies_from_config(config.entry_policies),
                                             self.units.category_of)
-        self.alerts = alerts.Alerts(db, self.hub.publish)
+        self.roster = duty.Roster(db)
+        self.alerts = alerts.Alerts(db, self.hub.publish, self._on_duty)
+        self.desk = DutyDesk(config, self.roster, self.alerts, self.audit, replies, reads,
+                             register, self.units, self.hub.publish)
+        notifier_cfg = config.duty.notifier
+        self.notifier = notify.from_config(notifier_cfg) if notifier_cfg else None
         self.reporter = report.Reporter(db, reads.db, platform, config.site, self.tz,
                                         self.cfg.report_deadline, self.cfg.report_lead_minutes)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._viewed: dict[str, int] = {}
 
     @classmethod
-    async def open(cls, config: GatewayConfig, reads: ReadModel, platform: Platform) -> Console:
+    async def open(cls, config: GatewayConfig, reads: ReadModel, platform: Platform,
+                   replies: KioskReplies, register: KioskRegister) -> Console:
         db = await aiosqlite.connect(config.db_path, isolation_level=None)
         try:
             await db.execute("PRAGMA busy_timeout=5000")
             await schema.migrate_async(db, config.db_path, *COMPONENTS)
-            console = cls(config, db, reads, platform)
+            console = cls(config, db, reads, platform, replies, register)
             await console.sessions.drop_expired()
         except BaseException:
             await db.close()  # its thread would keep a failed process from exiting
@@ -107,17 +129,28 @@ class Console:
     def tasks(self) -> dict[str, Coroutine[object, object, None]]:
         """The console's background work, for the gateway to run supervised."""
         cfg = self.cfg
-        return {
+        tasks = {
             "console-events": self.handle_events(),
             "console-kiosk-watch": self.alerts.watch_kiosks(self.reads.kiosks, cfg.kiosk_check_s,
                                                             self.reads.sequence_faults),
             "console-report": self.reporter.run(),
             "console-retention": retention.run(self.config.db_path, cfg.retention_days,
                                                cfg.purge_at, self.tz, cfg.purge_vacuum),
+            "duty-staff-list": self.desk.watch_staff_list(),
         }
+        if self.notifier is not None:
+            tasks["duty-escalation"] = Escalation(
+                self.config.site, self.alerts, self.notifier, self.config.duty.escalate_after_s,
+                self.audit.record).run()
+        return tasks
 
     async def close(self) -> None:
+        if self.notifier is not None:
+            await self.notifier.close()
         await self.db.close()
+
+    async def _on_duty(self, door: str) -> list[str]:
+        return [row["user"] for row in await self.roster.on_duty(door)]
 
     # --- events (observer: called on the scan's path, only queues) ----------------------
     def observe(self, event: Event) -> None:
@@ -133,6 +166,8 @@ class Console:
                 view = await self._entry_view(event)
                 self.hub.publish("entry", view)
                 await patiently(partial(self.alerts.on_entry, view), "alert")
+                await patiently(partial(self.desk.unattended, event.door, event.ts, "scan"),
+                                "alert")
             elif isinstance(event, MisuseSeen):
                 await patiently(partial(self.alerts.on_misuse, event), "alert")
             elif isinstance(event, ScanDistrusted):
@@ -140,9 +175,11 @@ class Console:
             elif isinstance(event, ReplayFlood):
                 await patiently(partial(self.alerts.on_flood, event), "alert")
             elif isinstance(event, DoorCounted):
+                now = int(time.time() * 1000)
                 await patiently(partial(counts.record_people, self.db, event.door,
-                                        event.hour_ms, event.people, int(time.time() * 1000)),
-                                "door count")
+                                        event.hour_ms, event.people, now), "door count")
+                await patiently(partial(self.desk.unattended, event.door, now, "people"),
+                                "alert")
 
     async def _entry_view(self, scan: ScanStored) -> dict:
         """The entry as the console shows it: its masked forms read back from the store."""
@@ -287,6 +324,24 @@ async def kiosks(request: Request, _who: Annotated[Principal, Depends(need("kios
 class Ack(BaseModel):
     outcome: str = Field(pattern="^(" + "|".join(alerts.OUTCOMES) + ")$")
     note: str = Field("", max_length=500)
+    # a handover to the community or the CDC: who took the person, and when
+    handover_contact: str | None = Field(None, min_length=2, max_length=100)
+    handover_ms: int | None = Field(None, ge=0)
+
+
+def _check_handover(body: Ack, alert: dict | None) -> None:
+    """A handover names its contact and time, a time not in the future nor before the
+    alert; other outcomes carry neither."""
+    if body.outcome not in alerts.HANDOVERS:
+        if body.handover_contact is not None or body.handover_ms is not None:
+            raise HTTPException(422, "a contact and time belong only to a handover")
+        return
+    if not (body.handover_contact or "").strip() or body.handover_ms is None:
+        raise HTTPException(422, "a handover needs the contact (name, phone) and its time")
+    if body.handover_ms > int(time.time() * 1000) + 60_000:
+        raise HTTPException(422, "the handover time is in the future")
+    if alert is not None and body.handover_ms < alert["raised_ms"] - 60_000:
+        raise HTTPException(422, "the handover time is before the alert")
 
 
 @router.get("/api/alerts")
@@ -301,10 +356,14 @@ async def alert_list(request: Request, _who: Annotated[Principal, Depends(need("
 async def alert_ack(n: int, body: Ack, request: Request,
                     who: Annotated[Principal, Depends(need("ack"))]) -> dict:
     console = _console(request)
-    done = await console.alerts.acknowledge(n, who.user, body.outcome, body.note)
+    _check_handover(body, await console.alerts.get(n))
+    contact = body.handover_contact.strip() if body.handover_contact else None
+    done = await console.alerts.acknowledge(n, who.user, body.outcome, body.note, contact,
+                                            body.handover_ms)
     if done is None:
         raise HTTPException(409, "no such open alert (already acknowledged?)")
-    await console.audit.record(who.user, who.role, "ack_alert", alert=n, outcome=body.outcome)
+    await console.audit.record(who.user, who.role, "ack_alert", alert=n, outcome=body.outcome,
+                               handover_ms=body.handover_ms)
     return done
 
 

@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import aiomqtt
 
@@ -34,7 +35,16 @@ from gateway.store import is_storage_fault
 
 log = logging.getLogger(__name__)
 
-SUBSCRIBED = (protocol.SCAN, protocol.STATUS, protocol.DOOR)
+SUBSCRIBED = (protocol.SCAN, protocol.STATUS, protocol.DOOR, protocol.STAFF,
+              protocol.GATE_DONE)
+
+
+class StaffDesk(Protocol):
+    """Where staff cards and gate answers go (gateway/duty_desk.py)."""
+
+    async def on_staff(self, msg: dict) -> None: ...
+
+    async def on_gate_done(self, msg: dict) -> None: ...
 
 
 class MqttIngest:
@@ -48,6 +58,7 @@ class MqttIngest:
         faults: Counter[str] | None = None,
         fair: FairIngest | None = None,
         settling: Settling | None = None,
+        staff: StaffDesk | None = None,
     ) -> None:
         self.site = site
         self.session = session
@@ -59,6 +70,7 @@ class MqttIngest:
         self.received: Counter[str] = Counter()
         self.fair = fair or FairIngest()
         self.settling = settling or Settling()  # scans received, not yet done with
+        self.staff = staff
         self._handling: set[asyncio.Task[None]] = set()
 
     @property
@@ -104,6 +116,10 @@ class MqttIngest:
             self._handle(self.reports.status, msg)
         elif kind == protocol.DOOR:
             self._handle(self.reports.door, msg)
+        elif kind == protocol.STAFF and self.staff is not None:
+            self._handle(self.staff.on_staff, msg)  # a staff card: never a visit
+        elif kind == protocol.GATE_DONE and self.staff is not None:
+            self._handle(self.staff.on_gate_done, msg)
         else:  # a verdict or an ack on a kiosk topic never comes from a kiosk
             self.rejected["unexpected_kind"] += 1
 

@@ -96,6 +96,13 @@ class ReadModel:
         async with self.db.execute(
             "SELECT kind, count(*) FROM sequence_faults GROUP BY kind") as cur:
             return {r[0]: r[1] for r in await cur.fetchall()}
+    async def kiosks_at(self, door: str, since_ms: int) -> list[str]:
+        """The kiosks that stored scans at `door` since `since_ms`, latest first."""
+        async with self.db.execute(
+            "SELECT kiosk, max(ts) AS last FROM events WHERE door=? AND ts >= ? "
+            "GROUP BY kiosk ORDER BY last DESC", (door, since_ms),
+        ) as cur:
+            return [r[0] for r in await cur.fetchall()]
 
     async def latest(self, limit: int = 50) -> list[dict]:
         async with self.db.execute(

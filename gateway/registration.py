@@ -37,6 +37,7 @@ from gateway.kiosk_trust import KioskRegister
 from gateway.paper_register import Entry
 from gateway.personal import Pseudonymiser, mask
 from gateway.read_model import ReadModel
+from gateway.site_doors import site_doors
 from gateway.status_cache import StatusCache
 from gateway.store import Store
 from gateway.venues import Units
@@ -96,17 +97,8 @@ class Registrar:
         self._next: dict[str, int] = {}  # kiosk -> next sequence number
 
     async def doors(self) -> frozenset[str]:
-        """The site's doors: those the venue register (gateway/venues.py) and the kiosk
-        register enrol, or without either (a demo), those scans or people counts have been
-        stored for."""
-        tree = self.units.tree()
-        known = set() if tree.single else set(tree.door_unit)
-        enrolled = self.kiosk_register.all_doors()
-        if enrolled is not None:
-            known |= enrolled
-        if tree.single and enrolled is None:
-            known = await self.reads.doors()
-        return frozenset(known)
+        """The site's doors (gateway/site_doors.py)."""
+        return await site_doors(self.units, self.kiosk_register, self.reads)
 
     async def register(self, door: str, credential: str) -> Registered:
         """A visitor registered by hand now: the platform's colour, stored as a scan."""

@@ -31,6 +31,23 @@ class KioskReplies:
         for topic, payload in self.retained.items():
             await client.publish(topic, payload, qos=1, retain=True)
 
+    async def retain(self, topic: str, payload: bytes) -> None:
+        """A retained site-wide message (the staff list): published now if connected, and
+        again on every new connection."""
+        self.retained[topic] = payload
+        client = self.session.client
+        if client is not None:
+            await client.publish(topic, payload, qos=1, retain=True)
+
+    async def send(self, kiosk: str, kind: str, msg: dict) -> None:
+        """One message to one kiosk (a duty answer, a gate command); raises if it cannot
+        leave, so the caller can say so."""
+        client = self.session.client
+        if client is None:
+            raise aiomqtt.MqttError("not connected")
+        await client.publish(protocol.topic(self.site, kiosk, kind),
+                             protocol.encode(kind, msg), qos=1)
+
     async def verdict(self, kiosk: str, msg: dict) -> None:
         client = self.session.client
         if client is None:

@@ -84,6 +84,12 @@ def acl_file(site: str, users: Iterable[BrokerUser]) -> str:
             lines.append(f"topic read {protocol.topic(site, name, protocol.ACK)}")
             lines.append(f"topic write {protocol.topic(site, name, protocol.DOOR)}")
             lines.append(f"topic read {protocol.topic(site, name, protocol.POLICY)}")
+            # staff cards tapped (一码一守) and the gate opened by the person on duty:
+            # only the gateway may command this kiosk's gate
+            lines.append(f"topic write {protocol.topic(site, name, protocol.STAFF)}")
+            lines.append(f"topic read {protocol.topic(site, name, protocol.DUTY)}")
+            lines.append(f"topic read {protocol.topic(site, name, protocol.GATE)}")
+            lines.append(f"topic write {protocol.topic(site, name, protocol.GATE_DONE)}")
             lines.append(f"topic read {protocol.ROOT}/{site}/trust/#")
         lines.append("")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ class SimulatedLights:
         self.report = report  # each verdict as a JSON line, for a benchmark reading it
         self.shown: list[tuple[Verdict, Look]] = []
         self.prompts: list[str] = []
+        self.gate_openings: list[int] = []
         self._changed = asyncio.Event()
 
     async def show(self, verdict: Verdict) -> None:
@@ -46,6 +47,13 @@ class SimulatedLights:
         self.prompts.append(key)
         zh, en = PROMPT_TEXT[key]
         log.info("prompt %s | %s / %s", key, zh, en)
+
+    async def open_gate(self, ms: int) -> bool:
+        """The person on duty opened the gate (recorded in `gate_openings`, ms each)."""
+        self.gate_openings.append(ms)
+        log.info("signal gate opened by staff for %d ms | %s", ms, PROMPT_TEXT["gate_by_staff"][0])
+        self._changed.set()
+        return True
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[Verdict, Look]]:
         """The first `count` signals shown, waiting up to `timeout` seconds for them."""

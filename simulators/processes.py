@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def toml_value(value: object) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -123,6 +125,17 @@ def start_platform(work: Path, seed: int = 7, port: int | None = None) -> tuple[
         ["--port", str(port), "--db", str(work / "platform.sqlite"), "--seed", str(seed)],
         work / "logs",
     ).start()
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/health", proc)
+    return proc, url
+
+
+def start_notifier(work: Path, secret: str | None = None) -> tuple[Process, str]:
+    """The site manager's webhook receiver and SMS gateway (simulators/notifier.py)."""
+    port = free_port()
+    proc = Process("notifier", "simulators.notifier",
+                   ["--port", str(port), *(["--secret", secret] if secret else [])],
+                   work / "logs").start()
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/health", proc)
     return proc, url

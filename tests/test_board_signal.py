@@ -94,7 +94,8 @@ def test_every_look_is_showable_and_a_bad_one_is_named() -> None:
     check_looks()
     with pytest.raises(ValueError, match="purple"):
         check_looks({"open": Look("purple", "steady", "pass", True)})
-    assert set(LOOKS) == {"open", "hold", "refuse", "stale", "open_unchecked"}
+    assert set(LOOKS) == {"open", "hold", "refuse", "stale", "open_unchecked", "by_staff"}
+    assert LOOKS["by_staff"].light != "green" and LOOKS["by_staff"].gate
 
 
 async def test_screen_mirrors_a_lost_board_as_manual_check(tmp_path: Path) -> None:

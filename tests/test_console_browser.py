@@ -22,7 +22,9 @@ SEED = 7
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    with running_site(tmp_path_factory.mktemp("browser"), kiosk_check_s=0.5) as running:
+    doors = {"doors": ["east-gate", "west-gate", "shop-101"]}
+    with running_site(tmp_path_factory.mktemp("browser"), kiosk_check_s=0.5,
+                      duty=doors) as running:
         yield running
 
 
@@ -64,11 +66,14 @@ async def test_duty_sees_scans_live_and_acknowledges_an_alert(site, browser):
     page.on("request", lambda request: requested.append(request.url))
     await page.reload()  # the whole page again, watching every request it makes
     await page.wait_for_selector("#app", state="visible")
-    assert await visible_tabs(page) == ["live", "alerts", "kiosks", "counts", "register", "units"]
+    assert await visible_tabs(page) == ["live", "alerts", "duty", "kiosks", "counts", "register",
+                                        "units"]
     assert await page.text_content("h1") == "场所码 · 现场控制台"
     # the feed is open (a function, not an expression: the page's CSP forbids eval)
     await page.wait_for_function("() => document.getElementById('clock').title !== ''")
 
+    async with signed_in(site, "duty") as (http, _me):  # on duty there: no "unattended"
+        assert (await http.post("/api/duty/sign-on", json={"door": "east-gate"})).is_success
     async with kiosk_at(site, "kiosk-1", "east-gate") as k:
         before = await page.locator("#entries tr").count()
         started = time.monotonic()
@@ -99,7 +104,7 @@ async def test_duty_sees_scans_live_and_acknowledges_an_alert(site, browser):
         await shot(page, "alerts")
         alert_row = page.locator("#alerts tr.alert-row").first
         assert "黄码" in await alert_row.text_content()
-        await alert_row.locator("select").select_option("let_in_after_check")
+        await alert_row.locator("select.outcome").select_option("let_in_after_check")
         await alert_row.locator("input.note").fill("查验行程卡后放行")
         await alert_row.locator("button.ack").click()
         await page.wait_for_selector("#alerts tr.alert-row", state="detached", timeout=3000)
@@ -144,8 +149,8 @@ async def test_manager_counts_report_audit_and_english(site, browser):
         assert ok.status_code == 200
     page = await open_signed_in(browser, site.url, "manager")
     tabs = await visible_tabs(page)
-    assert set(tabs) == {"live", "alerts", "kiosks", "counts", "report", "audit", "units",
-                         "register"}
+    assert set(tabs) == {"live", "alerts", "duty", "kiosks", "counts", "report", "audit",
+                         "units", "register"}
     assert "trace" not in tabs
 
     await page.click("#tabs button[data-view=counts]")

@@ -39,10 +39,11 @@ class Site:
 @contextlib.contextmanager
 def running_site(work: Path, platform_url: str | None = None, http: dict | None = None,
                  ca_file: Path | None = None, units: dict | None = None,
-                 kiosks: dict | None = None, **console: object) -> Iterator[Site]:
+                 kiosks: dict | None = None, duty: dict | None = None,
+                 **console: object) -> Iterator[Site]:
     """A site; `platform_url` replaces the platform simulator with another server;
     `http` is added to the gateway's [http] section (`ca_file` verifies its certificate);
-    `units` is its [units] section, `kiosks` its [kiosks] section."""
+    `units` is its [units] section, `kiosks` its [kiosks] section, `duty` its [duty]."""
     broker = Broker(work / "broker").start()
     started: list[processes.Process] = []
     try:
@@ -57,6 +58,8 @@ def running_site(work: Path, platform_url: str | None = None, http: dict | None 
             cfg["console"] = console
         if units:
             cfg["units"] = units
+        if duty:
+            cfg["duty"] = duty
         for role, (name, password) in TEST_USERS.items():
             users.add_user(Path(cfg["db_path"]), name, role, password)
         gateway_proc, url = processes.start_gateway(work, cfg, ca_file)

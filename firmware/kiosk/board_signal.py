@@ -83,6 +83,27 @@ class BoardSignal:
             log.warning("board did not take verdict %s: %s", verdict.action, failures[0])
             await self.prompt("manual_check")
 
+    async def open_gate(self, ms: int) -> bool:
+        """The person on duty opens the gate once: amber (never green), the gate for `ms`,
+        and "opened by staff" on the screen and in the voice."""
+        look = LOOKS["by_staff"]
+        if self.screen:
+            self.screen.show_prompt("gate_by_staff")
+        if self.voice:
+            await self.voice.play("gate_by_staff")
+        results = await asyncio.gather(
+            self.board.show(look.light, look.pattern, look.tone, ms),
+            self.board.open_gate(ms), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        for failure in failures:
+            if not isinstance(failure, BoardError):
+                raise failure
+        if failures:
+            log.warning("board did not take the gate opening: %s", failures[0])
+            await self.prompt("manual_check")
+            return False
+        return True
+
     async def prompt(self, key: str) -> None:
         """A prompt with no verdict (show your code, place your card, read failed...)."""
         if self.screen:

@@ -37,6 +37,16 @@ class ClockStatus(Protocol):
     def report(self) -> dict[str, int | bool | None]: ...
 
 
+class StaffHandlers(Protocol):
+    """Where the staff list, duty answers and gate commands go (firmware/kiosk/staff_desk)."""
+
+    def staff_list(self, payload: bytes) -> None: ...
+
+    def duty(self, msg: dict) -> None: ...
+
+    def gate(self, msg: dict) -> None: ...
+
+
 class GatewaySession:
     def __init__(
         self,
@@ -53,6 +63,7 @@ class GatewaySession:
         lists: KioskLists | None = None,
         clock: ClockStatus | None = None,
         policy: DoorPolicy | None = None,
+        staff: StaffHandlers | None = None,
     ) -> None:
         self.site = site
         self.kiosk = kiosk
@@ -64,6 +75,7 @@ class GatewaySession:
         self.lists = lists
         self.clock = clock
         self.policy = policy
+        self.staff = staff
         self.sender = OutboxSender(outbox, waiting, resend_after_s=resend_after_s)
         self.rejected: Counter[str] = Counter()
         self._topic = {kind: protocol.topic(site, kiosk, kind) for kind in protocol.KINDS}
@@ -100,6 +112,10 @@ class GatewaySession:
             await client.subscribe(self._topic[protocol.POLICY], qos=1)  # retained
         for topic in self.lists.topics() if self.lists else ():
             await client.subscribe(topic, qos=1)  # retained, signed trust and red lists
+        if self.staff is not None:
+            await client.subscribe(self._topic[protocol.DUTY], qos=1)
+            await client.subscribe(self._topic[protocol.GATE], qos=1)
+            await client.subscribe(protocol.staff_list_topic(self.site), qos=1)  # retained
         self.health.report("broker", True)
         await self.publish_status(client)
         self.mqtt.connected.set()
@@ -155,6 +171,9 @@ class GatewaySession:
             topic, payload = str(message.topic), message.payload
             if not isinstance(payload, bytes | bytearray):
                 payload = str(payload).encode()
+            if self.staff is not None and topic == protocol.staff_list_topic(self.site):
+                self.staff.staff_list(bytes(payload))
+                continue
             if self.lists and topic in list_topics:
                 offer = self.lists.handle(topic, bytes(payload))
                 log.info("signed list on %s: %s", topic, offer.reason if offer else "not ours")
@@ -172,6 +191,10 @@ class GatewaySession:
                 await self._on_ack(msg)
             elif kind == protocol.POLICY and self.policy is not None:
                 self._on_policy(msg)
+            elif kind == protocol.DUTY and self.staff is not None:
+                self.staff.duty(msg)
+            elif kind == protocol.GATE and self.staff is not None:
+                self.staff.gate(msg)
 
     async def _confirm_acked(self) -> None:
         """Drop acknowledged scans from the outbox, all that arrived since the last commit
@@ -217,14 +240,20 @@ class GatewaySession:
 
     async def publish_door(self, msg: dict) -> None:
         """A door count, QoS 1, once connected; the gateway de-duplicates on its id."""
-        payload = protocol.encode(protocol.DOOR, msg)
+        await self.publish(protocol.DOOR, msg)
+
+    async def publish(self, kind: str, msg: dict) -> None:
+        """One message of `kind` on this kiosk's topic, QoS 1, waiting for a connection
+        (callers that cannot wait bound it themselves)."""
+        payload = protocol.encode(kind, msg)
         while True:
             await self.mqtt.connected.wait()
             client = self.mqtt.client
             if client is None:
+                await asyncio.sleep(0.1)
                 continue
             try:
-                await client.publish(self._topic[protocol.DOOR], payload, qos=1)
+                await client.publish(self._topic[kind], payload, qos=1)
                 return
             except aiomqtt.MqttError:
                 await asyncio.sleep(0.5)

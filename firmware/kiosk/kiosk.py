@@ -32,6 +32,7 @@ from firmware.kiosk.outbox import Outbox, Pending
 from firmware.kiosk.ports import DoorCounter, DoorSignal
 from firmware.kiosk.reading import Reading, ReadingSource
 from firmware.kiosk.signed_lists import KioskLists, load_root_keys
+from firmware.kiosk.staff_desk import StaffCards, StaffDesk
 from firmware.kiosk.verdict_wait import VerdictWaiters
 from firmware.verdict import Verdict, manual_check
 
@@ -70,6 +71,7 @@ class Kiosk:
         self.health = health or Health()
         self.counter = counter  # people through the door, when the kiosk has a board
         clock = clock or SystemClock()
+        self.clock = clock
         self.events = EventFactory(config.kiosk, config.door, clock.now_ms)
         self.waiters = VerdictWaiters()
         self.lists = (
@@ -95,7 +97,13 @@ class Kiosk:
             lists=self.lists,
             clock=clock,
             policy=self.policy,
+            staff=self,
         )
+        # staff cards and the gate opened by the person on duty (一码一守)
+        self.staff = StaffDesk(config.kiosk, config.door,
+                               StaffCards(config.data_dir / "staff-list.json"), signal,
+                               self.session.publish, clock.now_ms, config.verdict_timeout_s)
+        self._staff_work: set[asyncio.Task[object]] = set()
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
@@ -138,7 +146,25 @@ class Kiosk:
         if self.outbox.fresh:
             log.info("new outbox: numbering epoch %d from seq 1", self.outbox.epoch)
         async for reading in self.source:
+            card = self.staff.cards.card_of(reading)
+            if card is not None:
+                await self.staff.tap(card)  # a staff member, not a visitor: no scan
+                continue
             await self.handle(reading)
+
+    # --- from the gateway session (firmware/kiosk/gateway_session.py StaffHandlers) ----
+
+    def staff_list(self, payload: bytes) -> None:
+        self.staff.cards.offer(payload)
+
+    def duty(self, msg: dict) -> None:
+        self.staff.on_duty(msg)
+
+    def gate(self, msg: dict) -> None:
+        """Off the receive loop: opening the gate waits for the board."""
+        task = asyncio.get_running_loop().create_task(self.staff.gate(msg))
+        self._staff_work.add(task)
+        task.add_done_callback(self._staff_work.discard)
 
     async def handle(self, reading: Reading) -> Verdict:
         if reading.method == "signed_code":

@@ -30,6 +30,11 @@ class DoorSignal(Protocol):
         """A prompt that is not a verdict (a key of firmware.verdict.PROMPT_TEXT)."""
         ...
 
+    async def open_gate(self, ms: int) -> bool:
+        """Open the gate once for `ms`, for the person on duty (a staff look, never green);
+        False if the gate did not take the command."""
+        ...
+
     async def run(self) -> None:
         """Background work (connect the board, mirror its fail-safe, serve the screen)."""
         ...

@@ -24,7 +24,8 @@ const locale = () => (lang === "zh" ? "zh-CN" : "en-GB");
 let siteZone;  // times are shown on the site's clock, whatever the tablet's zone
 const hms = ms => new Date(ms).toLocaleTimeString(locale(), {hour12: false, timeZone: siteZone});
 const dhm = ms => new Date(ms).toLocaleString(locale(), {hour12: false, timeZone: siteZone});
-const OUTCOMES = ["let_in_after_check", "turned_away", "sent_to_health_desk", "left_before_check", "kiosk_fixed", "false_alarm", "other"];
+const OUTCOMES = ["let_in_after_check", "turned_away", "sent_to_health_desk", "handed_to_community", "handed_to_cdc", "left_before_check", "kiosk_fixed", "false_alarm", "other"];
+const HANDOVERS = ["handed_to_community", "handed_to_cdc"];
 const COLOURS = {green: "#1aa34a", yellow: "#f2b01e", red: "#d9363e", unknown: "#8a8f98", offline: "#4e5969"};
 const dot = colour => el("span", {class: "dot " + (colour in COLOURS ? colour : "unknown")});
 const person = e => (e.masked_name ? e.masked_name + " " + e.masked : e.masked);
@@ -56,18 +57,22 @@ function start() {
   $("who").textContent = `${me.user} · ${t("role_" + me.role)}`;
   document.querySelectorAll("#tabs button").forEach(b => { b.hidden = !can(b.dataset.perm); });
   const first = [...document.querySelectorAll("#tabs button")].find(b => !b.hidden);
-  if (can("live")) { connectFeed(); loadAlerts(); }
+  if (can("live")) { connectFeed(); loadDuty().then(loadAlerts); }
   show(first.dataset.view);
 }
 function stopAll() {
   if (feed) { feed.close(); feed = null; }
   timers.forEach(clearInterval); timers = []; openAlerts.clear();
 }
+// What each tab does when shown; other scripts (duty.js) add theirs.
+const VIEWS = {live: () => loadLive(), alerts: () => renderAlerts(), kiosks: () => loadKiosks(), counts: () => loadCounts(),
+               report: () => loadReport(), audit: () => loadAudit(), trace: () => {}, duty: () => renderDutyView(),
+               units: () => loadUnits(), register: () => loadRegister()};
 function show(name) {
   view = name;
   document.querySelectorAll("#tabs button").forEach(b => b.classList.toggle("active", b.dataset.view === name));
   document.querySelectorAll("section.view").forEach(s => s.classList.toggle("active", s.id === "view-" + name));
-  ({live: loadLive, alerts: renderAlerts, kiosks: loadKiosks, units: loadUnits, counts: loadCounts, report: loadReport, audit: loadAudit, trace: () => {}, register: loadRegister})[name]();
+  VIEWS[name]();
 }
 
 // --- live entries and alerts -------------------------------------------------------------
@@ -113,6 +118,10 @@ function connectFeed() {
   feed.addEventListener("alert", m => { const a = JSON.parse(m.data); openAlerts.set(a.n, a); alertsChanged(); });
   feed.addEventListener("ack", m => { const a = JSON.parse(m.data); const o = openAlerts.get(a.n);
     openAlerts.delete(a.n); if (o) acked.unshift({...o, ...a}); alertsChanged(); });
+  feed.addEventListener("escalated", m => { const a = JSON.parse(m.data); const o = openAlerts.get(a.n);
+    if (o) { Object.assign(o, a); alertsChanged(); } });
+  feed.addEventListener("duty", () => { if (view === "duty") VIEWS.duty(); });
+  feed.addEventListener("gate", () => { if (view === "duty") VIEWS.duty(); });
   // (Re)connected: fetch what may have happened while the feed was down.
   feed.addEventListener("hello", () => { $("clock").title = t("live_on"); loadAlerts(); if (view === "live") loadLive(); });
   feed.onerror = () => { $("clock").title = t("live_off"); };
@@ -125,10 +134,15 @@ async function loadAlerts() {
   acked = all.filter(a => a.acked_ms).slice(0, 30);
   alertsChanged();
 }
+// An alert is mine when I was on duty at its door when it was raised.
+const mine = a => Boolean(me && a.assignee && a.assignee.split(",").includes(me.user));
+// It sounds for me when it is mine, or nobody's (nobody on duty at its door).
+const soundsForMe = a => mine(a) || !a.assignee;
 function alertsChanged() {
-  const n = openAlerts.size;
+  const n = openAlerts.size, m = [...openAlerts.values()].filter(mine).length;
   $("alert-badge").hidden = n === 0; $("alert-badge").textContent = n;
-  $("alarm").className = n ? "on" : ""; $("alarm").textContent = n ? t("alarm", {n}) : "";
+  $("alarm").className = n ? (m ? "on mine" : "on") : "";
+  $("alarm").textContent = n ? t("alarm", {n}) + (m ? " " + t("alarm_mine", {m}) : "") : "";
   if (view === "alerts") renderAlerts();
 }
 function alertWhat(a) {
@@ -139,33 +153,73 @@ function alertWhat(a) {
   }
   if (a.kind === "replay_flood") return `${t("alert_replay_flood")} ${a.kiosk} (${a.action})`;
   if (a.kind === "sequence_fault") return `${t("alert_sequence_fault")} ${a.kiosk}: ${t("seq_" + a.action)} (${a.masked})`;
+  if (a.kind === "door_unattended") return `${t("alert_door_unattended")} (${t("unattended_" + a.action)})`;
   return [dot(a.colour || "unknown"), `${t(a.colour || "unknown")} · ${t("alert_entry")}`];
+}
+function alertWho(a) {  // who it is for, and whether the site manager was told
+  return el("div", {class: "muted who"},
+    a.assignee ? t("on_duty_was", {who: a.assignee}) : t("nobody_on_duty"),
+    a.escalated_ms ? el("span", {class: "escalated"}, ` · ${t("escalated_at")} ${hms(a.escalated_ms)}`) : null,
+    !a.escalated_ms && a.escalation_error ? el("span", {class: "fault"}, ` · ${t("escalation_failing")}: ${a.escalation_error}`) : null);
+}
+function gateControls(a) {  // open the gate once after a manual check (gateway/duty_routes.py)
+  if (a.kind !== "entry" || !a.door || !can("open_gate") || !DUTY.reasons.length) return null;
+  return el("div", {class: "gate-controls"},
+    el("select", {class: "gate-reason", "aria-label": t("gate_reason")},
+      DUTY.reasons.map(r => el("option", {value: r}, t("reason_" + r)))), " ",
+    el("button", {class: "btn danger open-gate"}, t("open_gate_once")));
 }
 const outcomeText = o => t(o === "other" ? "other_outcome" : o);
 function renderAlerts() {
   put($("alerts"), [...openAlerts.values()].sort((a, b) => b.n - a.n).map(a =>
-    el("tr", {class: "alert-row", "data-alert": a.n}, el("td", null, hms(a.ts)), el("td", null, alertWhat(a)),
+    el("tr", {class: "alert-row" + (mine(a) ? " mine" : ""), "data-alert": a.n}, el("td", null, hms(a.ts)),
+      el("td", null, alertWhat(a), alertWho(a)),
       el("td", null, a.door || a.kiosk), el("td", null, a.masked || ""),
       el("td", null,
-        el("select", null, OUTCOMES.map(o => el("option",
+        el("select", {class: "outcome"}, OUTCOMES.map(o => el("option",
           {value: o, selected: a.kind === "kiosk_offline" && o === "kiosk_fixed"}, outcomeText(o)))),
-        el("input", {class: "note", placeholder: t("note"), maxlength: 500}), " ",
-        el("button", {class: "btn primary ack"}, t("ack"))))));
+        el("input", {class: "note", placeholder: t("note"), maxlength: 500}),
+        el("span", {class: "handover", hidden: true},
+          el("input", {class: "handover-contact", placeholder: t("handover_contact"), maxlength: 100}),
+          el("input", {class: "handover-time", type: "datetime-local", "aria-label": t("handover_time")})), " ",
+        el("button", {class: "btn primary ack"}, t("ack")), gateControls(a)))));
   put($("acked"), acked.map(a => el("tr", null, el("td", null, hms(a.ts)), el("td", null, alertWhat(a)),
-    el("td", null, a.door || a.kiosk), el("td", null, `${outcomeText(a.outcome)} ${a.note || ""}`),
+    el("td", null, a.door || a.kiosk), el("td", null, `${outcomeText(a.outcome)} ${a.note || ""}`,
+      a.handover_contact ? ` · ${a.handover_contact} ${dhm(a.handover_ms)}` : ""),
     el("td", null, `${a.acked_by} ${hms(a.acked_ms)}`))));
 }
+$("alerts").addEventListener("change", ev => {
+  if (!ev.target.classList.contains("outcome")) return;
+  ev.target.closest("tr").querySelector(".handover").hidden = !HANDOVERS.includes(ev.target.value);
+});
 $("alerts").addEventListener("click", async ev => {
+  const row = ev.target.closest("tr"), n = row && Number(row.dataset.alert);
+  if (ev.target.classList.contains("open-gate")) {
+    const a = openAlerts.get(n);
+    ev.target.disabled = true;
+    try {
+      const done = await post(`/api/doors/${encodeURIComponent(a.door)}/open`,
+        {reason: row.querySelector(".gate-reason").value, alert: n});
+      if (done.ok !== 1) alert(t(done.ok === 0 ? "gate_refused" : "gate_no_answer", {why: done.refused || ""}));
+    } catch (err) { alert(err.message); } finally { ev.target.disabled = false; }
+    return;
+  }
   if (!ev.target.classList.contains("ack")) return;
-  const row = ev.target.closest("tr"), n = Number(row.dataset.alert);
+  const outcome = row.querySelector(".outcome").value, body = {outcome, note: row.querySelector(".note").value};
+  if (HANDOVERS.includes(outcome)) {
+    const when = row.querySelector(".handover-time").value;
+    body.handover_contact = row.querySelector(".handover-contact").value;
+    body.handover_ms = when ? new Date(when).getTime() : null;
+  }
   ev.target.disabled = true;
   try {
-    await post(`/api/alerts/${n}/ack`, {outcome: row.querySelector("select").value, note: row.querySelector(".note").value});
+    await post(`/api/alerts/${n}/ack`, body);
   } catch (err) { ev.target.disabled = false; alert(err.message); }
 });
 let audio = null;
 function beep() {
-  if (!openAlerts.size) return;
+  if (![...openAlerts.values()].some(soundsForMe)) return;
+  document.body.dataset.beeps = Number(document.body.dataset.beeps || 0) + 1;
   try {
     audio = audio || new AudioContext();
     const osc = audio.createOscillator(), gain = audio.createGain();
@@ -335,4 +389,5 @@ $("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.set
   for (const f of [$("trace-form"), $("door-form")]) { f.from.value = pad(now - 14 * 86400000); f.to.value = pad(now + 60000); }
   $("door-form").from.value = pad(now - 3600000);
 })();
-applyLang(); boot();
+// Once every script of the page has run (duty.js comes after this one).
+document.addEventListener("DOMContentLoaded", () => { applyLang(); boot(); });
