@@ -60,7 +60,9 @@ PROMPTS = _verdict.PROMPTS
 STATES = ("online", "offline")
 POLICY_YELLOW = _verdict.POLICY_YELLOW
 POLICY_UNCHECKED = _verdict.POLICY_UNCHECKED
-DUTY_RESULTS = ("on", "off", "not_staff")
+# on, off: signed on or off at this door; gate: on duty here with a visitor held, so the
+# gate opens once (a `gate` command follows); not_staff: no staff card of this site
+DUTY_RESULTS = ("on", "off", "gate", "not_staff")
 # why the person on duty opened the gate (the console's short list)
 GATE_REASONS = ("manual_check_passed", "paper_register", "device_fault", "emergency")
 GATE_REFUSALS = ("wrong_door", "stale", "repeated", "board")

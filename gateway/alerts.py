@@ -188,6 +188,16 @@ class Alerts:
         self.publish("ack", done)
         return done
 
+    async def open_entry_at(self, door: str, raised_after_ms: int) -> dict | None:
+        """The newest entry alert still open at `door`, raised after `raised_after_ms`."""
+        async with self.db.execute(
+            f"SELECT {','.join(COLUMNS)} FROM console_alerts WHERE acked_ms IS NULL "
+            "AND kind='entry' AND door=? AND raised_ms > ? ORDER BY n DESC LIMIT 1",
+            (door, raised_after_ms),
+        ) as cur:
+            row = await cur.fetchone()
+        return dict(zip(COLUMNS, row, strict=True)) if row else None
+
     # --- escalation (gateway/escalation.py) ---------------------------------------------
 
     async def due_for_escalation(self, raised_before_ms: int) -> builtins.list[dict]:

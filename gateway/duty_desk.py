@@ -39,6 +39,8 @@ from gateway.venues import Units
 log = logging.getLogger(__name__)
 
 KIOSK_RECENT_MS = 7 * 86_400_000  # a kiosk that scanned at a door this week stands there
+# A staff card tapped by the person on duty opens the gate for an entry alert this recent.
+CARD_GATE_WINDOW_MS = 120_000
 OPENINGS = ("n", "id", "door", "kiosk", "user", "via", "reason", "note", "alert", "asked_ms",
             "done_ms", "ok", "refused")
 
@@ -110,9 +112,12 @@ class DutyDesk:
         return row
 
     async def on_staff(self, msg: dict) -> None:
-        """A staff card tapped at a kiosk: sign on there, or off if already on there."""
+        """A staff card tapped at a kiosk: sign on there; if already on duty there, open
+        the gate once for the visitor held at this door (an entry alert still open, raised
+        within `CARD_GATE_WINDOW_MS`), else sign off."""
         staff = await self.roster.staff_by_card(msg["card"])
         via = f"card:{msg['kiosk']}"
+        held = None
         if staff is None:
             result = "not_staff"
             log.warning("card tapped as staff at %s is not on the staff list", msg["kiosk"])
@@ -122,14 +127,26 @@ class DutyDesk:
         else:
             user, role = staff
             post = await self.roster.post_of(user)
-            if post is not None and post["door"] == msg["door"]:
-                await self.sign_off(user, role, via)
-                result = "off"
-            else:
+            if post is None or post["door"] != msg["door"]:
                 await self.sign_on(user, role, msg["door"], via, door_known=True)
                 result = "on"
+            else:
+                held = await self.alerts.open_entry_at(
+                    msg["door"], int(time.time() * 1000) - CARD_GATE_WINDOW_MS)
+                if held is None:
+                    await self.sign_off(user, role, via)
+                    result = "off"
+                else:
+                    result = "gate"
         await self.replies.send(msg["kiosk"], protocol.DUTY,
                                 protocol.duty(msg["id"], msg["kiosk"], result, protocol.now_ms()))
+        if held is not None and staff is not None:
+            # at the kiosk there is one reason: the person on duty checked by hand
+            try:
+                await self.open_gate(staff[0], staff[1], msg["door"], "manual_check_passed", "",
+                                     held["n"], via, kiosk=msg["kiosk"])
+            except DutyError as exc:  # the alert closed meanwhile, in the console
+                log.warning("gate by staff card at %s not opened: %s", msg["door"], exc.message)
 
     async def publish_staff_list(self) -> None:
         """The staff cards, as kiosks recognise them, retained for every kiosk."""
@@ -158,8 +175,9 @@ class DutyDesk:
     # --- the gate -------------------------------------------------------------------------
 
     async def open_gate(self, user: str, role: str, door: str, reason: str, note: str,
-                        alert: int | None, via: str) -> dict:
-        """Open `door`'s gate once; the opening as recorded, with the kiosk's answer."""
+                        alert: int | None, via: str, kiosk: str | None = None) -> dict:
+        """Open `door`'s gate once (by `kiosk`, or the door's latest); the opening as
+        recorded, with the kiosk's answer."""
         await self.check_door(door)
         if role != "manager":
             post = await self.roster.post_of(user)
@@ -172,7 +190,7 @@ class DutyDesk:
                 raise DutyError(404, f"no alert {alert} at {door[:64]}")
             if found["acked_ms"] is not None:
                 raise DutyError(409, f"alert {alert} is already closed")
-        kiosks = await self.kiosks_at(door)
+        kiosks = [kiosk] if kiosk is not None else await self.kiosks_at(door)
         if not kiosks:
             raise DutyError(409, f"no kiosk at {door[:64]} to open its gate")
         kiosk, event_id, at = kiosks[0], self.ids.new(), int(time.time() * 1000)

@@ -48,7 +48,7 @@ async def test_a_staff_card_signs_on_and_off_and_is_never_a_visit(site) -> None:
     added = staff_cli(site, "add", "test-duty", stdin=STAFF_ID + "\n")
     assert added.returncode == 0, added.stderr
     assert STAFF_ID not in added.stdout and "110***********002X" in added.stdout
-    visitor = first_of_colour(7, "green")
+    visitor, red = first_of_colour(7, "green"), first_of_colour(7, "red")
     async with kiosk_at(site, "kiosk-1", "east-gate") as k:
         await poll(lambda: k.kiosk.staff.cards.cards, timeout=15)  # the retained list came
         k.readings.present(Reading("id_card", STAFF_ID, medium="card", name="王工"))
@@ -59,17 +59,33 @@ async def test_a_staff_card_signs_on_and_off_and_is_never_a_visit(site) -> None:
         assert [(r["user"], r["on_via"]) for r in east["on_duty"]] == [
             ("test-duty", "card:kiosk-1")]
 
+        # A red code is held; the person on duty checks by hand and taps their card again:
+        # the gate opens once, and the red stays red.
+        k.readings.present(Reading("code", red.code_url, medium="screen"))
+        await k.lights.wait_for(1, timeout=10)
+        async with signed_in(site, "duty") as (http, _me):
+            (held,) = await poll(lambda: _entry_alerts(http), timeout=10)
+        assert held["assignee"] == "test-duty"
+        k.readings.present(Reading("id_card", STAFF_ID, medium="card", name="王工"))
+        await poll(lambda: k.lights.gate_openings, timeout=10)
+        assert k.lights.gate_openings == [3000] and "duty_off" not in k.lights.prompts
+
         k.readings.present(Reading("code", visitor.code_url, medium="screen"))
-        await k.lights.wait_for(1, timeout=10)  # a visitor is a scan, as ever
+        await k.lights.wait_for(2, timeout=10)  # a visitor is a scan, as ever
         k.readings.present(Reading("id_card", STAFF_ID, medium="card", name="王工"))
         await poll(lambda: "duty_off" in k.lights.prompts, timeout=10)
-        assert len(k.lights.shown) == 1, "the staff taps showed no verdict"
+        assert len(k.lights.shown) == 2, "the staff taps showed no verdict"
+        assert k.lights.gate_openings == [3000], "no open alert left: the tap signed off"
 
     async with signed_in(site, "manager") as (http, _me):
         entries = (await http.get("/api/entries")).json()
         page = (await http.get("/api/duty")).json()
         audit = (await http.get("/api/audit")).json()["rows"]
-    assert [e["method"] for e in entries] == ["code"], "no staff tap stored as a visit"
+    assert [(e["method"], e["colour"]) for e in entries] == [("code", "green"), ("code", "red")]
+    opened = next(r for r in audit if r["action"] == "open_gate")
+    assert (opened["user"], opened["detail"]["via"], opened["detail"]["reason"]) == (
+        "test-duty", "card:kiosk-1", "manual_check_passed")
+    assert opened["detail"]["alert"] == held["n"]
     assert page["staff"] == [{"user": "test-duty", "masked": "110***********002X",
                               "added_ms": page["staff"][0]["added_ms"]}]
     assert [r for d in page["doors"] for r in d["on_duty"]] == []
@@ -81,6 +97,10 @@ async def test_a_staff_card_signs_on_and_off_and_is_never_a_visit(site) -> None:
     assert STAFF_ID not in str(uploaded), "the staff card never reached the platform"
     for log in (site.work / "logs").iterdir():
         assert STAFF_ID not in log.read_text(errors="replace"), log.name
+
+
+async def _entry_alerts(http: httpx.AsyncClient) -> list[dict]:
+    return [a for a in (await http.get("/api/alerts")).json() if a["kind"] == "entry"]
 
 
 async def _uploaded(http: httpx.AsyncClient) -> list:

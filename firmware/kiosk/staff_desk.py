@@ -6,7 +6,9 @@ Staff cards are recognised from the gateway's retained staff list (docs/protocol
 it, kept on disk so a restarted kiosk knows them before the broker answers. A card whose
 hash is on the list is no visitor: nothing goes to the outbox, only a `staff` message with
 the hash (never the number); the gateway answers `duty` and the screen and voice say
-"signed on", "signed off" or "not a staff card".
+"signed on", "signed off" or "not a staff card". The person on duty here tapping again
+while a visitor is held at this door (after checking them by hand) opens the gate once
+instead: the gateway answers `gate` and sends the gate command.
 
 A `gate` command comes only from the gateway (the broker lets nobody else write this
 kiosk's gate topic). It is obeyed once, for this door, while fresh: one for another door,
@@ -30,7 +32,9 @@ from firmware.kiosk.reading import Reading
 
 log = logging.getLogger(__name__)
 
-DUTY_PROMPTS = {"on": "duty_on", "off": "duty_off", "not_staff": "staff_unknown"}
+# what the screen and voice say for the gateway's answer; "gate": the gate command that
+# follows says "opened by staff" itself
+DUTY_PROMPTS = {"on": "duty_on", "off": "duty_off", "not_staff": "staff_unknown", "gate": None}
 SEEN_GATES = 256  # gate command ids remembered, to refuse one delivered twice
 
 
@@ -101,7 +105,9 @@ class StaffDesk:
         finally:
             self._answers.pop(event_id, None)
         log.info("staff card at %s: %s", self.door, result or "no answer from the gateway")
-        await self.signal.prompt(DUTY_PROMPTS[result] if result else "read_failed")
+        prompt = DUTY_PROMPTS[result] if result else "read_failed"
+        if prompt is not None:
+            await self.signal.prompt(prompt)
         return result
 
     def on_duty(self, msg: dict) -> None:
