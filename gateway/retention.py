@@ -33,7 +33,7 @@ BATCH = 2000
 @dataclass(frozen=True, slots=True)
 class PurgeResult:
     events: int
-    alerts: int
+    alerts: int  # closed alerts, and the duty records beside them (gateway/duty.py)
     vacuumed: bool
     seconds: float
 
@@ -62,6 +62,12 @@ def purge(db_path: Path, retention_days: int, now_ms: int | None = None,
             alerts = conn.execute(
                 "DELETE FROM console_alerts WHERE ts < ? AND acked_ms IS NOT NULL", (cutoff,)
             ).rowcount
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name='gate_openings'").fetchone():
+            # gates opened by staff (a note may describe the visitor) and closed roster rows
+            alerts += conn.execute("DELETE FROM gate_openings WHERE asked_ms < ?",
+                                   (cutoff,)).rowcount
+            alerts += conn.execute("DELETE FROM duty_roster WHERE off_ms < ?",
+                                   (cutoff,)).rowcount
         vacuumed = False
         free = conn.execute("PRAGMA freelist_count").fetchone()[0]
         if vacuum and (events or alerts or free):

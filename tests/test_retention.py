@@ -11,7 +11,8 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
-from gateway import retention
+from firmware import schema
+from gateway import duty, retention
 from gateway.checkin import upload_record
 from gateway.personal import Pseudonymiser, mask, mask_name
 from gateway.store import Store
@@ -105,3 +106,30 @@ def test_the_purge_runs_at_the_configured_local_time():
     tz = ZoneInfo("Asia/Shanghai")
     assert retention.seconds_until("03:00", tz, datetime(2026, 11, 24, 2, 0, tzinfo=tz)) == 3600
     assert retention.seconds_until("03:00", tz, datetime(2026, 11, 24, 3, 0, tzinfo=tz)) == 86400
+
+
+async def test_old_gate_openings_and_closed_roster_rows_leave_with_the_alerts(tmp_path):
+    path = tmp_path / "gateway.sqlite"
+    store, reads = await open_store(path)
+    await close_store(store, reads)
+    schema.migrate_file(path, duty.COMPONENT)
+    note = "checked the paper code of 王某某"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        for n, at in enumerate((NOW - 40 * DAY, NOW - DAY)):
+            conn.execute("INSERT INTO gate_openings (id, door, kiosk, user, via, reason, note, "
+                         "asked_ms) VALUES (?,?,?,?,?,?,?,?)",
+                         (f"g-{n}", "east-gate", "kiosk-1", "wang", "console",
+                          "manual_check_passed", note, at))
+        conn.execute("INSERT INTO duty_roster (door, user, on_ms, on_via, off_ms, off_via) "
+                     "VALUES ('east-gate', 'wang', ?, 'console', ?, 'console')",
+                     (NOW - 41 * DAY, NOW - 40 * DAY))
+        conn.execute("INSERT INTO duty_roster (door, user, on_ms, on_via) "
+                     "VALUES ('east-gate', 'li', ?, 'console')", (NOW - 40 * DAY,))
+        conn.commit()
+    result = await asyncio.to_thread(retention.purge, path, 28, NOW)
+    assert result.alerts == 2
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert [r[0] for r in conn.execute("SELECT id FROM gate_openings")] == ["g-1"]
+        assert [r[0] for r in conn.execute("SELECT user FROM duty_roster")] == ["li"], \
+            "someone still on duty keeps their row"
+
