@@ -1,12 +1,18 @@
-"""Fault injection for the whole site: real processes, killed and cut at random moments.
+"""Fault injection for the whole site: real processes, killed, frozen and cut at random.
 
 Kiosks with a fast stream of simulated visitors, the real broker, the gateway and the
 platform simulator run as separate processes; kiosk↔broker, gateway↔broker and
-gateway↔platform traffic goes through cuttable links (simulators/netcut.py). A seeded
-schedule kill -9's processes (restarting them, as systemd would) and cuts and restores
-links. Then the kiosks stop taking visitors, everything is allowed to drain, and the
-result is checked: every scan a kiosk accepted is at the platform exactly once, in order
-per kiosk, and every SQLite file passes its integrity check.
+gateway↔platform traffic goes through links that can be cut or blackholed
+(simulators/netcut.py). A seeded schedule kill -9's processes (restarting them, as systemd
+would), freezes them with SIGSTOP for a while, and cuts, blackholes and restores links.
+Then the kiosks stop taking visitors, everything is allowed to drain, and the result is
+checked: every scan a kiosk accepted is at the platform exactly once, in order per kiosk
+and numbering epoch, no (kiosk, epoch, seq) is held by two scans, and every SQLite file
+passes its integrity check.
+
+A scan counts as accepted the moment the kiosk's outbox commits it: a trigger the harness
+puts in each outbox before its kiosk first starts copies every committed row's id into a
+table of its own, in the same transaction (never from logs or from `last_seq`).
 
 `python -m simulators.chaos --seed N` replays one schedule.
 """
@@ -15,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -26,8 +34,21 @@ from pathlib import Path
 
 import httpx
 
+from firmware import schema
+from firmware.kiosk import outbox as kiosk_outbox
 from gateway.broker import Broker, free_port
 from simulators import processes
+
+# The harness's record of every scan an outbox committed, filled inside the insert's own
+# transaction; the kiosk neither knows nor reads it.
+ACCEPTED = """
+CREATE TABLE IF NOT EXISTS chaos_accepted (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
+                                           epoch INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS chaos_accepted AFTER INSERT ON outbox BEGIN
+    INSERT OR IGNORE INTO chaos_accepted (id, seq, epoch) VALUES (NEW.id, NEW.seq,
+        coalesce((SELECT value FROM meta WHERE key = 'epoch'), 0));
+END;
+"""
 
 
 class CutLink:
@@ -44,6 +65,7 @@ class CutLink:
         assert self.proc.stdout.readline().strip() == "ready"
 
     def command(self, what: str) -> None:
+        """`cut`, `blackhole` or `restore`."""
         self.proc.stdin.write(what + "\n")
         self.proc.stdin.flush()
         assert self.proc.stdout.readline().strip() == what
@@ -82,6 +104,19 @@ def integrity(path: Path) -> str:
         db.close()
 
 
+def prepare_outbox(path: Path) -> None:
+    """The kiosk's outbox as the kiosk would create it, with the harness's trigger."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        schema.migrate(db, path, kiosk_outbox.COMPONENT)
+        db.execute("PRAGMA journal_mode=WAL")
+        for statement in schema.statements(ACCEPTED):
+            db.execute(statement)
+    finally:
+        db.close()
+
+
 def outbox_state(path: Path) -> tuple[int, int]:
     """(last sequence number issued, scans still unacknowledged) of a kiosk's outbox."""
     db = sqlite3.connect(path, timeout=10)
@@ -89,6 +124,16 @@ def outbox_state(path: Path) -> tuple[int, int]:
         last = db.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()[0]
         waiting = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
         return last, waiting
+    finally:
+        db.close()
+
+
+def accepted(path: Path) -> dict[str, tuple[int, int]]:
+    """Every scan the outbox ever committed: id -> (epoch, seq)."""
+    db = sqlite3.connect(path, timeout=10)
+    try:
+        return {row[0]: (row[1], row[2])
+                for row in db.execute("SELECT id, epoch, seq FROM chaos_accepted")}
     finally:
         db.close()
 
@@ -117,6 +162,7 @@ def start_site(work: Path, kiosks: int, rate_hz: float) -> Site:
         cfg.update(verdict_timeout_s=0.4, resend_after_s=2.0, seq_sync_s=2.0)
         cfg["broker"]["keepalive"] = 2
         configs[name] = cfg
+        prepare_outbox(work / name / "outbox.sqlite")
         procs[name] = processes.start_kiosk(work, cfg)
     return Site(work, broker, platform, platform_port, gateway, gw_config, procs, configs, links)
 
@@ -145,24 +191,50 @@ def kill(site: Site, what: str) -> None:
         site.kiosks[what].kill()
 
 
+def freeze(site: Site, what: str, frozen: bool) -> None:
+    """SIGSTOP (or SIGCONT) one part: it holds its sockets open and answers nothing."""
+    if what == "broker":
+        if site.broker.process is not None and site.broker.process.poll() is None:
+            os.kill(site.broker.process.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+        return
+    proc = {"platform": site.platform, "gateway": site.gateway}.get(what) or site.kiosks[what]
+    if frozen:
+        proc.pause()
+    else:
+        proc.resume()
+
+
 def chaos(site: Site, rng: random.Random, duration: float) -> None:
-    """Until `duration` runs out: every 1-4 s, kill one part or cut one link for a while."""
+    """Until `duration` runs out: every 1-4 s, one fault for a while — kill -9 a part, freeze
+    it with SIGSTOP, or cut or blackhole a link. The first four are one of each kind, in a
+    seeded order, so every schedule has them all."""
     targets = ["broker", "platform", "gateway", *site.kiosks]
+    first = rng.sample(["kill", "stop", "cut", "blackhole"], 4)
     end = time.monotonic() + duration
     while time.monotonic() < end:
         time.sleep(rng.uniform(1.0, 4.0))
-        if rng.random() < 0.6:
+        roll = rng.random()
+        kind = first.pop(0) if first else (
+            "kill" if roll < 0.4 else "stop" if roll < 0.6 else rng.choice(["cut", "blackhole"]))
+        if kind == "kill":
             target = rng.choice(targets)
             down = rng.uniform(0.2, 3.0)
             site.note(f"kill -9 {target}, back after {down:.1f} s")
             kill(site, target)
             time.sleep(down)
             restart(site, target)
+        elif kind == "stop":
+            target = rng.choice(targets)
+            down = rng.uniform(0.5, 8.0)  # past the MQTT keepalive at times
+            site.note(f"SIGSTOP {target} for {down:.1f} s")
+            freeze(site, target, True)
+            time.sleep(down)
+            freeze(site, target, False)
         else:
             link = rng.choice(list(site.links))
-            down = rng.uniform(0.5, 4.0)
-            site.note(f"cut {link} for {down:.1f} s")
-            site.links[link].command("cut")
+            down = rng.uniform(0.5, 6.0)
+            site.note(f"{kind} {link} for {down:.1f} s")
+            site.links[link].command(kind)
             time.sleep(down)
             site.links[link].command("restore")
 
@@ -189,25 +261,38 @@ def drain(site: Site, timeout: float) -> dict[str, tuple[int, int]]:
 
 
 def verify(site: Site, states: dict[str, tuple[int, int]]) -> dict:
+    """Each kiosk's accepted scans (its outbox's committed rows) against the platform's
+    records: each there once, nothing else there, each epoch in order."""
     report: dict = {"kiosks": {}, "problems": []}
     platform = f"http://127.0.0.1:{site.platform_port}"
     for name, (last_seq, _waiting) in states.items():
+        taken = accepted(site.work / name / "outbox.sqlite")
         arrival = httpx.get(f"{platform}/sim/records", params={"kiosk": name, "order": "arrival"},
                             timeout=30).json()
-        seqs = [row[2] for row in arrival]
+        keys = [row[0] for row in arrival]
         report["kiosks"][name] = {
-            "accepted": last_seq,
+            "accepted": len(taken),
+            "last_seq": last_seq,
             "at_platform": len(arrival),
             "posted_again": sum(row[3] - 1 for row in arrival),
         }
-        if sorted(seqs) != list(range(1, last_seq + 1)):
-            missing = sorted(set(range(1, last_seq + 1)) - set(seqs))
-            extra = sorted(set(seqs) - set(range(1, last_seq + 1)))
-            report["problems"].append(f"{name}: missing {missing[:20]} extra {extra[:20]}")
-        if len(set(seqs)) != len(seqs):
-            report["problems"].append(f"{name}: a sequence number stored twice")
-        if seqs != sorted(seqs):
-            report["problems"].append(f"{name}: records reached the platform out of order")
+        missing = sorted(set(taken) - set(keys), key=lambda k: taken[k])
+        extra = sorted(set(keys) - set(taken))
+        if missing or extra:
+            report["problems"].append(
+                f"{name}: missing {[taken[k] for k in missing[:20]]} extra {extra[:20]}")
+        if len(set(keys)) != len(keys):
+            report["problems"].append(f"{name}: a scan stored twice at the platform")
+        epochs: dict[int, list[int]] = {}
+        for row in arrival:
+            epochs.setdefault(row[4], []).append(row[2])
+        for epoch, seqs in epochs.items():
+            if seqs != sorted(seqs):
+                report["problems"].append(
+                    f"{name}: epoch {epoch} reached the platform out of order")
+    conflicts = httpx.get(f"{platform}/sim/conflicts", timeout=30).json()
+    if conflicts:
+        report["problems"].append(f"(kiosk, epoch, seq) held by two scans: {conflicts[:10]}")
     for path in sqlite_files(site.work):
         result = integrity(path)
         if result != "ok":
@@ -234,9 +319,13 @@ def run(work: Path, seed: int, duration: float, kiosks: int = 3, rate_hz: float 
         shutil.rmtree(work)
     site = start_site(work, kiosks, rate_hz)
     try:
-        chaos(site, rng, duration)
-        for link in site.links.values():
-            link.command("restore")
+        try:
+            chaos(site, rng, duration)
+        finally:  # nothing left frozen or cut, whatever happened
+            for target in ["broker", "platform", "gateway", *site.kiosks]:
+                freeze(site, target, False)
+            for link in site.links.values():
+                link.command("restore")
         if not site.broker.process:
             site.broker.start()
         states = drain(site, timeout=180)

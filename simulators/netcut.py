@@ -2,8 +2,11 @@
 kiosk and the broker, or between the gateway and the city platform.
 
 Runs as its own process: `python -m simulators.netcut --listen PORT --to PORT`. Commands
-on stdin: `cut` closes every connection and refuses new ones; `restore` lets them through
-again. Bytes are forwarded unchanged, so both ends speak their real protocols.
+on stdin: `cut` closes every connection and refuses new ones; `blackhole` keeps every
+connection open but carries nothing either way (a link that silently loses every packet:
+each end finds out only by its own timeouts; new connections are taken and held); `restore`
+lets everything through again, what was held back included, as TCP's retransmissions would.
+Bytes are forwarded unchanged, so both ends speak their real protocols.
 """
 
 from __future__ import annotations
@@ -18,9 +21,15 @@ class Link:
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.cut = False
+        self.flowing = asyncio.Event()  # clear while blackholed
+        self.flowing.set()
         self.pairs: set[asyncio.StreamWriter] = set()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        await self.flowing.wait()  # blackholed: the connection is held, nothing answers
         if self.cut:
             writer.close()
             return
@@ -36,6 +45,7 @@ class Link:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                await self.flowing.wait()  # blackholed: held back, the sender's buffers fill
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -43,6 +53,12 @@ class Link:
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
+
+    def set_blackhole(self, on: bool) -> None:
+        if on:
+            self.flowing.clear()
+        else:
+            self.flowing.set()
 
     def set_cut(self, cut: bool) -> None:
         self.cut = cut
@@ -65,6 +81,10 @@ async def main(listen: int, target: int) -> None:
             command = line.decode().strip()
             if command in ("cut", "restore"):
                 link.set_cut(command == "cut")
+                link.set_blackhole(False)
+                print(command, flush=True)
+            elif command == "blackhole":
+                link.set_blackhole(True)
                 print(command, flush=True)
 
 

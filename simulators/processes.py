@@ -97,6 +97,18 @@ class Process:
             self.popen.wait()
         self.popen = None
 
+    def pause(self) -> None:
+        """SIGSTOP the process and every process it started: frozen, sockets open, as a
+        machine stalled on its storage or swapping would be."""
+        if self.popen is not None and self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGCONT)
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
