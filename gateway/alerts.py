@@ -104,9 +104,10 @@ class Alerts:
 
     async def on_unattended(self, door: str, since_ms: int, ts: int, what: str) -> None:
         """Scans or people at a door with nobody on duty: once per unattended stretch
-        (`since_ms`, when its last person signed off), `what` saying what arrived."""
-        await self._raise(f"unattended:{door}:{since_ms}", "door_unattended", door=door[:64],
-                          ts=ts, action=what)
+        (`since_ms`, when its last person signed off) and day, `what` saying what came."""
+        day = int(time.time() * 1000) // 86_400_000
+        await self._raise(f"unattended:{door}:{since_ms}:{day}", "door_unattended",
+                          door=door[:64], ts=ts, action=what)
 
     async def on_misuse(self, seen: MisuseSeen) -> None:
         """A one-time signed code at a second door, or presented again."""

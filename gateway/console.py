@@ -166,8 +166,8 @@ class Console:
                 view = await self._entry_view(event)
                 self.hub.publish("entry", view)
                 await patiently(partial(self.alerts.on_entry, view), "alert")
-                await patiently(partial(self.desk.unattended, event.door, event.ts, "scan"),
-                                "alert")
+                await patiently(partial(self.desk.unattended, event.door, event.ts, "scan",
+                                        event.kiosk), "alert")
             elif isinstance(event, MisuseSeen):
                 await patiently(partial(self.alerts.on_misuse, event), "alert")
             elif isinstance(event, ScanDistrusted):

@@ -6,7 +6,7 @@ the doors nobody watches, and the gate opened once by the person on duty.
   (gateway/duty.py); the tap signs them on at the kiosk's door, or off if they were
   already on duty there, and the kiosk is told which (`duty`), to show and say it.
 - Scans or people counted at a door with nobody on duty raise "door unattended", once
-  per unattended stretch.
+  per unattended stretch and day.
 - Opening a gate: only the person on duty at that door (or the site manager), for a
   reason from a short list, for one kiosk of that door. The command goes out over the
   broker, where only the gateway may write a kiosk's `gate` topic; the kiosk refuses one
@@ -165,9 +165,11 @@ class DutyDesk:
                 sent = cards
             await asyncio.sleep(every_s)
 
-    async def unattended(self, door: str, ts: int, what: str) -> None:
+    async def unattended(self, door: str, ts: int, what: str, kiosk: str = "") -> None:
         """Scans (`what` = scan) or people counted (`people`) at a door: alert if nobody
         is on duty there."""
+        if kiosk in protocol.RESERVED_KIOSK_NAMES:
+            return  # keyed in by staff (a registration, the paper register): not the door
         since = await self.roster.unattended_since(door)
         if since is not None:
             await self.alerts.on_unattended(door, since, ts, what)
@@ -210,6 +212,8 @@ class DutyDesk:
             done = await asyncio.wait_for(answer, self.cfg.duty.gate_answer_s)
         except (TimeoutError, aiomqtt.MqttError) as exc:  # no answer, or no broker
             log.warning("gate at %s: no answer from %s (%s)", door, kiosk, type(exc).__name__)
+            await self.audit.record("system", "-", "gate_no_answer", door=door, kiosk=kiosk,
+                                    opening=n)
             done = None
         finally:
             self._answers.pop(event_id, None)

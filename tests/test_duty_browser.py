@@ -27,7 +27,7 @@ from simulators.population import first_of_colour
 from simulators.visitors import QueuedReadings
 from tests.conftest import SITE, launch_chromium, poll
 from tests.test_console_browser import open_signed_in, shot
-from tests.test_console_site import outbox_empty, running_site, signed_in
+from tests.test_console_site import kiosk_at, outbox_empty, running_site, signed_in
 
 SECRET = "manager-webhook-secret-0123"
 GATE_MS = 1000
@@ -278,3 +278,36 @@ async def test_handover_to_the_cdc_is_recorded_with_contact_and_time(site):
 
 async def _open_alerts(http: httpx.AsyncClient) -> list[dict]:
     return [a for a in (await http.get("/api/alerts")).json() if a["kind"] == "entry"]
+
+
+async def test_a_door_nobody_watches_alerts_once_and_an_unanswered_gate_says_so(site):
+    green = first_of_colour(7, "green")
+    async with signed_in(site, "duty") as (http, _me):
+        await http.post("/api/duty/sign-off")
+    async with kiosk_at(site, "kiosk-4", "west-gate") as k:
+        for _ in range(2):
+            k.readings.present(Reading("code", green.code_url, medium="screen"))
+        await k.lights.wait_for(2, timeout=10)
+    async with signed_in(site, "manager") as (http, _me):
+        (alert,) = await poll(lambda: _unattended(http, "west-gate"), timeout=10)
+        await asyncio.sleep(1.0)  # the second scan's event has been handled by now
+        assert len(await _unattended(http, "west-gate")) == 1, "once per unattended stretch"
+    assert alert["action"] == "scan" and alert["assignee"] is None
+
+    # The kiosk has gone: the gate opening is recorded, unanswered, and says so.
+    async with signed_in(site, "duty") as (http, _me):
+        assert (await http.post("/api/duty/sign-on", json={"door": "west-gate"})).is_success
+        opened = (await http.post("/api/doors/west-gate/open",
+                                  json={"reason": "device_fault", "note": "读卡器故障"})).json()
+        await http.post("/api/duty/sign-off")
+    assert (opened["kiosk"], opened["ok"], opened["reason"]) == ("kiosk-4", None, "device_fault")
+    async with signed_in(site, "manager") as (http, _me):
+        audit = (await http.get("/api/audit")).json()["rows"]
+    assert any(r["action"] == "gate_no_answer" and r["detail"]["opening"] == opened["n"]
+               for r in audit)
+    assert all("读卡器故障" not in str(r["detail"]) for r in audit), "notes stay out of the log"
+
+
+async def _unattended(http: httpx.AsyncClient, door: str) -> list[dict]:
+    return [a for a in (await http.get("/api/alerts", params={"open": False})).json()
+            if a["kind"] == "door_unattended" and a["door"] == door]
