@@ -398,3 +398,37 @@ def test_a_revoked_kiosk_certificate_is_refused(site) -> None:
     assert _mqtt_connect(port, context_b, b.kiosk, b.secret) == bytes([0x20, 2, 0, 0])
     crl = x509.load_pem_x509_crl((site["setup"].tls_dir / "crl.pem").read_bytes())
     assert crl.get_revoked_certificate_by_serial_number(serial) is not None
+
+
+def test_only_the_gateway_may_open_a_kiosks_gate(site) -> None:
+    """一码一守: a gate command is authenticated by the broker. No kiosk may write one,
+    not for another kiosk and not for itself; a kiosk may tap staff cards only as itself."""
+    a, b = site["a"], site["b"]
+    gateway = site["probe"]("gateway", site["gateway"])
+    assert gateway.connect() == 0
+    assert gateway.subscribe(f"placecode/{SITE}/+/{protocol.STAFF}") == 1
+    kiosk_b = site["probe"](b.kiosk, b.secret)
+    assert kiosk_b.connect() == 0
+    assert kiosk_b.subscribe(protocol.topic(SITE, b.kiosk, protocol.GATE)) == 1
+    kiosk_a = site["probe"](a.kiosk, a.secret)
+    assert kiosk_a.connect() == 0
+
+    def gate(kiosk: str) -> bytes:
+        return protocol.encode(protocol.GATE, protocol.gate(
+            protocol.EventIds().new(), kiosk, f"{VENUE}/W1", 3000, "emergency",
+            protocol.now_ms()))
+
+    assert kiosk_a.publish(protocol.topic(SITE, b.kiosk, protocol.GATE), gate(b.kiosk)) \
+        == NOT_AUTHORIZED
+    assert kiosk_b.publish(protocol.topic(SITE, b.kiosk, protocol.GATE), gate(b.kiosk)) \
+        == NOT_AUTHORIZED
+    assert kiosk_a.publish(protocol.topic(SITE, b.kiosk, protocol.STAFF), b"{}") \
+        == NOT_AUTHORIZED
+    real = gate(b.kiosk)
+    assert gateway.publish(protocol.topic(SITE, b.kiosk, protocol.GATE), real) == 0
+    assert kiosk_b.messages.get(timeout=5)[1] == real, "only the gateway's command arrives"
+    assert kiosk_b.messages.empty()
+    tap = protocol.encode(protocol.STAFF, protocol.staff(
+        protocol.EventIds().new(), a.kiosk, f"{VENUE}/E1", protocol.now_ms(), "0" * 32))
+    assert kiosk_a.publish(protocol.topic(SITE, a.kiosk, protocol.STAFF), tap) == 0
+    assert gateway.messages.get(timeout=5)[1] == tap
