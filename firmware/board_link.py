@@ -38,7 +38,7 @@ else:  # ports without os.urandom (the WebAssembly one); rp2 seeds random from i
 
 
 MAJOR = 1
-MINOR = 0
+MINOR = 1  # 1: MEASURE / TEMPERATURE (the door's thermometer)
 
 SYNC = b"\xa5\x5a"
 HEADER = "<BBII"  # length of payload, type, sender boot id, sequence number
@@ -54,6 +54,8 @@ HELLO = 0x01  # both ways: version handshake; a new boot id means the sender res
 ACK = 0x02  # both ways: acknowledges one sequence number, with a status
 HEARTBEAT = 0x03  # kiosk -> board: "the Pi is alive"; the board answers with BEAT
 BEAT = 0x04  # board -> kiosk: state snapshot, answer to HEARTBEAT
+MEASURE = 0x05  # kiosk -> board: read the thermometer now; answered by TEMPERATURE
+TEMPERATURE = 0x06  # board -> kiosk: the reading (or why there is none), answer to MEASURE
 SHOW = 0x10  # kiosk -> board: light + pattern + tone for N ms
 GATE = 0x11  # kiosk -> board: energise the gate relay for N ms
 IDLE = 0x12  # kiosk -> board: what the ring shows between verdicts
@@ -62,7 +64,8 @@ TAMPER = 0x21  # board -> kiosk: enclosure opened/closed
 RESTARTED = 0x22  # board -> kiosk: the board booted (reset cause)
 
 NAMES = {
-    HELLO: "hello", ACK: "ack", HEARTBEAT: "heartbeat", BEAT: "beat", SHOW: "show",
+    HELLO: "hello", ACK: "ack", HEARTBEAT: "heartbeat", BEAT: "beat", MEASURE: "measure",
+    TEMPERATURE: "temperature", SHOW: "show",
     GATE: "gate", IDLE: "idle", PASSED: "passed", TAMPER: "tamper", RESTARTED: "restarted",
 }
 COMMANDS = (SHOW, GATE, IDLE)  # acknowledged, retried by the kiosk
@@ -76,6 +79,8 @@ IDLE_MODES = ("ready", "closed", "manual")
 DIRECTIONS = ("none", "in", "out")
 RESET_CAUSES = ("power_on", "watchdog", "soft", "unknown")
 ACK_STATUS = ("ok", "bad_args", "unknown_type", "no_session", "version")
+# a TEMPERATURE's status: a reading, no thermometer fitted, or the sensor's fault
+TEMP_STATUS = ("ok", "no_sensor", "no_answer", "bad_crc", "sensor_flag")
 
 # payload layouts (little-endian); events share one: event number, value, board uptime ms
 LAYOUTS = {
@@ -83,6 +88,10 @@ LAYOUTS = {
     ACK: "<IB",  # acknowledged sequence number, status
     HEARTBEAT: "<",
     BEAT: "<BBBBHII",  # mode, failsafe, tamper open, relay on, pending events, in, out
+    MEASURE: "<",
+    # the MEASURE's sequence number, status, object and ambient temperature in hundredths
+    # of a kelvin (unsigned; 0 without a reading): 36.50 °C is 30965
+    TEMPERATURE: "<IBHH",
     SHOW: "<BBBI",  # light, pattern, tone, duration ms
     GATE: "<I",  # duration ms
     IDLE: "<B",  # idle mode
@@ -222,6 +231,14 @@ class FrameReader:
         # drop this sync and look for the next one: the real frame may start inside
         self.counters[reason] += 1
         self._buf = self._buf[1:]
+
+
+def centi_kelvin(centi_celsius):
+    return centi_celsius + 27315
+
+
+def centi_celsius(centi_kelvin_value):
+    return centi_kelvin_value - 27315
 
 
 def new_counters():

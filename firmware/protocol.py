@@ -73,6 +73,7 @@ GATE_FRESH_MS = 30000  # an older gate command is refused: it was meant for some
 DECISION_FIELDS = ("colour", "action", "source")
 
 MAX_PAYLOAD = 8192
+MAX_TEMP_DC = 600  # 60.0 °C: beyond what an infrared forehead reading can be
 _ID_LEN = 36
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -178,6 +179,9 @@ SCHEMAS = {  # type: dict[str, dict[str, tuple]]
         "action": (_STR, False, ACTIONS),
         "prompt": (_STR, False, PROMPTS),
         "source": (_STR, False, SOURCES),
+        # the visitor's temperature in tenths of a degree Celsius, where the door has a
+        # thermometer and it answered
+        "temp_dc": (_INT, False, None),
     },
     VERDICT: {
         "v": (_INT, True, None),
@@ -328,6 +332,8 @@ def validate(kind, msg):
         raise ProtocolError("bad_value", "ms")
     if kind == GATE_DONE and msg["ok"] == ("refused" in msg):
         raise ProtocolError("bad_value", "refused")  # a refusal says why; a success does not
+    if "temp_dc" in msg and not 0 <= msg["temp_dc"] <= MAX_TEMP_DC:
+        raise ProtocolError("bad_value", "temp_dc")
     if "seq" in msg and msg["seq"] < 1:
         raise ProtocolError("bad_value", "seq")
     if "epoch" in schema and "epoch" in msg and not 0 <= msg["epoch"] <= MAX_EPOCH:
@@ -365,9 +371,10 @@ def decode(topic_name, payload):
 
 
 def scan(event_id, kiosk, door, seq, ts, method, credential, medium=None, name=None,
-         decided=None, epoch=0):
+         decided=None, epoch=0, temp_dc=None):
     """`decided`: (colour, action, prompt, source) when the kiosk decided on its own.
-    `epoch`: the numbering epoch of `seq`; 0 (a kiosk without epochs) is not sent."""
+    `epoch`: the numbering epoch of `seq`; 0 (a kiosk without epochs) is not sent.
+    `temp_dc`: the visitor's temperature in tenths of a degree Celsius."""
     msg = {
         "v": VERSION,
         "id": event_id,
@@ -386,6 +393,8 @@ def scan(event_id, kiosk, door, seq, ts, method, credential, medium=None, name=N
         msg["name"] = name
     if decided is not None:
         msg["colour"], msg["action"], msg["prompt"], msg["source"] = decided
+    if temp_dc is not None:
+        msg["temp_dc"] = temp_dc
     return msg
 
 

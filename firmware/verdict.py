@@ -49,6 +49,8 @@ PROMPT_TEXT = {
     "show_code": ("请出示健康码", "Please show your health code"),
     "place_card": ("请放置身份证", "Please place your ID card"),
     "read_failed": ("读取失败，请重试", "Read failed, please try again"),
+    "high_temperature": ("体温偏高，请稍候，工作人员为您复测",
+                         "Temperature high: please wait, staff will check again"),
     # spoken in place of a verdict's own text: no colour is ever said aloud (SPOKEN)
     "go_ahead": ("请通行", "Please go ahead"),
     "staff_coming": ("请稍候，工作人员马上为您服务",
@@ -66,13 +68,13 @@ PROMPT_TEXT = {
 PROMPTS = (
     "pass", "wait_staff", "no_entry", "manual_check", "stale_status",
     "not_health_code", "show_code", "place_card", "read_failed",
-    "yellow_no_entry", "test_required",
+    "yellow_no_entry", "test_required", "high_temperature",
 )
 # What the voice says for a prompt whose screen text names a colour. The queue behind the
 # visitor hears the same neutral words for green, yellow and red alike; the colour is
 # shown only on the screen facing the visitor (一码一守: abnormal codes handled discreetly).
 SPOKEN = {"pass": "go_ahead", "wait_staff": "staff_coming", "no_entry": "staff_coming",
-          "yellow_no_entry": "staff_coming"}
+          "yellow_no_entry": "staff_coming", "high_temperature": "staff_coming"}
 COLOUR_WORDS = ("绿", "黄", "红", "green", "yellow", "red")
 
 
@@ -134,6 +136,17 @@ def for_colour(event_id, colour, source=PLATFORM):
     if source == STALE and colour != RED:
         action, prompt = HOLD, "stale_status"
     return Verdict(event_id, colour, action, prompt, source)
+
+
+def with_temperature(verdict, temp_dc, threshold_dc):
+    """A visitor measured at or above the threshold (tenths of a degree Celsius) takes
+    the manual-check path: held for the person on duty, whatever the colour, and never
+    let through by the gate. A refusal stays a refusal; no reading changes nothing."""
+    if temp_dc is None or threshold_dc is None or temp_dc < threshold_dc:
+        return verdict
+    if verdict.action == REFUSE:
+        return verdict
+    return Verdict(verdict.event_id, verdict.colour, HOLD, "high_temperature", verdict.source)
 
 
 def transcribed(event_id, colour_seen):

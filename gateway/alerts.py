@@ -93,10 +93,13 @@ class Alerts:
             self.publish("alert", row)
 
     async def on_entry(self, view: dict) -> None:
+        """An entry that needs a person; a visitor held for a high temperature is its own
+        kind, so the person on duty knows to re-check before anything else."""
         if needs_person(view):
             duty = await self.on_duty(view["door"])
+            kind = "high_temperature" if view.get("prompt") == "high_temperature" else "entry"
             await self._raise(
-                view["id"], "entry", kiosk=view["kiosk"], door=view["door"], ts=view["ts"],
+                view["id"], kind, kiosk=view["kiosk"], door=view["door"], ts=view["ts"],
                 colour=view["colour"], action=view["action"],
                 masked=view.get("masked_name") or view.get("masked"),
                 assignee=",".join(duty) or None,

@@ -117,7 +117,8 @@ async def running(
         statuses = StatusCache(platform, p.cache_ttl_s, p.cache_max_stale_s)
         pseudonyms = Pseudonymiser(cfg.pseudonym_key)
         checkin = CheckIn(cfg.site, store, statuses, pseudonyms, replies, observers,
-                          on_stored=forwarder.wake.set, trust=trust, policies=policies)
+                          on_stored=forwarder.wake.set, trust=trust, policies=policies,
+                          threshold_dc=round(cfg.temperature.threshold_c * 10))
         registrar = Registrar(cfg.site, store, reads, statuses, pseudonyms, observers, register,
                               site_console.units, on_stored=forwarder.wake.set,
                               policies=policies)

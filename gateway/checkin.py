@@ -69,6 +69,8 @@ def upload_record(site: str, msg: dict, judged: Judgement | None = None,
         record["epoch"] = msg["epoch"]  # with kiosk and seq, the scan's place in its numbering
     if "name" in msg:
         record["name"] = msg["name"]
+    if "temp_dc" in msg:
+        record["temp_dc"] = msg["temp_dc"]
     if judged is not None and judged.flags:
         record["flags"] = list(judged.flags)
         if judged.skewed and received_ms is not None:
@@ -88,6 +90,7 @@ class CheckIn:
         on_stored: Callable[[], None] = lambda: None,
         trust: KioskTrust | None = None,
         policies: EntryPolicies | None = None,
+        threshold_dc: int | None = None,
     ) -> None:
         self.site = site
         self.store = store
@@ -98,6 +101,8 @@ class CheckIn:
         self.on_stored = on_stored  # a new scan is waiting for upload
         self.trust = trust or KioskTrust(KioskRegister(None), GatewayLists())
         self.policies = policies or EntryPolicies({}, no_categories)
+        # a visitor measured at or above this (tenths of a degree) is held for a re-check
+        self.threshold_dc = threshold_dc
         self.counts: Counter[str] = Counter()
         # One-time signed codes seen at two doors, or again: flagged to the console.
         self.misuse = ReplayGuard(secret=pseudonyms.key)
@@ -202,10 +207,12 @@ class CheckIn:
             self.on_stored()
 
     def _decide(self, msg: dict, status: Status) -> Verdict:
-        """The colour's verdict under the door's entry policy (gateway/entry_policy.py)."""
+        """The colour's verdict under the door's entry policy (gateway/entry_policy.py);
+        a temperature at or above the threshold holds the visitor for the person on duty."""
         verdict = verdicts.for_colour(msg["id"], status.colour, status.source)
         policy = self.policies.for_door(msg["door"])
-        return verdicts.apply_policy(verdict, policy, status.tested_ms, protocol.now_ms())
+        verdict = verdicts.apply_policy(verdict, policy, status.tested_ms, protocol.now_ms())
+        return verdicts.with_temperature(verdict, msg.get("temp_dc"), self.threshold_dc)
 
     def _refuse(self, msg: dict, judged: Judgement) -> None:
         """A scan the gateway will not take (another door): acknowledged, so the kiosk

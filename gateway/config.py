@@ -172,6 +172,15 @@ class DutyConfig(_Strict):
         return value
 
 
+class TemperatureConfig(_Strict):
+    """Doors with an infrared thermometer send each visitor's reading with the scan: at or
+    above `threshold_c` the gateway's verdict holds the visitor for the person on duty
+    (firmware/verdict.py with_temperature) and the console raises an alert. The kiosks'
+    own `[thermometer] threshold_c` (for what they decide alone) should be the same."""
+
+    threshold_c: float = Field(37.3, ge=35.0, le=42.0)
+
+
 class GatewayConfig(_Strict):
     site: str
     db_path: Path
@@ -194,6 +203,7 @@ class GatewayConfig(_Strict):
         policies_from_config(value)  # raises PolicyError (a ValueError) naming the entry
         return value
     duty: DutyConfig = DutyConfig()
+    temperature: TemperatureConfig = TemperatureConfig()
 
     @field_validator("site")
     @classmethod

@@ -162,6 +162,10 @@ def overruled(msg: dict, claimed: Verdict, lists: GatewayLists, at_s: float,
     if (claimed.colour, claimed.action, claimed.source) == \
             (expected.colour, expected.action, expected.source):
         return None
+    if claimed.prompt == "high_temperature" and claimed.action == verdicts.HOLD and \
+            "temp_dc" in msg and expected.action != verdicts.REFUSE and \
+            (claimed.colour, claimed.source) == (expected.colour, expected.source):
+        return None  # held for its temperature (firmware/verdict.py with_temperature)
     return expected
 
 

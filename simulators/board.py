@@ -25,7 +25,7 @@ from typing import Any, Self
 
 from firmware import board_link as link
 from firmware.board.core import Board
-from firmware.board.sim_pins import SimPins
+from firmware.board.sim_pins import SimMLX90614, SimPins
 
 log = logging.getLogger(__name__)
 TICK_S = 0.005
@@ -38,8 +38,8 @@ def _now_ms() -> int:
 class PtyPins(SimPins):
     """SimPins whose serial port is the master side of a pty."""
 
-    def __init__(self, master: int) -> None:
-        super().__init__()
+    def __init__(self, master: int, thermometer: SimMLX90614 | None = None) -> None:
+        super().__init__(thermometer)
         self.master = master
         self.muted = False  # True: written bytes are lost, as on a glitching cable
 
@@ -66,7 +66,12 @@ class PtyPins(SimPins):
 class BoardSimulator:
     """One board behind a pty whose slave is reachable at `path` (a symlink if `link`)."""
 
-    def __init__(self, config: dict[str, Any] | None = None, link_path: str | None = None) -> None:
+    def __init__(self, config: dict[str, Any] | None = None, link_path: str | None = None,
+                 thermometer: SimMLX90614 | None = None) -> None:
+        """`thermometer`: the sensor on the board's I2C bus (the board's settings get
+        `thermometer = "mlx90614"`); none: a door without one, as today."""
+        if thermometer is not None:
+            config = dict(config or {}, thermometer="mlx90614")
         self.config = config
         self.link = Path(link_path) if link_path else None
         self.restarts = 0
@@ -76,7 +81,7 @@ class BoardSimulator:
         self._awake.set()
         self._thread: threading.Thread | None = None
         self._master = self._slave = -1
-        self.pins = PtyPins(-1)
+        self.pins = PtyPins(-1, thermometer)
         self._open_pty()
         self.pins.now = _now_ms()
         self.board = Board(self.pins, self.pins.now, config)
@@ -199,6 +204,18 @@ class BoardSimulator:
         with self._lock:
             self.pins.tamper = opened
 
+    def set_temperature(self, celsius: float) -> None:
+        """What the next visitor's forehead reads."""
+        with self._lock:
+            assert self.pins.thermometer is not None, "no thermometer on this board"
+            self.pins.thermometer.object_cc = round(celsius * 100)
+
+    def set_sensor_answering(self, answering: bool) -> None:
+        """False: the thermometer stops answering on the bus (unplugged, broken wire)."""
+        with self._lock:
+            assert self.pins.thermometer is not None, "no thermometer on this board"
+            self.pins.thermometer.answering = answering
+
     def state(self) -> dict[str, Any]:
         with self._lock:
             return dict(self.pins.state, failsafe=self.board.failsafe,
@@ -215,13 +232,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--link", help="also reach the pty at this path (a symlink)")
     parser.add_argument("--heartbeat-timeout-ms", type=int, default=3000)
     parser.add_argument("--gate-safe-state", choices=("locked", "free"), default="locked")
+    parser.add_argument("--thermometer", type=float, metavar="CELSIUS",
+                        help="fit an MLX90614 reading this temperature")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = {"heartbeat_timeout_ms": args.heartbeat_timeout_ms,
               "gate_safe_state": args.gate_safe_state}
-    with BoardSimulator(config, args.link) as sim:
+    sensor = None if args.thermometer is None else SimMLX90614(round(args.thermometer * 100))
+    with BoardSimulator(config, args.link, sensor) as sim:
         print(f"board on {sim.path}  (protocol {link.MAJOR}.{link.MINOR}); "
-              "commands: in, out, tamper, restart, quit", flush=True)
+              "commands: in, out, tamper, temp C, sensor on|off, restart, quit", flush=True)
         quit_asked = False
         for line in sys.stdin:
             cmd = line.strip()
@@ -229,6 +249,13 @@ def main(argv: list[str] | None = None) -> None:
                 sim.walk(cmd)
             elif cmd == "tamper":
                 sim.set_tamper(not sim.pins.tamper)
+            elif cmd.startswith("temp ") and sensor is not None:
+                try:
+                    sim.set_temperature(float(cmd.split()[1]))
+                except ValueError:
+                    print("temp takes degrees Celsius, e.g. temp 38.2", flush=True)
+            elif cmd in ("sensor on", "sensor off") and sensor is not None:
+                sim.set_sensor_answering(cmd == "sensor on")
             elif cmd == "restart":
                 sim.restart()
             elif cmd == "quit":

@@ -25,7 +25,7 @@ from typing import TextIO
 from firmware.kiosk import devices as hardware
 from firmware.kiosk.config import KioskConfig
 from firmware.kiosk.health import Health
-from firmware.kiosk.ports import DoorCounter, DoorSignal
+from firmware.kiosk.ports import DoorCounter, DoorSignal, Thermometer
 from firmware.kiosk.process import main as kiosk_main
 from firmware.kiosk.reading import Reading, ReadingSource
 from simulators.lights import SimulatedLights
@@ -62,10 +62,12 @@ def build(cfg: KioskConfig, health: Health) -> hardware.Devices:
     prompts = hardware.Prompts()
     signal: DoorSignal
     counter: DoorCounter | None = None
+    thermometer: Thermometer | None = None
     if cfg.signal.kind == "lights":
         signal = SimulatedLights(report=sys.stdout if cfg.input.kind == "scripted" else None)
     else:
-        signal, counter = hardware.board_signal(cfg, health)
+        signal, board = hardware.board_signal(cfg, health)
+        counter, thermometer = board, board if cfg.thermometer else None
     source: ReadingSource
     if cfg.input.kind == "simulated":
         source = SimulatedVisitors(cfg.input.platform_seed, cfg.input.seed, cfg.input.rate_hz)
@@ -85,7 +87,7 @@ def build(cfg: KioskConfig, health: Health) -> hardware.Devices:
     if cfg.reader is not None:
         sources.append(hardware.id_card_reader(cfg, health, prompts))
     return hardware.Devices(hardware.MergedReadings(sources), signal, health, counter,
-                            [lambda: prompts.run(signal)])
+                            thermometer, [lambda: prompts.run(signal)])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,6 +70,22 @@ def test_a_kiosk_decision_holds_only_as_the_kiosk_could_have_made_it(lists):
         assert ("decision_overruled" in judged.flags) == (expected is not None)
 
 
+def test_a_kiosk_holding_a_visitor_for_a_high_temperature_is_believed(lists):
+    """A valid signed code held for its temperature (firmware/verdict.py with_temperature)
+    is stricter than the gateway's own green, never a wrong green: it holds. Without a
+    temperature on the scan the same hold is a claim the kiosk could not have made."""
+    trust = KioskTrust(KioskRegister(None), lists)
+    good = keys.sign_code(issuer("es"), iat=NOW - 3600)
+    held = verdicts.with_temperature(verdicts.for_signed_code("x", True, ""), 385, 373)
+    assert (held.action, held.prompt) == ("hold", "high_temperature")
+    msg, _ = scan("signed_code", good, held)
+    msg.update(prompt=held.prompt, temp_dc=385)
+    assert trust.judge(msg, held, int(NOW * 1000), live=True).replacement is None
+    del msg["temp_dc"]
+    judged = trust.judge(msg, held, int(NOW * 1000), live=True)
+    assert judged.flags == ["decision_overruled"]
+
+
 def test_a_scan_at_another_door_and_a_far_off_time(lists):
     trust = KioskTrust(KioskRegister({"k1": frozenset({"v/E1"})}), lists, max_skew_ms=300_000)
     now = int(NOW * 1000)

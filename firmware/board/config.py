@@ -14,9 +14,10 @@ DEFAULTS = {
     "tamper_debounce_ms": 50,
     "event_retry_ms": 300,  # unacknowledged events are re-sent this often
     "max_pending_events": 64,  # past this the oldest unacknowledged event is dropped
+    "thermometer": "none",  # "mlx90614": an infrared thermometer on I2C0 (hardware/pins.md)
 }
 
-_CHOICES = {"gate_safe_state": ("locked", "free")}
+_CHOICES = {"gate_safe_state": ("locked", "free"), "thermometer": ("none", "mlx90614")}
 _LIMITS = {
     "heartbeat_timeout_ms": (500, 60000),
     "max_gate_ms": (100, 30000),

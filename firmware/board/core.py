@@ -23,6 +23,7 @@ from .counter import DoorCounter
 from .debounce import Debounced
 from .gate import Gate
 from .lights import LightRing
+from .mlx90614 import MLX90614, SensorError
 from .ticks import reached, ticks_add, ticks_diff
 
 IDLE_LOOKS = {
@@ -47,6 +48,10 @@ class Board:
         self.gate = Gate(self.config["max_gate_ms"], self.config["gate_safe_state"])
         self.door = DoorCounter(self.config["beam_debounce_ms"])
         self.tamper = Debounced(self.config["tamper_debounce_ms"])
+        self.thermometer = None
+        if self.config["thermometer"] == "mlx90614":
+            self.thermometer = MLX90614(pins.i2c())
+        self.thermometer_faults = 0
         self.idle_mode = "ready"
         self.failsafe = False
         self.failsafe_entered = 0
@@ -112,6 +117,8 @@ class Board:
         fields = frame.fields()
         if frame.type == link.HEARTBEAT:
             self._send(self._beat(now))
+        elif frame.type == link.MEASURE:
+            self._send(self._measure(frame.seq))
         elif frame.type == link.ACK:
             self._acknowledged(fields[0])
         elif frame.type in link.COMMANDS:
@@ -161,6 +168,21 @@ class Board:
             self.door.counts["in"],
             self.door.counts["out"],
         )[1]
+
+    def _measure(self, seq):
+        """Read the thermometer now (a few ms on the bus) and answer with the reading, or
+        with why there is none; the Pi goes on without a temperature either way."""
+        if self.thermometer is None:
+            return self.session.frame(link.TEMPERATURE, seq, 1, 0, 0)[1]
+        try:
+            body = self.thermometer.object_cc()
+            ambient = self.thermometer.ambient_cc()
+        except SensorError as err:
+            self.thermometer_faults += 1
+            status = link.TEMP_STATUS.index(err.reason)
+            return self.session.frame(link.TEMPERATURE, seq, status, 0, 0)[1]
+        return self.session.frame(link.TEMPERATURE, seq, 0, link.centi_kelvin(body),
+                                  link.centi_kelvin(ambient))[1]
 
     # --- safety -----------------------------------------------------------------------
 

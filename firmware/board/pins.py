@@ -11,7 +11,7 @@ import sys
 
 import machine
 import micropython
-from machine import PWM, WDT, Pin
+from machine import I2C, PWM, WDT, Pin
 
 PIN_MAP = {
     "red": 2, "amber": 3, "green": 4,  # ring segments via ULN2003A, active high
@@ -20,7 +20,9 @@ PIN_MAP = {
     "beam_a": 10, "beam_b": 11,  # IR receivers, open collector, LOW = beam broken
     "tamper": 12,  # micro switch to GND, closed while the lid is shut
     "maint": 15,  # jumper to GND at boot: skip the firmware, keep the REPL
+    "i2c_sda": 8, "i2c_scl": 9,  # I2C0 to the MLX90614 thermometer (optional), 4.7k pull-ups
 }
+I2C_HZ = 100000  # the MLX90614's SMBus limit
 RESET_CAUSES = {
     getattr(machine, "PWRON_RESET", -1): "power_on",
     getattr(machine, "WDT_RESET", -2): "watchdog",
@@ -78,6 +80,10 @@ class Pins:
 
     def tamper_open(self):
         return self._tamper.value() == 1
+
+    def i2c(self):
+        """The thermometer's bus, made when the board's settings say one is fitted."""
+        return I2C(0, sda=Pin(PIN_MAP["i2c_sda"]), scl=Pin(PIN_MAP["i2c_scl"]), freq=I2C_HZ)
 
     def feed_watchdog(self):
         self._wdt.feed()

@@ -27,6 +27,7 @@ import serial
 from firmware import board_link as link
 from firmware.kiosk.board_counts import DoorCount, DoorEventStore
 from firmware.kiosk.health import Health
+from firmware.kiosk.ports import Measurement
 from firmware.timeouts import event_set_within, within
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ PART = "board"
 EVENT_KINDS = {link.PASSED: "passed", link.TAMPER: "tamper", link.RESTARTED: "restarted"}
 
 
-__all__ = ["BoardError", "BoardLink", "DoorCount", "DoorEventStore"]
+__all__ = ["BoardError", "BoardLink", "DoorCount", "DoorEventStore", "Measurement"]
+THERMOMETER = "thermometer"  # its own health part: a faulty sensor is not a faulty board
 
 
 class BoardError(RuntimeError):
@@ -73,6 +75,7 @@ class BoardLink:
         self._serial: serial.Serial | None = None
         self._ready = asyncio.Event()
         self._waiting: dict[int, asyncio.Future[str]] = {}
+        self._measures: dict[int, asyncio.Future[Measurement]] = {}
         self._active: dict[str, _Active] = {}
         self._new_event = asyncio.Event()
         self._last_heard = 0.0
@@ -146,6 +149,31 @@ class BoardLink:
     async def set_idle(self, mode: str) -> None:
         index = link.IDLE_MODES.index(mode)
         await self._command("idle", link.IDLE, lambda _left: (index,), None)
+
+    async def measure(self, timeout_s: float = 0.3) -> Measurement:  # the Thermometer port
+        """Ask the board for the thermometer's reading now. Never raises: a door whose
+        sensor fails goes on without a temperature, and the fault shows on the kiosk's
+        health (part `thermometer`)."""
+        if not self._ready.is_set():
+            return self._measured(Measurement(None, "no_reply"))
+        future: asyncio.Future[Measurement] = asyncio.get_running_loop().create_future()
+        try:
+            seq, data = self.session.frame(link.MEASURE)
+            self._measures[seq] = future
+            self._write(data)
+            return self._measured(await within(future, timeout_s))
+        except (TimeoutError, BoardError):
+            return self._measured(Measurement(None, "no_reply"))
+        finally:
+            self._measures = {s: f for s, f in self._measures.items() if f is not future}
+
+    def _measured(self, got: Measurement) -> Measurement:
+        if got.status == "ok":
+            self.health.report(THERMOMETER, True)
+        else:
+            self.counters["thermometer_faults"] = self.counters.get("thermometer_faults", 0) + 1
+            self.health.report(THERMOMETER, False, got.status.replace("_", " "))
+        return got
 
     async def _command(self, name: str, msg_type: int,
                        fields: Callable[[int], tuple[int, ...]], ms: int | None) -> None:
@@ -284,6 +312,13 @@ class BoardLink:
         elif frame.type == link.BEAT:
             keys = ("mode", "failsafe", "tamper", "relay", "pending", "in", "out")
             self.beat = dict(zip(keys, fields, strict=True))
+        elif frame.type == link.TEMPERATURE:
+            request, status, body, _ambient = fields
+            waiting = self._measures.get(request)
+            if waiting is not None and not waiting.done():
+                name = link.TEMP_STATUS[status] if status < len(link.TEMP_STATUS) else "unknown"
+                waiting.set_result(Measurement(
+                    link.centi_celsius(body) if name == "ok" else None, name))
         elif frame.type in EVENT_KINDS:
             self._event(frame, fields)
 

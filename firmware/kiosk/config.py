@@ -50,6 +50,17 @@ class SignalConfig(Strict):
     screen_port: int | None = 8089  # the local status page for the HDMI panel
 
 
+class ThermometerConfig(Strict):
+    """An infrared thermometer on the door's board (MLX90614; the board's settings.json
+    says `"thermometer": "mlx90614"`). Each scan carries the reading; at or above
+    `threshold_c` the visitor is held for the person on duty. The gateway applies its own
+    `[temperature] threshold_c` to the verdicts it gives: set both alike. Absent: a door
+    without a thermometer, as before."""
+
+    threshold_c: float = Field(37.3, ge=35.0, le=42.0)
+    timeout_s: float = Field(0.3, gt=0, le=2)  # the board's answer; none in time: no reading
+
+
 class TrustConfig(Strict):
     root_keys: Path  # PEM file with the site root public key(s) that sign the lists
 
@@ -71,6 +82,7 @@ class KioskConfig(Strict):
     reader: ReaderConfig | None = None
     signal: SignalConfig
     trust: TrustConfig | None = None  # signed offline codes are checked only with it
+    thermometer: ThermometerConfig | None = None  # only with signal.kind = "board"
     # what the gate does when nothing could be checked: "closed" (the person on duty
     # opens it) or "open" (the site lets people through and checks by hand)
     gate_unchecked: Literal["closed", "open"] = "closed"

@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmware.kiosk.config import KioskConfig
 from firmware.kiosk.health import Health
-from firmware.kiosk.ports import DoorCounter, DoorSignal
+from firmware.kiosk.ports import DoorCounter, DoorSignal, Thermometer
 from firmware.kiosk.reading import Reading, ReadingSource
+
+if TYPE_CHECKING:  # pyserial is imported only where a board is configured
+    from firmware.kiosk.board import BoardLink as Board
 
 
 class MergedReadings:
@@ -74,6 +77,7 @@ class Devices:
     signal: DoorSignal
     health: Health
     counter: DoorCounter | None = None
+    thermometer: Thermometer | None = None  # on the board, where [thermometer] says so
     # background work of the devices beside the kiosk's own, supervised with it
     tasks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -83,12 +87,12 @@ def build(cfg: KioskConfig, health: Health | None = None) -> Devices:
     builds those)."""
     health = health or Health()
     prompts = Prompts()
-    signal, counter = board_signal(cfg, health)
+    signal, board = board_signal(cfg, health)
     sources = [camera(cfg, health, prompts)]
     if cfg.reader is not None:
         sources.append(id_card_reader(cfg, health, prompts))
-    return Devices(MergedReadings(sources), signal, health, counter,
-                   [lambda: prompts.run(signal)])
+    return Devices(MergedReadings(sources), signal, health, board,
+                   board if cfg.thermometer else None, [lambda: prompts.run(signal)])
 
 
 def camera(cfg: KioskConfig, health: Health, prompts: Prompts) -> ReadingSource:
@@ -108,8 +112,9 @@ def id_card_reader(cfg: KioskConfig, health: Health, prompts: Prompts) -> Readin
                         on_read_failed=lambda _reason: prompts.ask("read_failed"))
 
 
-def board_signal(cfg: KioskConfig, health: Health) -> tuple[DoorSignal, DoorCounter]:
-    """The door board (lights, buzzer, gate, people counter), the voice and the screen."""
+def board_signal(cfg: KioskConfig, health: Health) -> tuple[DoorSignal, Board]:
+    """The door board (lights, buzzer, gate, people counter, thermometer), the voice and
+    the screen."""
     if cfg.signal.kind != "board":
         raise ValueError(f"signal.kind = {cfg.signal.kind!r} is not a device of a real kiosk")
     from firmware.kiosk.board import BoardLink, DoorEventStore

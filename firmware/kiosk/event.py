@@ -22,10 +22,12 @@ class EventFactory:
     def builder(
         self, reading: Reading, judge: Callable[[str], tuple[str, str, str, str]] | None = None,
         epoch: int = 0,
+        temp_dc: int | None = None,
     ) -> Callable[[int], tuple[str, bytes, int]]:
         """A function of the sequence number, for Outbox.add to call inside its transaction.
         `judge(event_id)` gives the kiosk's own decision when it decides itself; `epoch` is
-        the outbox's numbering epoch."""
+        the outbox's numbering epoch; `temp_dc` is the visitor's temperature in tenths of a
+        degree, where the door measured one."""
 
         def build(seq: int) -> tuple[str, bytes, int]:
             ts = self._clock()
@@ -43,6 +45,7 @@ class EventFactory:
                 name=reading.name,
                 decided=decided,
                 epoch=epoch,
+                temp_dc=temp_dc,
             )
             return event_id, protocol.encode(protocol.SCAN, msg), ts
 

@@ -29,12 +29,12 @@ from firmware.kiosk.event import EventFactory
 from firmware.kiosk.gateway_session import GatewaySession
 from firmware.kiosk.health import Health
 from firmware.kiosk.outbox import Outbox, Pending
-from firmware.kiosk.ports import DoorCounter, DoorSignal
+from firmware.kiosk.ports import DoorCounter, DoorSignal, Thermometer
 from firmware.kiosk.reading import Reading, ReadingSource
 from firmware.kiosk.signed_lists import KioskLists, load_root_keys
 from firmware.kiosk.staff_desk import StaffCards, StaffDesk
 from firmware.kiosk.verdict_wait import VerdictWaiters
-from firmware.verdict import Verdict, manual_check
+from firmware.verdict import Verdict, manual_check, with_temperature
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,16 @@ class Kiosk:
         health: Health | None = None,
         clock: Clock | None = None,
         counter: DoorCounter | None = None,
+        thermometer: Thermometer | None = None,
     ) -> None:
         self.config = config
         self.source = source
         self.signal = signal
         self.health = health or Health()
         self.counter = counter  # people through the door, when the kiosk has a board
+        self.thermometer = thermometer  # the door's infrared thermometer, where one is fitted
+        self.threshold_dc = (round(config.thermometer.threshold_c * 10)
+                             if config.thermometer else None)
         clock = clock or SystemClock()
         self.clock = clock
         self.events = EventFactory(config.kiosk, config.door, clock.now_ms)
@@ -152,6 +156,13 @@ class Kiosk:
                 continue
             await self.handle(reading)
 
+    async def _temperature(self) -> int | None:
+        """The visitor's temperature in tenths of a degree, or None: no thermometer at
+        this door, or it failed (the fault is on the kiosk's health; the scan goes on)."""
+        if self.thermometer is None:
+            return None
+        return (await self.thermometer.measure()).deci_c
+
     # --- from the gateway session (firmware/kiosk/gateway_session.py StaffHandlers) ----
 
     def staff_list(self, payload: bytes) -> None:
@@ -167,10 +178,12 @@ class Kiosk:
         task.add_done_callback(self._staff_work.discard)
 
     async def handle(self, reading: Reading) -> Verdict:
+        temp_dc = await self._temperature()
         if reading.method == "signed_code":
-            return await self._decide_here(reading)
+            return await self._decide_here(reading, temp_dc)
         try:
-            pending = await self._record(self.events.builder(reading, epoch=self.outbox.epoch))
+            pending = await self._record(self.events.builder(reading, epoch=self.outbox.epoch,
+                                                             temp_dc=temp_dc))
         except sqlite3.Error as exc:
             return await self._not_recorded(exc)
         self.waiters.expect(pending.id)
@@ -181,7 +194,8 @@ class Kiosk:
             pass  # it stays in the outbox and goes out on the next connection
         verdict = await self.waiters.wait(pending.id, self.config.verdict_timeout_s)
         if verdict.source == "timeout":
-            verdict = self.decisions.without_verdict(pending.id, reading)
+            verdict = with_temperature(self.decisions.without_verdict(pending.id, reading),
+                                       temp_dc, self.threshold_dc)
         if not await self._is_durable(durable):
             verdict = manual_check(pending.id)
         self.counts[verdict.colour] += 1
@@ -229,17 +243,19 @@ class Kiosk:
                 count.direction, count.ts, count.board_boot, count.board_seq,
             ))
 
-    async def _decide_here(self, reading: Reading) -> Verdict:
+    async def _decide_here(self, reading: Reading, temp_dc: int | None) -> Verdict:
         """A signed code: judged on the kiosk, queued with its decision, shown once on disk."""
         decided: list[Verdict] = []
 
         def judge(event_id: str) -> tuple[str, str, str, str]:
-            verdict = self.decisions.signed_code(event_id, reading)
+            verdict = with_temperature(self.decisions.signed_code(event_id, reading), temp_dc,
+                                       self.threshold_dc)
             decided.append(verdict)
             return verdict.fields()
 
         try:
-            pending = await self._record(self.events.builder(reading, judge, self.outbox.epoch))
+            pending = await self._record(self.events.builder(reading, judge, self.outbox.epoch,
+                                                             temp_dc))
         except sqlite3.Error as exc:
             return await self._not_recorded(exc)
         sending = asyncio.ensure_future(self.session.sender.send_live(pending))

@@ -78,7 +78,8 @@ async def serve(cfg: kiosk_config.KioskConfig, build_devices: BuildDevices,
         gateway_clock = GatewayClock(gateway_url, client_options=gateway_client_options(
             gateway_url, b.username, b.password, b.ca_file))
     clock: Clock = gateway_clock or SystemClock()
-    kiosk = Kiosk(cfg, found.source, found.signal, health, clock=clock, counter=found.counter)
+    kiosk = Kiosk(cfg, found.source, found.signal, health, clock=clock, counter=found.counter,
+                  thermometer=found.thermometer)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -19,8 +19,8 @@ STEP = 5
 
 
 class Rig:
-    def __init__(self, config=None, auto_ack=True):
-        self.pins = SimPins()
+    def __init__(self, config=None, auto_ack=True, thermometer=None):
+        self.pins = SimPins(thermometer)
         self.now = 0
         self.board = Board(self.pins, 0, config, boot=BOARD_BOOT)
         self.kiosk = link.Session(link.ROLE_KIOSK, KIOSK_BOOT)

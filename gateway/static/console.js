@@ -154,6 +154,7 @@ function alertWhat(a) {
   if (a.kind === "replay_flood") return `${t("alert_replay_flood")} ${a.kiosk} (${a.action})`;
   if (a.kind === "sequence_fault") return `${t("alert_sequence_fault")} ${a.kiosk}: ${t("seq_" + a.action)} (${a.masked})`;
   if (a.kind === "door_unattended") return `${t("alert_door_unattended")} (${t("unattended_" + a.action)})`;
+  if (a.kind === "high_temperature") return [dot(a.colour || "unknown"), t("alert_high_temperature")];
   return [dot(a.colour || "unknown"), `${t(a.colour || "unknown")} · ${t("alert_entry")}`];
 }
 function alertWho(a) {  // who it is for, and whether the site manager was told
@@ -254,6 +255,7 @@ async function loadKiosks() {
     el("td", {class: k.state === "online" ? "online" : "offline"}, t(k.state)), el("td", null, hms(k.last_seen_ms)),
     el("td", null, k.outbox ?? "—"), el("td", null, part(k.health, "camera")),
     el("td", null, part(k.health, "reader")), el("td", null, part(k.health, "board")),
+    el("td", null, part(k.health, "thermometer")),
     el("td", null, k.sw || "—"), el("td", null, offset(k)), el("td", null, ageOf(k.oldest_ms)),
     el("td", {class: k.missing ? "fault" : null}, k.missing ?? "—"), el("td", null, trustList(k)))));
 }

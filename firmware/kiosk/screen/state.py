@@ -18,7 +18,7 @@ _ACTION_STATE: dict[str, State] = {"open": "green", "hold": "yellow", "refuse": 
 
 
 def state_for(verdict: Verdict) -> State:
-    if verdict.prompt == "manual_check":
+    if verdict.prompt in ("manual_check", "high_temperature"):
         return "manual"
     return _ACTION_STATE[verdict.action]
 
