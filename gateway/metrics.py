@@ -72,6 +72,7 @@ class GatewayMetrics:
             "storage_fault": gateway.store.fault,
             "storage_refused": gateway.store.storage_faults,
             "forwarder_failing": gateway.forwarder.last_error is not None,
+            "sequence_faults": await gateway.reads.sequence_fault_counts(),
         }
 
 
@@ -126,6 +127,13 @@ class _Snapshot(Collector):
                                       "Write batches the disk refused since start")
         refused.add_metric([], s["storage_refused"])
         yield refused
+        numbering = CounterMetricFamily(
+            "placecode_sequence_faults",
+            "Scans that broke their kiosk's numbering (reused number, late after higher ones)",
+            labels=["kind"])
+        for kind, n in sorted(s["sequence_faults"].items()):
+            numbering.add_metric([kind], n)
+        yield numbering
         errors = CounterMetricFamily("placecode_platform_errors",
                                      "Failed platform status lookups, by reason",
                                      labels=["reason"])

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+
 from firmware import mqtt_client, protocol
 from gateway import users
 from simulators import processes
@@ -65,6 +67,9 @@ async def test_a_reused_or_late_number_is_alerted_across_a_gateway_restart(
         assert found["reused"]["key"] == f"seq:{reused}" and found["reused"]["kiosk"] == KIOSK
         summary = await get_json(url + "/api/summary")
         assert summary["sequence_faults"] == {"late": 1, "reused": 1}
+        async with httpx.AsyncClient(timeout=5) as http:  # loopback: no token needed
+            metrics = (await http.get(url + "/metrics")).text
+        assert 'placecode_sequence_faults_total{kind="reused"} 1.0' in metrics, metrics[-2000:]
 
         rows = await poll(await at_platform(4), 20)
         assert {r[0] for r in rows} == {*first, late, reused}, "nothing dropped"
