@@ -121,7 +121,7 @@ async def running(
                           threshold_dc=round(cfg.temperature.threshold_c * 10))
         registrar = Registrar(cfg.site, store, reads, statuses, pseudonyms, observers, register,
                               site_console.units, on_stored=forwarder.wake.set,
-                              policies=policies)
+                              policies=policies, more_doors=cfg.duty.doors)
         door_policies = PolicyPublisher(cfg.site, session, register, policies)
         fair = FairIngest(k.replay_rate, k.replay_burst, k.replay_queue,
                           live_in_flight=k.live_in_flight,

@@ -81,8 +81,9 @@ class Registrar:
     def __init__(self, site: str, store: Store, reads: ReadModel, statuses: StatusCache,
                  pseudonyms: Pseudonymiser, observers: Observer, register: KioskRegister,
                  units: Units, on_stored: Callable[[], None] = lambda: None,
-                 policies: EntryPolicies | None = None) -> None:
+                 policies: EntryPolicies | None = None, more_doors: tuple[str, ...] = ()) -> None:
         self.site = site
+        self.more_doors = frozenset(more_doors)  # `[duty] doors`: the roster's doors too
         self.policies = policies or EntryPolicies({}, no_categories)
         self.kiosk_register = register
         self.units = units
@@ -97,8 +98,9 @@ class Registrar:
         self._next: dict[str, int] = {}  # kiosk -> next sequence number
 
     async def doors(self) -> frozenset[str]:
-        """The site's doors (gateway/site_doors.py)."""
-        return await site_doors(self.units, self.kiosk_register, self.reads)
+        """The site's doors (gateway/site_doors.py), and those `[duty] doors` names, as
+        the duty roster knows them (gateway/duty_desk.py)."""
+        return self.more_doors | await site_doors(self.units, self.kiosk_register, self.reads)
 
     async def register(self, door: str, credential: str) -> Registered:
         """A visitor registered by hand now: the platform's colour, stored as a scan."""
