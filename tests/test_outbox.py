@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from firmware.kiosk.outbox import Outbox
 from firmware.kiosk.reading import Reading
 from firmware.kiosk.sender import mark_replay
 from simulators.population import first_of_colour
+from tests import schema_v1
 from tests.conftest import get_json, poll
 
 
@@ -74,6 +76,47 @@ async def test_numbering_moves_above_what_the_gateway_holds(tmp_path):
     assert await outbox.raise_seq(500) is True
     assert await outbox.raise_seq(10) is False  # never backwards
     assert (await outbox.add(builder())).seq == 501
+    await outbox.close()
+
+
+async def test_a_new_outbox_numbers_in_a_new_epoch_and_keeps_it(tmp_path):
+    path = tmp_path / "outbox.sqlite"
+    epochs = set()
+    for _life in range(3):  # a new kiosk, then wiped twice
+        outbox = Outbox(path)
+        await outbox.open()
+        assert outbox.fresh and 1 <= outbox.epoch <= protocol.MAX_EPOCH
+        assert (await outbox.add(builder())).seq == 1
+        epochs.add(outbox.epoch)
+        await outbox.close()
+        reopened = Outbox(path)  # a restart keeps the epoch and the numbering
+        await reopened.open()
+        assert reopened.epoch == outbox.epoch and not reopened.fresh
+        assert (await reopened.add(builder())).seq == 2
+        await reopened.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    assert len(epochs) == 3, "every life of the data numbers in an epoch of its own"
+
+
+async def test_an_outbox_from_before_epochs_keeps_its_numbering(tmp_path):
+    numbered, empty = tmp_path / "numbered.sqlite", tmp_path / "empty.sqlite"
+    for path, scans in ((numbered, 3), (empty, 0)):
+        db = sqlite3.connect(path)
+        db.executescript(schema_v1.OUTBOX)
+        for seq in range(1, scans + 1):
+            db.execute("INSERT INTO outbox (seq, id, payload, created_ms) VALUES (?,?,?,?)",
+                       (seq, protocol.EventIds().new(), b"{}", 1))
+        db.commit()
+        db.close()
+    outbox = Outbox(numbered)
+    await outbox.open()
+    assert outbox.epoch == 0, "its scans already went out without an epoch"
+    assert (await outbox.add(builder())).seq == 4
+    await outbox.close()
+    outbox = Outbox(empty)
+    await outbox.open()
+    assert outbox.epoch != 0, "nothing numbered yet: it may as well start a new epoch"
     await outbox.close()
 
 
