@@ -59,6 +59,7 @@ PROMPT_TEXT = {
     "duty_on": ("值班签到成功", "Signed on for duty"),
     "duty_off": ("值班签退成功", "Signed off duty"),
     "staff_unknown": ("此卡不是本场所工作人员卡", "This card is not a staff card of this site"),
+    "duty_no_answer": ("签到未成功，请重试", "Not signed on, please try again"),
     "gate_by_staff": ("工作人员已放行，请通行", "Opened by staff, please go ahead"),
     "yellow_no_entry": ("黄码，本场所不能进入，工作人员马上为您服务",
                         "Yellow code: no entry to this venue, staff will be with you shortly"),

@@ -196,3 +196,18 @@ def test_staff_cards_recognise_a_card_only_by_its_hash(tmp_path: Path) -> None:
     again = StaffCards(tmp_path / "staff.json")  # a restarted kiosk knows the list
     assert again.card_of(Reading("id_card", number)) is not None
     assert number not in (tmp_path / "staff.json").read_text()
+
+
+async def test_a_staff_tap_without_the_gateway_says_so_and_records_nothing(tmp_path: Path):
+    lights = SimulatedLights()
+    sent: list[tuple[str, dict]] = []
+
+    async def publish(kind: str, msg: dict) -> None:
+        sent.append((kind, protocol.validate(kind, msg)))  # out, but no answer comes back
+
+    desk = StaffDesk("kiosk-1", "east-gate", StaffCards(tmp_path / "staff.json"), lights,
+                     publish, lambda: 1_000_000, answer_s=0.2)
+    assert await desk.tap("ab" * 16) is None
+    assert lights.prompts == ["duty_no_answer"] and lights.shown == []
+    assert [kind for kind, _ in sent] == [protocol.STAFF]
+    assert sent[0][1]["card"] == "ab" * 16 and "credential" not in sent[0][1]

@@ -91,8 +91,9 @@ class StaffDesk:
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     async def tap(self, card: str) -> str | None:
-        """A staff card at this door: the gateway's answer (on, off, not_staff), shown;
-        None if no answer came in time (the screen asks to try again)."""
+        """A staff card at this door: the gateway's answer (on, off, gate, not_staff),
+        shown; None if no answer came in time (the screen says to try again; signing on
+        needs the gateway, or the console)."""
         event_id = self.ids.new()
         answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._answers[event_id] = answer
@@ -105,7 +106,7 @@ class StaffDesk:
         finally:
             self._answers.pop(event_id, None)
         log.info("staff card at %s: %s", self.door, result or "no answer from the gateway")
-        prompt = DUTY_PROMPTS[result] if result else "read_failed"
+        prompt = DUTY_PROMPTS[result] if result else "duty_no_answer"
         if prompt is not None:
             await self.signal.prompt(prompt)
         return result

@@ -68,6 +68,7 @@ PINYIN: dict[str, tuple[str, str]] = {
         "此卡不是本场所工作人员卡",
         "ci3 ka3 bu2 shi4 ben3 chang3 suo3 gong1 zuo4 ren2 yuan2 ka3",
     ),
+    "duty_no_answer": ("签到未成功，请重试", "qian1 dao4 wei4 cheng2 gong1, qing3 chong2 shi4"),
     "gate_by_staff": (
         "工作人员已放行，请通行",
         "gong1 zuo4 ren2 yuan2 yi3 fang4 xing2, qing3 tong1 xing2",
