@@ -190,9 +190,12 @@ class ReadModel:
         return found
 
     async def high_seq(self, kiosk: str, epoch: int = 0) -> int:
-        """The highest seq stored from this kiosk in this numbering epoch."""
+        """The highest seq stored from this kiosk in this numbering epoch (epoch 0: also
+        what a release rolled back to recorded in the table before `streams`)."""
         async with self.db.execute(
-            "SELECT high FROM streams WHERE kiosk=? AND epoch=?", (kiosk, epoch)
+            "SELECT max(coalesce((SELECT high FROM streams WHERE kiosk=?1 AND epoch=?2), 0), "
+            "coalesce((SELECT high FROM sequences WHERE kiosk=?1 AND ?2 = 0), 0))",
+            (kiosk, epoch),
         ) as cur:
             row = await cur.fetchone()
         return row[0] if row else 0

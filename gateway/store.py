@@ -441,6 +441,14 @@ class Store:
             ) as cur:
                 found = await cur.fetchone()
             marks = Marks(found[0], found[1], found[2]) if found else Marks(0, 0, 0)
+            if stream[1] == 0:  # a release rolled back to may have moved the old marks on
+                async with self._db.execute(
+                    "SELECT contiguous, high FROM sequences WHERE kiosk=?", stream[:1]
+                ) as cur:
+                    old = await cur.fetchone()
+                if old is not None:
+                    marks.contiguous = max(marks.contiguous, old[0])
+                    marks.high = max(marks.high, old[1])
             self._marks[stream] = marks
         return marks
 
