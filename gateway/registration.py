@@ -1,6 +1,7 @@
 """Scans the gateway makes itself: visitors registered by hand, and paper register entries.
 
-A visitor with neither phone nor ID card is registered by staff at the console: the
+A visitor with neither phone nor ID card is registered by staff at the console (or on
+the kiosk's screen: firmware/kiosk/keyed.py, an ordinary scan from that kiosk): the
 identifier they type (firmware/manual_id.py) becomes a scan with method `manual`, looked
 up at the platform like any other, stored, counted, forwarded and traceable like any
 other. Entries written in the paper register during an outage are keyed in afterwards:

@@ -25,6 +25,7 @@ from typing import TextIO
 from firmware.kiosk import devices as hardware
 from firmware.kiosk.config import KioskConfig
 from firmware.kiosk.health import Health
+from firmware.kiosk.keyed import KeyedEntries
 from firmware.kiosk.ports import DoorCounter, DoorSignal, Thermometer
 from firmware.kiosk.process import main as kiosk_main
 from firmware.kiosk.reading import Reading, ReadingSource
@@ -63,10 +64,12 @@ def build(cfg: KioskConfig, health: Health) -> hardware.Devices:
     signal: DoorSignal
     counter: DoorCounter | None = None
     thermometer: Thermometer | None = None
+    keyed: KeyedEntries | None = None
     if cfg.signal.kind == "lights":
         signal = SimulatedLights(report=sys.stdout if cfg.input.kind == "scripted" else None)
     else:
-        signal, board = hardware.board_signal(cfg, health)
+        keyed = KeyedEntries() if cfg.signal.screen_port else None
+        signal, board = hardware.board_signal(cfg, health, keyed)
         counter, thermometer = board, board if cfg.thermometer else None
     source: ReadingSource
     if cfg.input.kind == "simulated":
@@ -86,8 +89,10 @@ def build(cfg: KioskConfig, health: Health) -> hardware.Devices:
     sources = [source]
     if cfg.reader is not None:
         sources.append(hardware.id_card_reader(cfg, health, prompts))
+    if keyed is not None:
+        sources.append(keyed)
     return hardware.Devices(hardware.MergedReadings(sources), signal, health, counter,
-                            thermometer, [lambda: prompts.run(signal)])
+                            thermometer, keyed, [lambda: prompts.run(signal)])
 
 
 def main(argv: list[str] | None = None) -> int:

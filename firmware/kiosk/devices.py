@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from firmware.kiosk.config import KioskConfig
 from firmware.kiosk.health import Health
+from firmware.kiosk.keyed import KeyedEntries
 from firmware.kiosk.ports import DoorCounter, DoorSignal, Thermometer
 from firmware.kiosk.reading import Reading, ReadingSource
 
@@ -78,6 +79,7 @@ class Devices:
     health: Health
     counter: DoorCounter | None = None
     thermometer: Thermometer | None = None  # on the board, where [thermometer] says so
+    keyed: KeyedEntries | None = None  # visitors registered on the kiosk's screen
     # background work of the devices beside the kiosk's own, supervised with it
     tasks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -87,12 +89,15 @@ def build(cfg: KioskConfig, health: Health | None = None) -> Devices:
     builds those)."""
     health = health or Health()
     prompts = Prompts()
-    signal, board = board_signal(cfg, health)
+    keyed = KeyedEntries() if cfg.signal.screen_port else None
+    signal, board = board_signal(cfg, health, keyed)
     sources = [camera(cfg, health, prompts)]
     if cfg.reader is not None:
         sources.append(id_card_reader(cfg, health, prompts))
+    if keyed is not None:
+        sources.append(keyed)
     return Devices(MergedReadings(sources), signal, health, board,
-                   board if cfg.thermometer else None, [lambda: prompts.run(signal)])
+                   board if cfg.thermometer else None, keyed, [lambda: prompts.run(signal)])
 
 
 def camera(cfg: KioskConfig, health: Health, prompts: Prompts) -> ReadingSource:
@@ -112,9 +117,10 @@ def id_card_reader(cfg: KioskConfig, health: Health, prompts: Prompts) -> Readin
                         on_read_failed=lambda _reason: prompts.ask("read_failed"))
 
 
-def board_signal(cfg: KioskConfig, health: Health) -> tuple[DoorSignal, Board]:
+def board_signal(cfg: KioskConfig, health: Health,
+                 keyed: KeyedEntries | None = None) -> tuple[DoorSignal, Board]:
     """The door board (lights, buzzer, gate, people counter, thermometer), the voice and
-    the screen."""
+    the screen (with its registration form, when `keyed` is given)."""
     if cfg.signal.kind != "board":
         raise ValueError(f"signal.kind = {cfg.signal.kind!r} is not a device of a real kiosk")
     from firmware.kiosk.board import BoardLink, DoorEventStore
@@ -134,6 +140,6 @@ def board_signal(cfg: KioskConfig, health: Health) -> tuple[DoorSignal, Board]:
         port = cfg.signal.screen_port
 
         def serve_screen() -> Coroutine[Any, Any, None]:
-            return serve(screen, port=port)
+            return serve(screen, port=port, keyed=keyed)
 
     return BoardSignal(board, voice, screen, serve_screen=serve_screen), board

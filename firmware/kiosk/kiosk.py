@@ -28,6 +28,7 @@ from firmware.kiosk.door_policy import DoorPolicy
 from firmware.kiosk.event import EventFactory
 from firmware.kiosk.gateway_session import GatewaySession
 from firmware.kiosk.health import Health
+from firmware.kiosk.keyed import KeyedEntries
 from firmware.kiosk.outbox import Outbox, Pending
 from firmware.kiosk.ports import DoorCounter, DoorSignal, Thermometer
 from firmware.kiosk.reading import Reading, ReadingSource
@@ -65,6 +66,7 @@ class Kiosk:
         clock: Clock | None = None,
         counter: DoorCounter | None = None,
         thermometer: Thermometer | None = None,
+        keyed: KeyedEntries | None = None,
     ) -> None:
         self.config = config
         self.source = source
@@ -72,6 +74,7 @@ class Kiosk:
         self.health = health or Health()
         self.counter = counter  # people through the door, when the kiosk has a board
         self.thermometer = thermometer  # the door's infrared thermometer, where one is fitted
+        self.keyed = keyed  # visitors registered on the kiosk's screen: open while on duty
         self.threshold_dc = (round(config.thermometer.threshold_c * 10)
                              if config.thermometer else None)
         clock = clock or SystemClock()
@@ -152,7 +155,9 @@ class Kiosk:
         async for reading in self.source:
             card = self.staff.cards.card_of(reading)
             if card is not None:
-                await self.staff.tap(card)  # a staff member, not a visitor: no scan
+                result = await self.staff.tap(card)  # a staff member, not a visitor: no scan
+                if self.keyed is not None:
+                    self.keyed.duty_changed(card, result)
                 continue
             await self.handle(reading)
 

@@ -79,7 +79,7 @@ async def serve(cfg: kiosk_config.KioskConfig, build_devices: BuildDevices,
             gateway_url, b.username, b.password, b.ca_file))
     clock: Clock = gateway_clock or SystemClock()
     kiosk = Kiosk(cfg, found.source, found.signal, health, clock=clock, counter=found.counter,
-                  thermometer=found.thermometer)
+                  thermometer=found.thermometer, keyed=found.keyed)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,14 +11,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-Method = Literal["code", "signed_code", "id_card"]
-Medium = Literal["screen", "paper", "card", "unknown"]
+Method = Literal["code", "signed_code", "id_card", "manual"]
+Medium = Literal["screen", "paper", "card", "keyed", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
 class Reading:
     method: Method
-    credential: str  # health-code token/URL, HC1 text, or ID number: personal data, never log
+    # health-code token/URL, HC1 text, ID number, or a manual credential
+    # (firmware/manual_id.py): personal data, never log
+    credential: str
     medium: Medium = "unknown"
     name: str | None = None  # cardholder name from an ID card: personal data, never log
 
