@@ -77,6 +77,10 @@ class ConsoleConfig(_Strict):
     report_deadline: str = Field("16:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     report_lead_minutes: int = Field(30, ge=1, le=600)  # first automatic try before it
     trace_window_minutes: int = Field(30, ge=1, le=24 * 60)
+    # venue-wide tracing (gateway/venue_tracing.py): how long a scan stands for in its
+    # venue where the entrances count no exits, and the longest any stay is taken to be
+    trace_default_stay_minutes: int = Field(60, ge=1, le=24 * 60)
+    trace_max_stay_minutes: int = Field(240, ge=1, le=24 * 60)
     retention_days: int = Field(28, ge=1, le=3650)
     # The purge runs once a day at this local time (quiet hours: its VACUUM holds the
     # write lock for as long as rewriting the file takes).

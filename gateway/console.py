@@ -43,6 +43,7 @@ from gateway import (
     retention,
     tracing,
     users,
+    venue_tracing,
     venues,
 )
 from gateway.auth import Principal, need
@@ -544,6 +545,60 @@ async def trace_person(body: TracePerson, request: Request,
         rows += [dict(c, role="contact") for c in result["contacts"]]
         return _csv(tracing.to_csv(rows, console.tz))
     return dict(result, took_ms=took, window_minutes=window // 60_000)
+
+
+class TraceVenue(BaseModel):
+    kind: str = Field(pattern="^(id_card|passport|phone|code)$")
+    value: str = Field(min_length=1, max_length=512)
+    from_ms: int = Field(ge=0)
+    to_ms: int = Field(ge=0)
+    default_stay_minutes: int | None = Field(None, ge=1, le=24 * 60)
+    format: str = Field("json", pattern="^(json|csv)$")
+
+
+@router.post("/api/trace/venue")
+async def trace_venue(body: TraceVenue, request: Request,
+                      who: Annotated[Principal, Depends(need("trace"))]):
+    """Venue-wide (时空关联): everyone whose stay in a venue the case was in overlapped
+    the case's (gateway/venue_tracing.py); audited like the other traces."""
+    console = _console(request)
+    _check_range(body.from_ms, body.to_ms)
+    cfg = console.config
+    try:
+        subjects = tracing.subjects_for(Pseudonymiser(cfg.pseudonym_key), body.kind, body.value,
+                                        console.cfg.code_url_prefixes)
+    except tracing.TraceError as exc:
+        raise HTTPException(422, str(exc)) from None
+    stay = (body.default_stay_minutes or console.cfg.trace_default_stay_minutes) * 60_000
+    longest = console.cfg.trace_max_stay_minutes * 60_000
+    tree = console.units.tree()
+    started = time.perf_counter()
+
+    def query() -> dict:
+        conn = connect_readonly(cfg.db_path)
+        try:
+            return venue_tracing.trace_venue(conn, tree, subjects, body.from_ms, body.to_ms,
+                                             console.tz, stay, longest)
+        finally:
+            conn.close()
+
+    result = await asyncio.to_thread(query)
+    took = round((time.perf_counter() - started) * 1000, 1)
+    await console.audit.record(
+        who.user, who.role, "trace_venue", kind=body.kind, subjects=subjects,
+        masked=tracing.masked(body.kind, body.value), from_ms=body.from_ms, to_ms=body.to_ms,
+        venues=sorted({s["venue"] for s in result["stays"]}),
+        default_stay_min=stay // 60_000, visits=len(result["visits"]),
+        contacts=len(result["contacts"]), format=body.format,
+    )
+    if body.format == "csv":
+        stays = result["stays"]
+        rows = [dict(v, role="visit") for v in result["visits"]]
+        rows += [dict(c, role=f"contact ({c['basis']})", visit_id=stays[c["stay"]]["scans"][0],
+                      gap_ms=c["ts"] - stays[c["stay"]]["start_ms"])
+                 for c in result["contacts"]]
+        return _csv(tracing.to_csv(rows, console.tz))
+    return dict(result, took_ms=took)
 
 
 @router.post("/api/trace/door")

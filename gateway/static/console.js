@@ -327,18 +327,26 @@ $("report-csv").onclick = () => { location.href = "/api/report.csv?day=" + ($("r
 // --- tracing -----------------------------------------------------------------------------------
 const ms = v => new Date(v).getTime();
 function traceBody(f, format) {
-  return {kind: f.kind.value, value: f.value.value, from_ms: ms(f.from.value), to_ms: ms(f.to.value),
-          window_minutes: Number(f.window.value) || null, format};
+  const body = {kind: f.kind.value, value: f.value.value, from_ms: ms(f.from.value), to_ms: ms(f.to.value), format};
+  return f.scope.value === "venue" ? {...body, default_stay_minutes: Number(f.stay.value) || null}
+    : {...body, window_minutes: Number(f.window.value) || null};
 }
+const tracePath = f => f.scope.value === "venue" ? "/api/trace/venue" : "/api/trace/person";
 function doorBody(f, format) { return {door: f.door.value, from_ms: ms(f.from.value), to_ms: ms(f.to.value), format}; }
 $("trace-form").addEventListener("submit", async ev => {
   ev.preventDefault();
-  const r = await post("/api/trace/person", traceBody(ev.target, "json"));
+  const r = await post(tracePath(ev.target), traceBody(ev.target, "json"));
   $("trace-summary").textContent = t("trace_found", {v: r.visits.length, c: r.contacts.length, p: r.people, ms: r.took_ms});
+  // venue-wide: each stay in a venue, from the scan to the exit counted or the default stay
+  put($("trace-stays"), (r.stays || []).map(s => el("li", {"data-stay": s.venue},
+    t("stay_line", {venue: s.venue_name, code: s.venue, from: dhm(s.start_ms), to: dhm(s.end_ms)}), " ",
+    muted(s.basis === "exits" ? t("basis_exits") : t("basis_default", {m: r.default_stay_minutes})))));
+  const gap = c => c.gap_ms ?? (c.ts - r.stays[c.stay].start_ms);
   put($("trace-visits"), r.visits.map(v => el("tr", null, el("td", null, dhm(v.ts)), el("td", null, v.door),
     el("td", null, t(v.method)), el("td", null, person(v)), el("td", {class: "muted"}, v.id))));
   put($("trace-contacts"), r.contacts.map(c => el("tr", null, el("td", null, dhm(c.ts)),
-    el("td", null, (Math.round(c.gap_ms / 6000) / 10 || 0).toFixed(1)), el("td", null, c.door),
+    el("td", null, (Math.round(gap(c) / 6000) / 10 || 0).toFixed(1)), el("td", null, c.door,
+      c.basis ? [" ", muted(t(c.basis === "exits" ? "until_exits" : "until_default", {to: dhm(c.stay_until_ms)}))] : ""),
     el("td", null, t(c.method)), el("td", null, person(c)), el("td", {class: "muted"}, c.subject.slice(0, 12)),
     el("td", {class: "muted"}, c.id))));
 });
@@ -355,7 +363,7 @@ async function download(path, body, name) {
   const a = document.createElement("a");
   a.href = URL.createObjectURL(new Blob([text], {type: "text/csv"})); a.download = name; a.click();
 }
-$("trace-csv").onclick = () => { const f = $("trace-form"); if (f.reportValidity()) download("/api/trace/person", traceBody(f, "csv"), "trace.csv"); };
+$("trace-csv").onclick = () => { const f = $("trace-form"); if (f.reportValidity()) download(tracePath(f), traceBody(f, "csv"), "trace.csv"); };
 $("door-csv").onclick = () => { const f = $("door-form"); if (f.reportValidity()) download("/api/trace/door", doorBody(f, "csv"), "door.csv"); };
 
 // --- audit ---------------------------------------------------------------------------------------
