@@ -195,6 +195,7 @@ async def test_tracer_traces_and_sees_no_live_entries(site, browser):
     assert status == 403
 
     await page.select_option("#trace-form select[name=kind]", "id_card")
+    await page.select_option("#trace-form select[name=scope]", "door")
     await page.fill("#trace-form input[name=value]", yellow.id_number)
     await page.click("#trace-form button[type=submit]")
     await page.wait_for_selector("#trace-visits tr")
@@ -204,8 +205,18 @@ async def test_tracer_traces_and_sees_no_live_entries(site, browser):
     assert green.token not in await page.content()
     await shot(page, "trace")
 
+    # Venue-wide (the default scope): without a register the site is the one venue, and
+    # the result says each stay's basis (no exit counts here: the default stay).
+    await page.select_option("#trace-form select[name=scope]", "venue")
+    await page.click("#trace-form button[type=submit]")
+    await page.wait_for_selector("#trace-stays li")
+    assert "默认停留 60 分钟" in (await page.text_content("#trace-stays") or "")
+    assert "east-gate" in (await page.text_content("#trace-contacts") or "")
+    await shot(page, "trace-venue")
+
     async with signed_in(site, "manager") as (http, _me):
         audit = (await http.get("/api/audit")).json()["rows"]
+    assert any(r["action"] == "trace_venue" for r in audit)
     traced = next(r for r in audit if r["action"] == "trace_person")
     assert traced["user"] == "test-tracer" and traced["detail"]["visits"] == 2
     assert yellow.id_number not in str(audit), "the audit names the person by keyed hash"
