@@ -1,10 +1,12 @@
 """Alerts: the entries and kiosks that need a person to step in, until someone has.
 
 Every entry that did not simply open the gate (yellow, red, manual check) raises one, and
-so does a kiosk going offline. An alert stays open until the person on duty acknowledges
-it with what was done; the console keeps open alerts in view and sounds them. Raising is
-idempotent on a key (the event id, or kiosk + time it went offline), so a restarted
-gateway or a repeated status message never raises the same alert twice.
+so does a kiosk going offline, a door or unit whose coverage stays low, and people counted
+through a door while its kiosk was offline (gateway/coverage.py). An alert stays open
+until the person on duty acknowledges it with what was done; the console keeps open
+alerts in view and sounds them. Raising is idempotent on a key (the event id, or kiosk +
+time it went offline), so a restarted gateway or a repeated status message never raises
+the same alert twice.
 """
 
 from __future__ import annotations
@@ -129,6 +131,11 @@ class Alerts:
         at = int(time.time() * 1000)
         await self._raise(f"flood:{flood.kiosk}:{at // 60_000}", "replay_flood",
                           kiosk=flood.kiosk, ts=at, action=str(flood.dropped))
+
+    async def on_watch(self, key: str, kind: str, **fields: object) -> None:
+        """An alert a watcher raised (gateway/coverage.py: low_coverage, unchecked_passes);
+        once per key, waiting out a busy database."""
+        await patiently(partial(self._raise, key, kind, **fields), f"{kind} alert")
 
     async def watch_kiosks(self, kiosks: Callable, every_s: float,
                            sequence_faults: Callable | None = None) -> None:

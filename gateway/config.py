@@ -87,6 +87,14 @@ class ConsoleConfig(_Strict):
     purge_at: str = Field("03:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     purge_vacuum: bool = True
     kiosk_check_s: float = Field(2.0, gt=0)
+    # 应扫尽扫 (gateway/coverage.py): coverage (scans ÷ people counted) over the trailing
+    # window below `coverage_alert_below` for `coverage_alert_minutes` raises an alert, for
+    # a door or a unit with at least `coverage_alert_min_people` counted in the window
+    coverage_alert_below: float = Field(0.9, gt=0, le=1)
+    coverage_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    coverage_alert_minutes: int = Field(30, ge=0, le=24 * 60)
+    coverage_alert_min_people: int = Field(10, ge=1)
+    coverage_check_s: float = Field(60.0, gt=0)
     code_url_prefixes: tuple[str, ...] = ("https://hc.henan.example/yk/v1?t=",)
 
     @field_validator("timezone")

@@ -37,6 +37,7 @@ from gateway import (
     audit,
     auth,
     counts,
+    coverage,
     duty,
     notify,
     report,
@@ -134,6 +135,11 @@ class Console:
             "console-events": self.handle_events(),
             "console-kiosk-watch": self.alerts.watch_kiosks(self.reads.kiosks, cfg.kiosk_check_s,
                                                             self.reads.sequence_faults),
+            "console-coverage-watch": coverage.CoverageWatch(
+                self.reads.db, self.units, coverage.Thresholds(
+                    cfg.coverage_alert_below, cfg.coverage_window_minutes * 60_000,
+                    cfg.coverage_alert_minutes * 60_000, cfg.coverage_alert_min_people),
+                self.reads.kiosks, self.alerts.on_watch).run(cfg.coverage_check_s),
             "console-report": self.reporter.run(),
             "console-retention": retention.run(self.config.db_path, cfg.retention_days,
                                                cfg.purge_at, self.tz, cfg.purge_vacuum),
@@ -380,8 +386,10 @@ class DoorCount(BaseModel):
 async def day_counts(request: Request, _who: Annotated[Principal, Depends(need("counts"))],
                      day: str | None = None) -> dict:
     console = _console(request)
-    return await counts.day_counts(console.reads.db, console.db,
-                                   _day(console, day), console.tz)
+    result = await counts.day_counts(console.reads.db, console.db, _day(console, day),
+                                     console.tz)
+    # per unit: its doors and those of the units inside it (a mall with its shops)
+    return dict(result, units=coverage.unit_day(result, console.units.tree()))
 
 
 @router.get("/api/counts/days")

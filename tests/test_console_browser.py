@@ -160,6 +160,9 @@ async def test_manager_counts_report_audit_and_english(site, browser):
         "#door-counts tr",
         "rows => rows.map(r => [r.cells[0].textContent, r.cells[3].textContent])")
     assert dict(coverage)["east-gate"].endswith("%"), coverage  # 2 checked of 4 counted
+    # without a register the site is the one unit: its coverage, hour by hour
+    await page.wait_for_selector("#unit-coverage tr[data-unit] .hour-cov")
+    assert (await page.text_content("#unit-coverage .coverage") or "").endswith("%")
     await shot(page, "counts")
 
     await page.click("#tabs button[data-view=report]")

@@ -155,6 +155,8 @@ function alertWhat(a) {
   if (a.kind === "sequence_fault") return `${t("alert_sequence_fault")} ${a.kiosk}: ${t("seq_" + a.action)} (${a.masked})`;
   if (a.kind === "door_unattended") return `${t("alert_door_unattended")} (${t("unattended_" + a.action)})`;
   if (a.kind === "high_temperature") return [dot(a.colour || "unknown"), t("alert_high_temperature")];
+  if (a.kind === "low_coverage") return `${t("alert_low_coverage")} ${a.masked} · ${a.action}`;
+  if (a.kind === "unchecked_passes") return `${t("alert_unchecked_passes", {n: a.action})} ${a.kiosk} · ${a.door}`;
   return [dot(a.colour || "unknown"), `${t(a.colour || "unknown")} · ${t("alert_entry")}`];
 }
 function alertWho(a) {  // who it is for, and whether the site manager was told
@@ -300,6 +302,14 @@ async function loadCounts(day) {
     values: hours.map((_, i) => d.doors.reduce((s, door) => s + (door.hours[i].by_colour[c] || 0), 0))})));
   put($("door-counts"), d.doors.map(x => el("tr", null, el("td", null, x.door), el("td", null, x.checked),
     el("td", null, x.people ?? "—"), el("td", {class: "coverage"}, pct(x.coverage)))));
+  // per unit, rolled up over the units inside it; each hour a cell, red under 90 %
+  const cell = h => el("span", {class: "hour-cov" + (h.coverage != null && h.coverage < 0.9 ? " bad-text" : ""),
+    title: `${String(new Date(h.hour_ms).getHours()).padStart(2, "0")}:00 ${h.checked}/${h.people ?? "—"}`},
+    h.coverage == null ? "·" : Math.round(h.coverage * 100) + " ");
+  put($("unit-coverage"), (d.units || []).map(u => el("tr", {"data-unit": u.code},
+    el("td", {class: "depth-" + u.depth}, u.depth ? "└ " : "", u.name, " ", muted(u.code)),
+    el("td", null, u.checked), el("td", null, u.people ?? "—"),
+    el("td", {class: "coverage"}, pct(u.coverage)), el("td", null, u.hours.map(cell)))));
   const doors = [...new Set(days.flatMap(x => Object.keys(x.doors)))].sort();
   const palette = ["#1664ff", "#14c9c9", "#f7ba1e", "#722ed1", "#f53f3f", "#3491fa", "#00b42a", "#ff7d00"];
   barChart($("day-chart"), days.map(x => x.day.slice(5)), doors.map((door, i) => ({name: door,
