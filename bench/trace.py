@@ -146,7 +146,9 @@ def timed(fn) -> tuple[float, object]:
     return (time.perf_counter() - started) * 1000, result
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None  # nothing of the kind was asked (a tiny store)
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
