@@ -156,7 +156,12 @@ CREATE TABLE IF NOT EXISTS sequence_faults (
     found_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
-COMPONENT = schema.Component("store", SCHEMA, (schema.Migration(2, EPOCHS),))
+# 3: people counted in and out at a venue's doors over a day, read from the index alone
+# (venue-wide tracing's exit estimates, gateway/venue_tracing.py); additive
+PASSES_BY_DIRECTION = ("CREATE INDEX IF NOT EXISTS door_passes_door_direction_ts"
+                       " ON door_passes (door, direction, ts)")
+COMPONENT = schema.Component("store", SCHEMA, (schema.Migration(2, EPOCHS),
+                                               schema.Migration(3, PASSES_BY_DIRECTION)))
 
 
 STATUS_EXTRA = ("lists", "oldest_ms", "first_seq", "last_seq", "epoch", "clock_offset_ms",

@@ -19,8 +19,10 @@ Every stay is capped at `trace_max_stay_minutes` (and at the end of the local da
 person's scan anywhere in the same venue whose stay overlaps a case stay; one row per
 (case stay, contact scan), each saying its own stay and on which basis it was estimated.
 
-The queries use the store's (subject, ts) and (door, ts) indexes only: a case's scans,
-then per stay one `door IN (the venue's doors)` range (`just bench-trace` measures it on
+The queries use the store's indexes only: a case's scans by (subject, ts); per stay one
+`door IN (the venue's doors)` range on (door, ts), read from the index alone (it holds the
+event id), and the day's counted passes from (door, direction, ts) alone; whole rows are
+read only for the scans that turned out to be contacts (`just bench-trace` measures it on
 10 million scans across 5,000 units next to a full scan). Plain sqlite3, run in a worker
 thread on a read-only connection, like gateway/tracing.py.
 """
@@ -108,9 +110,10 @@ class StayRules:
         if not doors:
             return None
         marks = ",".join("?" * len(doors))
-        rows = self.conn.execute(
-            "SELECT door, direction, ts FROM door_passes INDEXED BY door_passes_door_ts "
-            f"WHERE door IN ({marks}) AND ts >= ? AND ts < ?", (*doors, start, end)).fetchall()
+        rows = self.conn.execute(  # from the index alone (store migration 3)
+            "SELECT door, direction, ts FROM door_passes INDEXED BY door_passes_door_direction_ts"
+            f" WHERE door IN ({marks}) AND direction IN ('in', 'out') AND ts >= ? AND ts < ?",
+            (*doors, start, end)).fetchall()
         counted = {(d, direction) for d, direction, _ in rows}
         if any((d, "in") not in counted or (d, "out") not in counted for d in doors):
             return None
@@ -129,9 +132,21 @@ class StayRules:
             left = clock.day_end
         return max(ts, min(left, cap, clock.day_end)), EXITS
 
-    def lookback_ms(self, venue: str, at_ms: int) -> int:
-        """How long before a stay someone may have come in and still be inside."""
-        return self.max_stay_ms if self.clock(venue, at_ms) else self.default_stay_ms
+    def since(self, venue: str, start_ms: int) -> int:
+        """The earliest scan time whose stay in `venue` may still last at `start_ms`.
+        With exits counted: the entry ranked where the first exit at or after `start_ms`
+        falls (first in, first out), within the day; else the default stay back."""
+        clock = self.clock(venue, start_ms)
+        if clock is None:
+            return start_ms - self.default_stay_ms
+        k0 = bisect.bisect_left(clock.outs, start_ms) + 1  # the first exit still to come
+        if k0 == 1:
+            boundary = clock.day_end - 86_400_000  # nobody had left yet: the whole day
+        elif k0 <= len(clock.ins):
+            boundary = clock.ins[k0 - 1] - PASS_SLACK_MS
+        else:
+            boundary = start_ms  # everyone counted in had been counted out
+        return min(start_ms, max(start_ms - self.max_stay_ms, boundary))
 
 
 def _local_day(at_ms: int, tz: ZoneInfo) -> tuple[int, int]:
@@ -161,19 +176,31 @@ def case_stays(rules: StayRules, scans: list[Scan]) -> list[Stay]:
 
 
 def present(conn: sqlite3.Connection, doors: tuple[str, ...] | None, t1: int, t2: int
-            ) -> list[Scan]:
-    """Scans at any of `doors` (None: every door) with t1 <= ts <= t2, oldest first."""
+            ) -> list[tuple[str, int]]:
+    """(event id, ts) of the scans at any of `doors` (None: every door) with
+    t1 <= ts <= t2, oldest first: from the (door, ts) index alone, which holds the id."""
     if doors is None:
-        return [Scan(*r) for r in conn.execute(
-            f"SELECT {COLUMNS} FROM events INDEXED BY events_ts WHERE ts BETWEEN ? AND ? "
-            "ORDER BY ts, id LIMIT ?", (t1, t2, MAX_ROWS))]
+        return conn.execute(
+            "SELECT id, ts FROM events INDEXED BY events_ts WHERE ts BETWEEN ? AND ? "
+            "ORDER BY ts, id LIMIT ?", (t1, t2, MAX_ROWS)).fetchall()
     if not doors:
         return []
     marks = ",".join("?" * len(doors))
-    return [Scan(*r) for r in conn.execute(
-        f"SELECT {COLUMNS} FROM events INDEXED BY events_door_ts "
+    return conn.execute(
+        "SELECT id, ts FROM events INDEXED BY events_door_ts "
         f"WHERE door IN ({marks}) AND ts BETWEEN ? AND ? ORDER BY ts, id LIMIT ?",
-        (*doors, t1, t2, MAX_ROWS))]
+        (*doors, t1, t2, MAX_ROWS)).fetchall()
+
+
+def scans_by_id(conn: sqlite3.Connection, ids: list[str]) -> dict[str, Scan]:
+    """The whole rows of these scans (only those that turned out to be contacts)."""
+    found: dict[str, Scan] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT {COLUMNS} FROM events WHERE id IN ({marks})", chunk):
+            found[row[0]] = Scan(*row)
+    return found
 
 
 def trace_venue(conn: sqlite3.Connection, tree: VenueTree, subjects: list[str], t1: int,
@@ -184,17 +211,21 @@ def trace_venue(conn: sqlite3.Connection, tree: VenueTree, subjects: list[str], 
     own = set(subjects)
     scans = visits(conn, subjects, t1, t2)
     stays = case_stays(rules, scans)
-    contacts: list[dict] = []
+    overlapping: list[tuple[int, str, int, str]] = []  # (stay, event id, until, basis)
     for n, stay in enumerate(stays):
-        since = stay.start_ms - rules.lookback_ms(stay.venue, stay.start_ms)
-        for scan in present(conn, rules.doors_of(stay.venue), since, stay.end_ms):
-            if scan.subject in own:
-                continue
-            until, basis = rules.stay_of(stay.venue, scan.ts)
-            if until < stay.start_ms:
-                continue  # left before the case came in
-            contacts.append(dict(asdict(scan), stay=n, venue=stay.venue,
-                                 stay_until_ms=until, basis=basis))
+        since = rules.since(stay.venue, stay.start_ms)
+        for event_id, ts in present(conn, rules.doors_of(stay.venue), since, stay.end_ms):
+            until, basis = rules.stay_of(stay.venue, ts)
+            if until >= stay.start_ms:  # else: left before the case came in
+                overlapping.append((n, event_id, until, basis))
+    rows = scans_by_id(conn, sorted({event_id for _, event_id, _, _ in overlapping}))
+    contacts: list[dict] = []
+    for n, event_id, until, basis in overlapping:
+        scan = rows.get(event_id)
+        if scan is None or scan.subject in own:
+            continue  # purged meanwhile, or the case's own scan
+        contacts.append(dict(asdict(scan), stay=n, venue=stays[n].venue,
+                             stay_until_ms=until, basis=basis))
     units = tree.units
     return {
         "visits": [asdict(s) for s in scans],

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import aiosqlite
 
+from firmware import schema
 from gateway.coverage import CoverageWatch, Thresholds
-from gateway.store import SCHEMA
+from gateway.store import COMPONENT
 from gateway.venues import Units
 from tests.mall import MALL, SHOPS, door, register_mall
 
@@ -31,7 +32,7 @@ class Recorded:
 
 def store(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None)
-    db.executescript(SCHEMA)
+    schema.migrate(db, path, COMPONENT)  # the store as the gateway makes it
     return db
 
 

@@ -11,8 +11,9 @@ import sqlite3
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from firmware import schema
 from gateway import venue_tracing
-from gateway.store import SCHEMA
+from gateway.store import COMPONENT
 from gateway.venues import Units
 from tests.mall import MALL, SHOPS, door, register_mall
 
@@ -27,7 +28,7 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.executescript(SCHEMA)
+        schema.migrate(self.db, path, COMPONENT)  # the store as the gateway makes it
         self.n = 0
 
     def scan(self, who: str, at_door: str, ts: int) -> str:
