@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -212,10 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     # Venue-wide: random people, and people who visited one of a mall's shops.
     units = tree()
     venue_ms, venue_rows, venue_bases = [], [], {"exits": 0, "default": 0}
+    venue_cpu_ms: list[float] = []  # this thread's CPU time: the queries' own work
 
     def venue_trace(subject: str, t1: int) -> None:
+        cpu = time.thread_time()
         ms, result = timed(lambda: venue_tracing.trace_venue(
             conn, units, [subject], t1, t1 + 14 * DAY, TZ, DEFAULT_STAY_MS, MAX_STAY_MS))
+        venue_cpu_ms.append((time.thread_time() - cpu) * 1000)
         venue_ms.append(ms)
         venue_rows.append(len(result["contacts"]))
         for stay in result["stays"]:
@@ -275,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                            "max": round(max(venue_ms), 2), "queries": len(venue_ms),
                            "contacts_mean": round(statistics.mean(venue_rows), 1),
                            "stays_by_basis": venue_bases},
+        "venue_trace_cpu_ms": {"p50": pct(venue_cpu_ms, 0.5), "p99": pct(venue_cpu_ms, 0.99)},
+        "load_average": [round(x, 1) for x in os.getloadavg()],
         "venue_trace_random_person_ms": {"p50": pct(random_ms, 0.5),
                                          "p99": pct(random_ms, 0.99)},
         "venue_trace_mall_shop_visitor_ms": {"p50": pct(shop_ms, 0.5),
@@ -294,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
           f"p99 {summary['trace_person_ms']['p99']} ms; door, 1 h: p50 "
           f"{summary['at_door_1h_ms']['p50']} ms, p99 {summary['at_door_1h_ms']['p99']} ms; "
           f"full scan {summary['full_scan_ms']['median']} ms")
+    print(f"load average {summary['load_average']} on {os.cpu_count()} cores; venue-wide CPU "
+          f"time per question p50 {summary['venue_trace_cpu_ms']['p50']} ms, p99 "
+          f"{summary['venue_trace_cpu_ms']['p99']} ms")
     print(f"venue-wide (14 days, {UNITS} units): p50 {summary['venue_trace_ms']['p50']} ms, "
           f"p99 {summary['venue_trace_ms']['p99']} ms (mall shop visitors: p99 "
           f"{summary['venue_trace_mall_shop_visitor_ms']['p99']} ms); a mall's 5 hours "

@@ -122,7 +122,15 @@ class CoverageWatch:
                 (since_ms, until_ms)) as cur:
             scans = {d: n for d, n in await cur.fetchall()}
         tree = self.units.tree()
-        doors = set(scans) | (set() if tree.single else set(tree.door_unit))
+        if tree.single:  # no register: the doors whose counters counted anyone lately
+            async with self.events.execute(
+                    "SELECT DISTINCT door FROM door_passes INDEXED BY "
+                    "door_passes_door_direction_ts WHERE direction = 'in' AND ts >= ?",
+                    (since_ms,)) as cur:
+                counted = {d for (d,) in await cur.fetchall()}
+        else:
+            counted = set(tree.door_unit)
+        doors = set(scans) | counted
         out = {}
         for door in sorted(doors):
             async with self.events.execute(

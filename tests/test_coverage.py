@@ -172,3 +172,21 @@ async def test_counts_and_coverage_roll_up_to_the_mall_on_the_console(tmp_path):
                 units[SHOPS[1]]["coverage"]) == (2, None, None)
         hour = next(h for h in units[MALL]["hours"] if h["people"])
         assert (hour["checked"], hour["people"]) == (8, 7)
+
+
+async def test_without_a_register_a_counted_door_nobody_scanned_at_is_low(tmp_path):
+    db = store(tmp_path / "gateway.sqlite")
+    alerts = Recorded()
+    t0 = 1_795_500_000_000
+    async with aiosqlite.connect(tmp_path / "gateway.sqlite") as events:
+        async def nobody() -> list[dict]:
+            return []
+
+        watch = CoverageWatch(events, Units("demo", None), RULES, nobody, alerts)
+        for minutes in (0, 31):
+            passes(db, "east-gate", 12, t0 + (minutes - 5) * MIN)
+            await watch.check_coverage(t0 + minutes * MIN)
+        assert {(a["door"], a["masked"], a["action"]) for a in alerts.raised.values()} == {
+            ("east-gate", "east-gate", "0%"),
+            (None, "demo (demo)", "0%"),  # the site as its one unit
+        }
