@@ -294,3 +294,41 @@ async def test_the_console_forms_in_a_browser(site, tmp_path):
             await shot(page, "register")
         finally:
             await browser.close()
+
+
+@pytest.mark.slow
+async def test_the_gateways_own_numbering_continues_after_a_restart(tmp_path):
+    """Registrations and register entries are numbered per their own kiosk name; a
+    restarted gateway continues those numbers from its store, never reusing one."""
+    register = tmp_path / "kiosks.json"
+    register.write_text(json.dumps({"kiosks": {"kiosk-1": ["east-gate"]}}))
+    people = population(SEED)[300:304]
+    when = datetime.now(TZ) - timedelta(hours=1)
+
+    def entry(person, minutes: int) -> str:
+        return (f"{when + timedelta(minutes=minutes):%Y-%m-%d %H:%M},east-gate,id_number,"
+                f"{person.id_number},,green\n")
+
+    header = "time,door,document,number,nationality,colour\n"
+    for run, (visitor, lines) in enumerate([(people[0], [entry(people[1], 0),
+                                                         entry(people[2], 1)]),
+                                            (people[3], [entry(people[1], 0),
+                                                         entry(people[2], 2)])]):
+        with running_site(tmp_path, kiosks={"register_file": str(register)}) as site:
+            async with signed_in(site, "duty") as (http, _me):
+                done = await http.post("/api/register/visitor", json={
+                    "door": "east-gate", "document": "id_number",
+                    "number": visitor.id_number})
+                assert done.status_code == 200
+                imported = (await http.post("/api/register/import",
+                                            content=(header + "".join(lines)).encode())).json()
+            assert (imported["imported"], imported["already"]) == ((2, 0), (1, 1))[run]
+            await poll(lambda site=site, n=run + 1: _at_least(
+                platform_records(site, "console"), n), timeout=20)
+            await poll(lambda site=site, n=run + 2: _at_least(
+                platform_records(site, "register"), n), timeout=20)
+            console, paper = (await platform_records(site, "console"),
+                              await platform_records(site, "register"))
+    assert [r[2] for r in console] == [1, 2], "the console's numbers continue"
+    assert [r[2] for r in paper] == [1, 2, 3], "the register's numbers continue"
+    assert all(r[3] == 1 for r in console + paper), "each delivered once"
