@@ -165,6 +165,8 @@ class Outbox:
             # closed last, at close(): closing them first could take the new file's WAL
             self._retired += retired
             self._synced = self._commits  # the copy is on the storage, every commit in it
+            if await self.last_seq() != self.newest_seq:  # a read: the new WAL file is made
+                raise OutboxLost("the rebuilt outbox does not hold the last seq issued")
             await asyncio.to_thread(fsync_path, self._wal_path, True)
             self._files = {path: file_id(path) for path in (self.path, self._wal_path)}
             self.lost = None
@@ -174,12 +176,14 @@ class Outbox:
         SQLite's backup to a new file, fsynced, renamed to the outbox's name."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         stamp = int(time.time() * 1000)
-        aside = {self.path: Path(f"{self.path}.replaced-{stamp}"),  # a file that took our name
-                 self._wal_path: Path(f"{self._wal_path}.aside-{stamp}"),
-                 Path(f"{self.path}-shm"): Path(f"{self.path}-shm.aside-{stamp}")}
+        # whatever holds our names now is kept aside, never deleted (a file that replaced
+        # ours, or our main file without its WAL); the shared-memory index is only a cache
+        aside = {self.path: Path(f"{self.path}.replaced-{stamp}"),
+                 self._wal_path: Path(f"{self._wal_path}.aside-{stamp}")}
         for path, to in aside.items():
             if path.exists():
                 path.rename(to)
+        Path(f"{self.path}-shm").unlink(missing_ok=True)
         copy = self.path.with_name(self.path.name + ".rebuilding")
         copy.unlink(missing_ok=True)
         target = sqlite3.connect(copy)
