@@ -99,10 +99,14 @@ class Alerts:
         kind, so the person on duty knows to re-check before anything else."""
         if needs_person(view):
             duty = await self.on_duty(view["door"])
-            kind = "high_temperature" if view.get("prompt") == "high_temperature" else "entry"
+            kind, action = "entry", view["action"]
+            if view.get("prompt") == "high_temperature":
+                # the reading, for the person on duty who re-checks (°C, one decimal)
+                kind = "high_temperature"
+                action = f"{view['temp_dc'] / 10:.1f}" if view.get("temp_dc") else action
             await self._raise(
                 view["id"], kind, kiosk=view["kiosk"], door=view["door"], ts=view["ts"],
-                colour=view["colour"], action=view["action"],
+                colour=view["colour"], action=action,
                 masked=view.get("masked_name") or view.get("masked"),
                 assignee=",".join(duty) or None,
             )

@@ -168,7 +168,7 @@ class CheckIn:
                  (time.perf_counter() - started) * 1000)
         self.observers.observe(ScanStored(msg["id"], msg["kiosk"], msg["door"], msg["ts"], method,
                                           verdict.colour, verdict.action, verdict.prompt,
-                                          verdict.source))
+                                          verdict.source, msg.get("temp_dc")))
 
     async def handle_replays(self, batch: list[dict]) -> None:
         """Scans nobody waits for any more (a kiosk's backlog): store, acknowledge, record

@@ -192,7 +192,7 @@ class Console:
         """The entry as the console shows it: its masked forms read back from the store."""
         row = {"id": scan.id, "kiosk": scan.kiosk, "door": scan.door, "ts": scan.ts,
                "method": scan.method, "colour": scan.colour, "action": scan.action,
-               "prompt": scan.prompt, "source": scan.source}
+               "prompt": scan.prompt, "source": scan.source, "temp_dc": scan.temp_dc}
         stored = await self.reads.masked(scan.id)
         if stored:
             row.update(medium=stored[0], masked=stored[1], masked_name=stored[2])

@@ -38,6 +38,7 @@ class ScanStored:
     action: str
     prompt: str
     source: str  # who decided (firmware/verdict.py SOURCES)
+    temp_dc: int | None = None  # the visitor's temperature, where the door measured one
 
 
 @dataclass(frozen=True, slots=True)

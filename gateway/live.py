@@ -32,6 +32,7 @@ def entry_view(row: dict) -> dict:
         "colour": row.get("colour"), "action": row.get("action"),
         "prompt": row.get("prompt"),
         "decided": decided(row.get("source")),
+        "temp_dc": row.get("temp_dc"),  # live feed only: temperatures are not stored
     }
 
 

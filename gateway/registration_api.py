@@ -102,7 +102,7 @@ async def transcribe_entry(body: RegisterLine, request: Request, who: Registrant
     result = await gw.registrar.transcribe([entry])
     imported = len(result.imported)
     await gw.console.audit.record(who.user, who.role, "transcribe_entry", door=entry.door,
-                                  ts=entry.ts, masked=_masked(entry.credential),
+                                  ts=entry.ts, masked=mask("manual", entry.credential),
                                   imported=imported)
     return {"imported": imported, "already": len(result.already), "bad": []}
 
@@ -141,6 +141,3 @@ async def import_register(request: Request, who: Registrant) -> dict:
 def _bad(line: BadLine) -> dict:
     return {"line": line.line, "reason": line.reason, "message": line.message}
 
-
-def _masked(credential: str) -> str:
-    return mask("manual", credential)

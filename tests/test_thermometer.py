@@ -92,7 +92,7 @@ async def test_a_high_temperature_holds_the_visitor_and_alerts_the_person_on_dut
             await poll(lambda: sim.changes("relay", started), timeout=3)
 
     alerts = await poll(lambda: _alerts(gateway, "high_temperature"), timeout=10)
-    assert [a["door"] for a in alerts] == ["east-gate"]
+    assert [(a["door"], a["action"]) for a in alerts] == [("east-gate", "38.2")]
     assert (await record(platform, hot.event_id))["temp_dc"] == 382
     assert (await record(platform, normal.event_id))["temp_dc"] == 365
 

@@ -93,7 +93,8 @@ function entryRow(e, fresh) {
   return el("tr", {"data-id": e.id, class: fresh ? "fresh" : null},
     el("td", null, hms(e.ts)), el("td", null, e.door),
     el("td", null, t(e.method), e.medium ? [" ", muted(t(e.medium))] : null),
-    el("td", null, person(e)), el("td", null, dot(colour), t(colour)), el("td", null, t(e.decided)));
+    el("td", null, person(e)), el("td", null, dot(colour), t(colour),
+      e.temp_dc != null ? muted(` ${(e.temp_dc / 10).toFixed(1)} °C`) : null), el("td", null, t(e.decided)));
 }
 function renderEntries(freshId) {
   const filter = $("door-filter"), door = filter.value;
@@ -154,7 +155,9 @@ function alertWhat(a) {
   if (a.kind === "replay_flood") return `${t("alert_replay_flood")} ${a.kiosk} (${a.action})`;
   if (a.kind === "sequence_fault") return `${t("alert_sequence_fault")} ${a.kiosk}: ${t("seq_" + a.action)} (${a.masked})`;
   if (a.kind === "door_unattended") return `${t("alert_door_unattended")} (${t("unattended_" + a.action)})`;
-  if (a.kind === "high_temperature") return [dot(a.colour || "unknown"), t("alert_high_temperature")];
+  if (a.kind === "high_temperature") {
+    return [dot(a.colour || "unknown"), t("alert_high_temperature"), /^\d/.test(a.action || "") ? ` ${a.action} °C` : ""];
+  }
   if (a.kind === "low_coverage") return `${t("alert_low_coverage")} ${a.masked} · ${a.action}`;
   if (a.kind === "unchecked_passes") return `${t("alert_unchecked_passes", {n: a.action})} ${a.kiosk} · ${a.door}`;
   return [dot(a.colour || "unknown"), `${t(a.colour || "unknown")} · ${t("alert_entry")}`];
