@@ -97,6 +97,9 @@ async def test_a_staff_card_signs_on_and_off_and_is_never_a_visit(site) -> None:
     assert STAFF_ID not in str(uploaded), "the staff card never reached the platform"
     for log in (site.work / "logs").iterdir():
         assert STAFF_ID not in log.read_text(errors="replace"), log.name
+    removed = staff_cli(site, "remove", "test-duty")
+    assert removed.returncode == 0 and "removed" in removed.stdout
+    assert staff_cli(site, "list").stdout == ""
 
 
 async def _entry_alerts(http: httpx.AsyncClient) -> list[dict]:
