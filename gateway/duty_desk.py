@@ -4,7 +4,9 @@ the doors nobody watches, and the gate opened once by the person on duty.
 - A staff card tapped at a kiosk arrives as a `staff` message (docs/protocol.md): never a
   scan, never stored as a visit, never forwarded. The card's hash names the staff member
   (gateway/duty.py); the tap signs them on at the kiosk's door, or off if they were
-  already on duty there, and the kiosk is told which (`duty`), to show and say it.
+  already on duty there, and the kiosk is told which (`duty`), to show and say it. On
+  duty there with a visitor held (an entry alert just raised), the tap opens the gate
+  once instead, after the manual check.
 - Scans or people counted at a door with nobody on duty raise "door unattended", once
   per unattended stretch and day.
 - Opening a gate: only the person on duty at that door (or the site manager), for a
@@ -84,7 +86,9 @@ class DutyDesk:
             raise DutyError(404, f"unknown door {door[:64]!r}")
 
     async def kiosks_at(self, door: str) -> list[str]:
-        if self.register.doors:
+        """The kiosks enrolled for `door`; without a register, those that scanned there."""
+        if self.register.all_doors():  # also re-reads a register provisioning rewrote
+            assert self.register.doors is not None
             enrolled = sorted(k for k, doors in self.register.doors.items() if door in doors)
             if enrolled:
                 return enrolled
