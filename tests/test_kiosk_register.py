@@ -103,3 +103,57 @@ async def _up(panel: httpx.AsyncClient) -> bool:
         return (await panel.get("/state")).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+async def test_the_kiosk_screen_form_in_a_browser(site) -> None:
+    """Headless Chromium on the panel's page: closed until a staff card signs on, a wrong
+    check digit explained in Chinese, a registration going back to the status screen and
+    reaching the door as a verdict."""
+    from playwright.async_api import async_playwright
+
+    from tests.conftest import launch_chromium
+    from tests.test_console_browser import shot
+
+    person, green = population(7)[21], next(p for p in population(7) if p.colour == "green")
+    wrong = person.id_number[:-1] + ("1" if person.id_number[-1] != "1" else "2")
+    assert staff_cli(site, "add", "test-duty", stdin=STAFF_ID + "\n").returncode == 0
+    readings, keyed, lights = QueuedReadings(), KeyedEntries(), SimulatedLights()
+    cfg = kiosk_config.KioskConfig.model_validate(
+        processes.kiosk_config(site.work, SITE, "kiosk-1", "east-gate", site.broker.port))
+    screen = ScreenState("east-gate")
+    kiosk = Kiosk(cfg, MergedReadings([readings, keyed]), lights, Health(), keyed=keyed)
+    port = processes.free_port()
+    tasks = [asyncio.create_task(kiosk.run()),
+             asyncio.create_task(serve(screen, port=port, keyed=keyed))]
+    try:
+        await asyncio.wait_for(kiosk.session.connected.wait(), 10)
+        await poll(lambda: kiosk.staff.cards.cards, timeout=15)
+        async with async_playwright() as pw:
+            browser = await launch_chromium(pw)
+            try:
+                page = await browser.new_page(viewport={"width": 800, "height": 480},
+                                              locale="zh-CN")
+                await page.goto(f"http://127.0.0.1:{port}/register")
+                await page.wait_for_selector("#closed", state="visible")
+                readings.present(Reading("id_card", STAFF_ID, medium="card", name="王工"))
+                await page.wait_for_selector("#form", state="visible", timeout=10000)
+                await page.fill("#number", wrong)
+                await page.click("button[type=submit]")
+                await page.wait_for_function(
+                    "() => document.getElementById('error').textContent !== ''")
+                assert "校验位不符" in await page.text_content("#error")
+                await shot(page, "kiosk-register")
+                await page.fill("#number", green.phone)
+                await page.select_option("#document", "phone")
+                await page.click("button[type=submit]")
+                await page.wait_for_url(f"http://127.0.0.1:{port}/", timeout=5000)
+                await page.wait_for_selector("#icon", state="attached")  # the status page
+                (verdict, _look), = await lights.wait_for(1, timeout=10)
+                assert (verdict.colour, verdict.action) == ("green", "open")
+            finally:
+                await browser.close()
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
