@@ -190,3 +190,53 @@ async def test_without_a_register_a_counted_door_nobody_scanned_at_is_low(tmp_pa
             ("east-gate", "east-gate", "0%"),
             (None, "demo (demo)", "0%"),  # the site as its one unit
         }
+
+
+async def test_the_console_alerts_people_counted_while_a_kiosk_was_offline(tmp_path):
+    """At a real gateway: a kiosk goes offline and comes back; its board's counts from
+    the offline spell arrive with it, and the console raises the alert."""
+    import asyncio
+
+    from firmware import mqtt_client, protocol
+    from tests.conftest import SITE, poll
+    from tests.test_console_site import running_site, signed_in
+
+    register = register_mall(tmp_path / "register.db")
+    where, kiosk = door(MALL, "N1"), "k-north"
+    with running_site(tmp_path / "site", units={"register_file": str(register)},
+                      kiosk_check_s=0.2, coverage_check_s=0.2) as site:
+        address = mqtt_client.BrokerAddress(port=site.broker.port)
+        topic = {kind: protocol.topic(SITE, kiosk, kind) for kind in protocol.KINDS}
+        async with mqtt_client.client(address, kiosk, persistent=False) as mqtt, \
+                signed_in(site, "duty") as (http, _me):
+            async def state(name: str) -> None:
+                await mqtt.publish(topic["status"], protocol.encode(
+                    protocol.STATUS, protocol.status(kiosk, name, protocol.now_ms())),
+                    qos=1, retain=True)
+
+                async def shown() -> bool:
+                    rows = (await http.get("/api/kiosks")).json()
+                    return any(k["kiosk"] == kiosk and k["state"] == name for k in rows)
+
+                await poll(shown)
+
+            await state("online")
+            scan = protocol.scan(protocol.EventIds().new(), kiosk, where, 1, protocol.now_ms(),
+                                 "code", "https://hc.henan.example/yk/v1?t=north1",
+                                 medium="screen")
+            await mqtt.publish(topic["scan"], protocol.encode(protocol.SCAN, scan), qos=1)
+            await state("offline")
+            await asyncio.sleep(0.3)
+            during = protocol.now_ms()
+            await asyncio.sleep(0.3)
+            await state("online")
+            for n in range(1, 4):  # the board counted three people meanwhile
+                await mqtt.publish(topic["door"], protocol.encode(protocol.DOOR, protocol.door(
+                    f"{kiosk}-1f-{n}", kiosk, where, "in", during + n, 0x1f, n)), qos=1)
+
+            async def raised() -> dict | None:
+                rows = (await http.get("/api/alerts")).json()
+                return next((a for a in rows if a["kind"] == "unchecked_passes"), None)
+
+            alert = await poll(raised, timeout=15)
+        assert (alert["kiosk"], alert["door"], alert["action"]) == (kiosk, where, "3")
