@@ -269,6 +269,7 @@ SCHEMAS = {  # type: dict[str, dict[str, tuple]]
         "clock_synced": (_BOOL, False, None),
         "clock_jumps": (_INT, False, None),
         "metrics": (_DICT, False, None),
+        "policy": (_DICT, False, None),  # the door policy it follows (kind `policy`)
     },
 }
 

@@ -165,7 +165,7 @@ COMPONENT = schema.Component("store", SCHEMA, (schema.Migration(2, EPOCHS),
 
 
 STATUS_EXTRA = ("lists", "oldest_ms", "first_seq", "last_seq", "epoch", "clock_offset_ms",
-                "clock_synced", "clock_jumps", "metrics")
+                "clock_synced", "clock_jumps", "metrics", "policy")
 
 
 NO_VERDICT = Verdict("", None, None, None, None)

@@ -176,15 +176,18 @@ async def test_a_pharmacy_in_a_mall_refuses_yellow_and_the_mall_asks_for_a_test(
     import contextlib
     import json
 
+    import httpx
+
     from firmware.kiosk import config as kiosk_config
     from firmware.kiosk.kiosk import Kiosk
+    from gateway import users
     from gateway.broker import Broker
     from provisioning.registry import Registry, build_venue
     from simulators import processes
     from simulators.lights import SimulatedLights
     from simulators.population import population
     from simulators.visitors import QueuedReadings
-    from tests.conftest import SITE, poll
+    from tests.conftest import SITE, TEST_USERS, poll
     from tests.mall import MALL, credit, door, venue
 
     pharmacy = "41010300000109"
@@ -207,7 +210,9 @@ async def test_a_pharmacy_in_a_mall_refuses_yellow_and_the_mall_asks_for_a_test(
     cfg["kiosks"] = {"register_file": str(tmp_path / "kiosks.json")}
     cfg["units"] = {"register_file": str(tmp_path / "register.db")}
     cfg["entry_policies"] = {"supermarket": {"test_within_h": 48}}
-    gateway, _gateway_url = processes.start_gateway(tmp_path, cfg)
+    user, password = TEST_USERS["manager"]
+    users.add_user(Path(cfg["db_path"]), user, "manager", password)
+    gateway, gateway_url = processes.start_gateway(tmp_path, cfg)
     tasks: list[asyncio.Task] = []
     try:
         at: dict[str, tuple[Kiosk, QueuedReadings, SimulatedLights]] = {}
@@ -239,6 +244,21 @@ async def test_a_pharmacy_in_a_mall_refuses_yellow_and_the_mall_asks_for_a_test(
             ("green", "hold", "test_required")
         assert (await verdict_at("k-pharmacy", untested.code_url))[:3] == \
             ("green", "open", "pass")
+
+        # the console shows which policy each kiosk follows, as the kiosk reports it
+        async with httpx.AsyncClient(base_url=gateway_url, timeout=10) as http:
+            (await http.post("/api/sign-in", json={"name": user, "password": password})
+             ).raise_for_status()
+
+            async def reported() -> dict | None:
+                rows = {k["kiosk"]: k.get("policy") for k in
+                        (await http.get("/api/kiosks")).json()}
+                return rows if rows.get("k-pharmacy") and rows.get("k-mall") else None
+
+            shown = await poll(reported, timeout=20)
+        assert (shown["k-pharmacy"]["yellow"], shown["k-pharmacy"]["unchecked"]) == \
+            ("refuse", "hold")
+        assert shown["k-mall"]["test_within_h"] == 48
     finally:
         for task in tasks:
             task.cancel()

@@ -146,6 +146,8 @@ class GatewaySession:
             "epoch": self.outbox.epoch or None,  # 0: sent as before epochs, without it
             "health": self.health.snapshot(),
             "lists": self.lists.status(time.time()) if self.lists else None,
+            "policy": (dict(self.policy.current.to_dict(), received_ms=self.policy.received_ms)
+                       if self.policy is not None else None),
         }
         if self.clock is not None:
             fields.update(self.clock.report())
@@ -221,7 +223,8 @@ class GatewaySession:
 
     def _on_policy(self, msg: dict) -> None:
         try:
-            self.policy.take(msg)  # type: ignore[union-attr]  # only subscribed with one
+            if self.policy.take(msg):  # type: ignore[union-attr]  # only subscribed with one
+                self.health.changed.set()  # the console shows the policy a kiosk follows
         except OSError as exc:
             # kept in memory for now; the retained message comes again on reconnect
             log.error("door policy not saved (%s)", exc)

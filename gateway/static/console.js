@@ -262,8 +262,13 @@ async function loadKiosks() {
     el("td", null, part(k.health, "reader")), el("td", null, part(k.health, "board")),
     el("td", null, part(k.health, "thermometer")),
     el("td", null, k.sw || "—"), el("td", null, offset(k)), el("td", null, ageOf(k.oldest_ms)),
-    el("td", {class: k.missing ? "fault" : null}, k.missing ?? "—"), el("td", null, trustList(k)))));
+    el("td", {class: k.missing ? "fault" : null}, k.missing ?? "—"), el("td", null, trustList(k)),
+    el("td", {"data-policy": ""}, k.policy ? policyText(k.policy) || t("policy_none") : "—"))));
 }
+// an entry policy in words (gateway/entry_policy.py): what the door asks beyond the colour
+const policyText = p => [p.yellow === "refuse" ? t("policy_yellow_refuse") : null,
+  p.test_within_h ? t("policy_test", {h: p.test_within_h}) : null,
+  p.unchecked === "hold" ? t("policy_unchecked_hold") : null].filter(Boolean).join(" · ");
 
 // --- units: venue → shops/stalls/zones → doors, as the register has them ------------------
 async function loadUnits(day) {
@@ -276,9 +281,7 @@ async function loadUnits(day) {
     ...r.unplaced_doors.map(x => t("unplaced_door", {door: x.door, n: x.scans}))];
   put($("units-problems"), problems.map(p => el("li", null, p)));
   const kind = u => (u.identifier_kind.startsWith("parent:") ? t("id_parent") : t("id_" + u.identifier_kind));
-  const policy = p => [p.yellow === "refuse" ? t("policy_yellow_refuse") : null,
-    p.test_within_h ? t("policy_test", {h: p.test_within_h}) : null,
-    p.unchecked === "hold" ? t("policy_unchecked_hold") : null].filter(Boolean).join(" · ");
+  const policy = policyText;
   put($("units"), r.units.map(u => el("tr", {"data-unit": u.code},
     el("td", {class: "depth-" + u.depth}, u.depth ? "└ " : "", el("b", null, u.name), " ", muted(u.code),
       u.missing.length ? el("div", {class: "bad-text", "data-missing": u.missing.join(",")},
