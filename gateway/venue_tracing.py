@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import bisect
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from gateway.tracing import COLUMNS, MAX_ROWS, Scan, visits
@@ -41,6 +42,14 @@ from gateway.venues import VenueTree
 EXITS = "exits"
 DEFAULT = "default"
 PASS_SLACK_MS = 60_000  # a person passes the door's beams shortly after scanning
+
+
+SCAN_FIELDS = tuple(f.name for f in fields(Scan))
+
+
+def _scan_row(scan: Scan) -> dict:
+    """A scan as the result carries it (dataclasses.asdict, without its deep copies)."""
+    return {name: getattr(scan, name) for name in SCAN_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +159,13 @@ class StayRules:
 
 
 def _local_day(at_ms: int, tz: ZoneInfo) -> tuple[int, int]:
-    local = datetime.fromtimestamp(at_ms / 1000, tz)
+    return _local_day_of_minute(at_ms // 60_000, tz)
+
+
+@lru_cache(maxsize=4096)
+def _local_day_of_minute(minute: int, tz: ZoneInfo) -> tuple[int, int]:
+    """A local day's bounds; by the minute, as every zone's midnight falls on one."""
+    local = datetime.fromtimestamp(minute * 60, tz)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     end = start + timedelta(days=1)
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
@@ -224,13 +239,14 @@ def trace_venue(conn: sqlite3.Connection, tree: VenueTree, subjects: list[str], 
         scan = rows.get(event_id)
         if scan is None or scan.subject in own:
             continue  # purged meanwhile, or the case's own scan
-        contacts.append(dict(asdict(scan), stay=n, venue=stays[n].venue,
+        contacts.append(dict(_scan_row(scan), stay=n, venue=stays[n].venue,
                              stay_until_ms=until, basis=basis))
     units = tree.units
     return {
-        "visits": [asdict(s) for s in scans],
-        "stays": [dict(asdict(s), scans=list(s.scans),
-                       venue_name=units[s.venue].name if s.venue in units else s.venue)
+        "visits": [_scan_row(s) for s in scans],
+        "stays": [{"venue": s.venue, "start_ms": s.start_ms, "end_ms": s.end_ms,
+                   "basis": s.basis, "scans": list(s.scans),
+                   "venue_name": units[s.venue].name if s.venue in units else s.venue}
                   for s in stays],
         "contacts": contacts,
         "people": len({c["subject"] for c in contacts}),
