@@ -32,5 +32,10 @@ async def test_people_counted_at_the_door_show_as_coverage(tmp_path, kiosk_facto
 
             row = await poll(door_row, timeout=15)
             assert abs(row["coverage"] - 2 / 3) < 0.01, row
+            # People went through a door nobody had signed on at (一码一守): one alert,
+            # raised by the people counted before any scan.
+            alerts = await get_json(gateway + "/api/alerts?open=false")
+            unattended = [a for a in alerts if a["kind"] == "door_unattended"]
+            assert [(a["door"], a["action"]) for a in unattended] == [("door-1", "people")]
         finally:
             await board.close()
