@@ -121,7 +121,8 @@ function connectFeed() {
     openAlerts.delete(a.n); if (o) acked.unshift({...o, ...a}); alertsChanged(); });
   feed.addEventListener("escalated", m => { const a = JSON.parse(m.data); const o = openAlerts.get(a.n);
     if (o) { Object.assign(o, a); alertsChanged(); } });
-  feed.addEventListener("duty", () => { if (view === "duty") VIEWS.duty(); });
+  // someone signed on or off: who may open which gate changed
+  feed.addEventListener("duty", () => { if (view === "duty") VIEWS.duty(); else loadDuty().then(alertsChanged); });
   feed.addEventListener("gate", () => { if (view === "duty") VIEWS.duty(); });
   // (Re)connected: fetch what may have happened while the feed was down.
   feed.addEventListener("hello", () => { $("clock").title = t("live_on"); loadAlerts(); if (view === "live") loadLive(); });
@@ -169,7 +170,7 @@ function alertWho(a) {  // who it is for, and whether the site manager was told
     !a.escalated_ms && a.escalation_error ? el("span", {class: "fault"}, ` · ${t("escalation_failing")}: ${a.escalation_error}`) : null);
 }
 function gateControls(a) {  // open the gate once after a manual check (gateway/duty_routes.py)
-  if (a.kind !== "entry" || !a.door || !can("open_gate") || !DUTY.reasons.length) return null;
+  if (a.kind !== "entry" || !a.door || !canOpen(a.door) || !DUTY.reasons.length) return null;
   return el("div", {class: "gate-controls"},
     el("select", {class: "gate-reason", "aria-label": t("gate_reason")},
       DUTY.reasons.map(r => el("option", {value: r}, t("reason_" + r)))), " ",
