@@ -132,9 +132,21 @@ class Throttle:
                 entry.count = 0  # long quiet: an old mistake no longer counts
             entry.count += 1
             entry.last_ms = at
-            if entry.count >= free:
-                entry.until_ms = at + min(self.max_ms, self.base_ms << min(entry.count - free, 30))
+            self._back_off(entry, free, at)
             self._keys[key] = entry  # re-inserted: the dict stays ordered by last failure
+
+    def failed(self, keys: list[tuple[tuple[str, str], int]], at: int) -> None:
+        """A checked password was wrong: its back-off runs from now, not from its admission,
+        so slow hashing (a busy gateway, many parallel guesses) does not use it up."""
+        for key, free in keys:
+            entry = self._keys.get(key)
+            if entry is not None:
+                self._back_off(entry, free, at)
+
+    def _back_off(self, entry: _Failures, free: int, at: int) -> None:
+        if entry.count >= free:
+            until = at + min(self.max_ms, self.base_ms << min(entry.count - free, 30))
+            entry.until_ms = max(entry.until_ms, until)
 
     def succeeded(self, keys: list[tuple[str, str]]) -> None:
         """A right password: the user starts afresh; the address gets its attempt back."""
@@ -187,6 +199,8 @@ class Sessions:
         principal = await self._check(name, password)
         if principal is not None:
             self.throttle.succeeded([key for key, _ in keys])
+        else:
+            self.throttle.failed(keys, now_ms())
         return principal
 
     async def _check(self, name: str, password: str) -> tuple[str, Principal] | None:
