@@ -75,7 +75,10 @@ class ConsoleConfig(_Strict):
     sign_in_backoff_s: float = Field(30.0, gt=0, le=3600)
     sign_in_backoff_max_s: float = Field(900.0, gt=0, le=86_400)
     report_deadline: str = Field("16:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-    report_lead_minutes: int = Field(30, ge=1, le=600)  # first automatic try before it
+    # The report period closes this long before the deadline (the cut-off, 15:30 by
+    # default): it holds the scans since the previous cut-off, and goes out right after.
+    report_lead_minutes: int = Field(30, ge=1, le=600)
+    report_retry_s: float = Field(60.0, gt=0, le=3600)  # a report not delivered: again after
     trace_window_minutes: int = Field(30, ge=1, le=24 * 60)
     # venue-wide tracing (gateway/venue_tracing.py): how long a scan stands for in its
     # venue where the entrances count no exits, and the longest any stay is taken to be

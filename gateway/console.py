@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections.abc import Coroutine
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -41,6 +41,7 @@ from gateway import (
     duty,
     notify,
     report,
+    reporter,
     retention,
     tracing,
     users,
@@ -63,6 +64,7 @@ from gateway.events import (
 )
 from gateway.kiosk_trust import KioskRegister
 from gateway.live import Hub, entry_view
+from gateway.periods import Periods
 from gateway.personal import Pseudonymiser
 from gateway.platform import Platform
 from gateway.read_model import ReadModel, connect_readonly
@@ -79,7 +81,7 @@ ASSETS = {"console.js": "text/javascript", "console.css": "text/css",
 VIEW_AUDIT_EVERY_MS = 10 * 60_000
 # The console's tables in the gateway's file, each versioned on its own (firmware/schema.py).
 COMPONENTS = (users.COMPONENT, auth.COMPONENT, audit.COMPONENT, alerts.COMPONENT,
-              counts.COMPONENT, report.COMPONENT, duty.COMPONENT)
+              counts.COMPONENT, reporter.COMPONENT, duty.COMPONENT)
 
 router = APIRouter()
 
@@ -109,8 +111,9 @@ class Console:
                              register, self.units, self.hub.publish)
         notifier_cfg = config.duty.notifier
         self.notifier = notify.from_config(notifier_cfg) if notifier_cfg else None
-        self.reporter = report.Reporter(db, reads.db, platform, config.site, self.tz,
-                                        self.cfg.report_deadline, self.cfg.report_lead_minutes)
+        self.periods = Periods(self.tz, self.cfg.report_deadline, self.cfg.report_lead_minutes)
+        self.reporter = reporter.Reporter(db, reads.db, platform, self.units, self.periods,
+                                          config.site, self.cfg.report_retry_s)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._viewed: dict[str, int] = {}
 
@@ -170,6 +173,7 @@ class Console:
         while True:
             event = await self._events.get()
             if isinstance(event, ScanStored):
+                self.reporter.note_scan(event.ts)
                 view = await self._entry_view(event)
                 self.hub.publish("entry", view)
                 await patiently(partial(self.alerts.on_entry, view), "alert")
@@ -445,38 +449,52 @@ class SendReport(BaseModel):
     day: str | None = None
 
 
+def _period_day(console: Console, day: str | None, now_ms: int) -> date:
+    """The report period asked for; by default the latest one that has closed."""
+    if day:
+        return _day(console, day)
+    return console.periods.period_of(now_ms).day - timedelta(days=1)
+
+
 @router.get("/api/report")
 async def report_view(request: Request, _who: Annotated[Principal, Depends(need("report"))],
                       day: str | None = None) -> dict:
+    """Each unit's report for one period (its bounds stated), with the platform's answer:
+    open / pending / confirmed / late / mismatched."""
     console = _console(request)
     now = int(time.time() * 1000)
-    return {
-        "report": await report.build(console.reads.db, console.config.site,
-                                     _day(console, day), console.tz),
-        "attempts": await console.reporter.attempts(),
-        "schedule": console.reporter.status(now),
-    }
+    view = await console.reporter.view(_period_day(console, day, now), now)
+    view.pop("reports")
+    return dict(view, attempts=await console.reporter.attempts(),
+                schedule=console.reporter.status(now))
 
 
 @router.get("/api/report.csv")
 async def report_csv(request: Request, who: Annotated[Principal, Depends(need("report"))],
                      day: str | None = None) -> PlainTextResponse:
     console = _console(request)
-    built = await report.build(console.reads.db, console.config.site,
-                               _day(console, day), console.tz)
+    now = int(time.time() * 1000)
+    view = await console.reporter.view(_period_day(console, day, now), now)
     return PlainTextResponse(
-        "\ufeff" + report.to_csv(built), media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="report-{built["date"]}.csv"'},
+        "\ufeff" + report.to_csv(view["reports"]), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition":
+                 f'attachment; filename="report-{view["period"]["day"]}.csv"'},
     )
 
 
 @router.post("/api/report/send")
 async def report_send(body: SendReport, request: Request,
                       who: Annotated[Principal, Depends(need("report"))]) -> dict:
+    """Send a closed period's reports again (the platform replaces what it has)."""
     console = _console(request)
-    result = await console.reporter.send(_day(console, body.day), f"by {who.user}")
-    await console.audit.record(who.user, who.role, "send_report", day=result["report"]["date"],
+    now = int(time.time() * 1000)
+    result = await console.reporter.send(_period_day(console, body.day, now),
+                                         f"by {who.user}", now)
+    await console.audit.record(who.user, who.role, "send_report", day=result["day"],
                                ok=result["ok"], status=result["status"])
+    if result["status"] == "open":
+        raise HTTPException(409, f"the period is still open: it closes at {result['closes']} "
+                                 "and is sent by itself then")
     return result
 
 

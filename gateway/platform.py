@@ -17,6 +17,7 @@ from typing import Protocol
 
 import httpx
 
+from gateway import standard2
 from gateway.lookup_channel import LookupChannel, LookupFailed
 from gateway.personal import identity
 
@@ -55,8 +56,11 @@ class Platform(Protocol):
         """Upload scan records (each a JSON object, encoded); raises UploadFailed."""
         ...
 
-    async def upload_report(self, report: dict) -> tuple[bool, str]:
-        """Upload one daily report: (confirmed, what the platform answered)."""
+    async def upload_reports(self, reports: list[dict]
+                             ) -> tuple[list[standard2.ReportResult] | None, str]:
+        """Upload daily reports (each already in the platform's format, gateway/standard2):
+        (the platform's answer per report, or None if it did not take them; what it
+        answered, in words)."""
         ...
 
     async def close(self) -> None: ...
@@ -146,9 +150,16 @@ class HttpPlatform:
         except (httpx.HTTPError, ValueError) as exc:
             raise UploadFailed(f"{type(exc).__name__}: {exc}") from exc
 
-    async def upload_report(self, report: dict) -> tuple[bool, str]:
+    async def upload_reports(self, reports: list[dict]
+                             ) -> tuple[list[standard2.ReportResult] | None, str]:
         try:
-            response = await self._http.post(DAILY_REPORTS, json=report)
+            response = await self._http.post(DAILY_REPORTS, json=standard2.daily_reports(reports))
         except httpx.HTTPError as exc:
-            return False, type(exc).__name__
-        return response.status_code == 200, f"HTTP {response.status_code}"
+            return None, type(exc).__name__
+        status = f"HTTP {response.status_code}"
+        if response.status_code != 200:
+            return None, status
+        try:
+            return standard2.report_results(response.json()), status
+        except (ValueError, standard2.BadAnswer) as exc:
+            return None, f"{status}, unreadable answer: {exc}"

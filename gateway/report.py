@@ -1,50 +1,32 @@
-"""The daily report: each door's scan count for the day, to the platform before 16:00.
+"""The daily report of each unit: its scans in one report period, per door and per unit
+inside it, rolled up (gateway/periods.py for the periods, gateway/venues.py for the units,
+gateway/reporter.py for sending them, gateway/standard2.py for the platform's format).
 
-The unit must report every day by a deadline (config `console.report_deadline`). The
-gateway sends it by itself from `report_lead_minutes` before the deadline, retrying each
-minute until the platform confirms, and a manager can send it at any time; every attempt
-and its result are kept and shown. The report carries counts only, no personal data.
-
-Upload (to the platform, beside the scan records):
-    POST /api/v1/daily-reports
-    {"site": "demo", "date": "2026-11-24", "generated_ms": 1795..., "total": 812,
-     "doors": [{"door": "east-gate", "scans": 500, "green": 480, "yellow": 12, "red": 3,
-                "unknown": 5, "offline": 0, "manual": 4, "transcribed": 2}]}
-    200 -> confirmed; anything else -> not delivered, tried again.
+A period's scans are read once, grouped by door and colour (one range scan on the store's
+time index through the read model), and every unit's report is made from that in memory:
+a unit's report lists every door under it (its own and those of the shops, stalls and
+zones inside it, each with the unit it belongs to), the units directly inside it with
+their rolled-up totals, and its total over all of them. A door the tree does not know
+(not in the register) is reported by no unit and listed as `unplaced`. The report carries
+counts only, no personal data. Beside the colours, each count says how many of the scans
+were visitors registered by hand (`manual`, method manual) and how many of those were
+transcribed from the paper register after an outage (`transcribed`, medium register).
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
+import hashlib
 import io
-import logging
-import time
-from datetime import date, datetime
-from functools import partial
+import json
+from collections import Counter
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from firmware import schema
-from gateway.counts import day_bounds, today
-from gateway.platform import Platform
-from gateway.store import patiently
-
-log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS console_reports (
-    n INTEGER PRIMARY KEY AUTOINCREMENT,
-    day TEXT NOT NULL,
-    at_ms INTEGER NOT NULL,
-    trigger TEXT NOT NULL,
-    ok INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    total INTEGER NOT NULL
-);
-"""
-COMPONENT = schema.Component("console_reports", SCHEMA)  # version 1; later: migrations
+from gateway.periods import Period
+from gateway.venues import VenueTree
 
 COLOURS = ("green", "yellow", "red", "unknown", "offline")
 # of the scans: visitors registered by hand (method manual, transcribed ones included),
@@ -52,102 +34,86 @@ COLOURS = ("green", "yellow", "red", "unknown", "offline")
 KINDS = ("manual", "transcribed")
 
 
-async def build(events: aiosqlite.Connection, site: str, day: date, tz: ZoneInfo) -> dict:
-    """`events`: a read-only connection to the gateway's database (the read model's)."""
-    start, end = day_bounds(day, tz)
-    doors: dict[str, dict] = {}
+async def scans_by_door(events: aiosqlite.Connection, start_ms: int, end_ms: int
+                        ) -> dict[str, Counter[str]]:
+    """{door: {colour or kind: scans}} for scans with ts in [start, end); a scan with no
+    verdict (the platform was not asked: offline) counts as `offline`."""
+    out: dict[str, Counter[str]] = {}
     async with events.execute(
-        "SELECT door, coalesce(colour, 'offline'), count(*) FROM events "
+        "SELECT door, coalesce(colour, 'offline'), count(*), sum(method = 'manual'), "
+        "sum(method = 'manual' AND medium = 'register') FROM events "
         "WHERE ts >= ? AND ts < ? GROUP BY 1, 2",
-        (start, end),
+        (start_ms, end_ms),
     ) as cur:
-        for door, colour, n in await cur.fetchall():
-            row = doors.setdefault(door, {"door": door, "scans": 0, **dict.fromkeys(COLOURS, 0),
-                                          **dict.fromkeys(KINDS, 0)})
-            row[colour if colour in COLOURS else "unknown"] += n
-            row["scans"] += n
-    async with events.execute(
-        "SELECT door, count(*), sum(medium = 'register') FROM events "
-        "WHERE ts >= ? AND ts < ? AND method = 'manual' GROUP BY 1",
-        (start, end),
-    ) as cur:
-        for door, manual, transcribed in await cur.fetchall():
-            doors[door].update(manual=manual, transcribed=transcribed or 0)
-    rows = [doors[d] for d in sorted(doors)]
-    return {"site": site, "date": day.isoformat(), "generated_ms": int(time.time() * 1000),
-            "total": sum(r["scans"] for r in rows), "doors": rows}
+        for door, colour, n, manual, transcribed in await cur.fetchall():
+            c = out.setdefault(door, Counter())
+            c[colour if colour in COLOURS else "unknown"] += n
+            c["manual"] += manual or 0
+            c["transcribed"] += transcribed or 0
+    return out
 
 
-def to_csv(report: dict) -> str:
+@dataclass(frozen=True, slots=True)
+class Built:
+    """One period's reports: {unit: report}, and the doors no unit owns."""
+
+    period: Period
+    reports: dict[str, dict]
+    unplaced: dict[str, int]
+
+
+def _row(counts: Counter[str] | None) -> dict[str, int]:
+    c = counts or Counter()
+    return {"scans": sum(c[k] for k in COLOURS), **{k: c[k] for k in (*COLOURS, *KINDS)}}
+
+
+def build(per_door: dict[str, Counter[str]], tree: VenueTree, period: Period, tz: ZoneInfo,
+          site: str, generated_ms: int) -> Built:
+    """Every unit's report for the period (revision and lateness are the sender's)."""
+    bounds = period.bounds(tz)
+    rolled = tree.rollup(per_door)
+    reports: dict[str, dict] = {}
+    for code, unit in tree.units.items():
+        under = tree.doors_under(code)
+        doors = sorted(per_door) if under is None else under
+        door_rows: list[dict] = [
+            {"door": d, "unit": tree.door_unit.get(d, code),
+             "name": tree.units[tree.door_unit[d]].door_names.get(d, "")
+             if d in tree.door_unit else "", **_row(per_door.get(d))} for d in doors]
+        units = [{"unit": c, "name": tree.units[c].name, **_row(rolled[c])}
+                 for c in unit.children]
+        total = _row(rolled[code])
+        own = sum(r["scans"] for r in door_rows if r["unit"] == code)
+        reports[code] = {
+            "unit": code, "name": unit.name, "category": unit.category,
+            "identifier": unit.identifier, "identifier_kind": unit.identifier_kind,
+            "parent": unit.parent, "site": site, "period": bounds,
+            "generated_ms": generated_ms, "own_scans": own, **total,
+            "doors": door_rows, "units": units,
+        }
+    unplaced = {d: sum(c.values()) for d, c in per_door.items()
+                if tree.attribute(d).unit is None}
+    return Built(period, reports, unplaced)
+
+
+def digest(report: dict) -> str:
+    """What a correction would change: the counts, not when they were made."""
+    counted = {k: report[k] for k in ("scans", *COLOURS, *KINDS, "doors", "units", "unit",
+                                      "parent")}
+    return hashlib.sha256(json.dumps(counted, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def to_csv(reports: list[dict]) -> str:
+    """One line per unit and door (the unit's own and those inside it), then its total."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["date", "site", "door", "scans", *COLOURS, *KINDS])
-    for row in report["doors"]:
-        writer.writerow([report["date"], report["site"], row["door"], row["scans"],
-                         *(row[c] for c in (*COLOURS, *KINDS))])
-    writer.writerow([report["date"], report["site"], "TOTAL", report["total"],
-                     *(sum(r[c] for r in report["doors"]) for c in (*COLOURS, *KINDS))])
+    writer.writerow(["day", "from", "to", "unit", "unit_name", "door", "door_unit",
+                     "scans", *COLOURS, *KINDS])
+    for r in reports:
+        p = r["period"]
+        for d in r["doors"]:
+            writer.writerow([p["day"], p["from"], p["to"], r["unit"], r["name"], d["door"],
+                             d["unit"], d["scans"], *(d[c] for c in (*COLOURS, *KINDS))])
+        writer.writerow([p["day"], p["from"], p["to"], r["unit"], r["name"], "TOTAL", "",
+                         r["scans"], *(r[c] for c in (*COLOURS, *KINDS))])
     return out.getvalue()
-
-
-class Reporter:
-    """`db`: the console's own connection (the attempts); `events`: a read-only one."""
-
-    def __init__(self, db: aiosqlite.Connection, events: aiosqlite.Connection,
-                 platform: Platform, site: str, tz: ZoneInfo, deadline: str,
-                 lead_minutes: int) -> None:
-        self.db = db
-        self.events = events
-        self.platform = platform
-        self.site = site
-        self.tz = tz
-        hh, mm = deadline.split(":")
-        self.deadline_minute = int(hh) * 60 + int(mm)
-        self.lead_minutes = lead_minutes
-        self._lock = asyncio.Lock()
-
-    async def send(self, day: date, trigger: str) -> dict:
-        """Build and upload one day's report; the attempt is recorded either way."""
-        async with self._lock:
-            report = await build(self.events, self.site, day, self.tz)
-            ok, status = await self.platform.upload_report(report)
-            await self.db.execute(
-                "INSERT INTO console_reports (day, at_ms, trigger, ok, status, total) "
-                "VALUES (?,?,?,?,?,?)",
-                (report["date"], int(time.time() * 1000), trigger, int(ok), status,
-                 report["total"]),
-            )
-            if not ok:
-                log.warning("daily report for %s not delivered: %s", report["date"], status)
-            return {"ok": ok, "status": status, "report": report}
-
-    async def attempts(self, limit: int = 30) -> list[dict]:
-        async with self.db.execute(
-            "SELECT day, at_ms, trigger, ok, status, total FROM console_reports "
-            "ORDER BY n DESC LIMIT ?", (limit,),
-        ) as cur:
-            return [{"day": r[0], "at_ms": r[1], "trigger": r[2], "ok": bool(r[3]),
-                     "status": r[4], "total": r[5]} for r in await cur.fetchall()]
-
-    async def delivered(self, day: date) -> bool:
-        async with self.db.execute(
-            "SELECT 1 FROM console_reports WHERE day=? AND ok=1 LIMIT 1", (day.isoformat(),)
-        ) as cur:
-            return await cur.fetchone() is not None
-
-    def due(self, now_ms: int) -> bool:
-        local = datetime.fromtimestamp(now_ms / 1000, self.tz)
-        return local.hour * 60 + local.minute >= self.deadline_minute - self.lead_minutes
-
-    def status(self, now_ms: int) -> dict:
-        return {"deadline": f"{self.deadline_minute // 60:02d}:{self.deadline_minute % 60:02d}",
-                "lead_minutes": self.lead_minutes, "today": today(self.tz, now_ms).isoformat()}
-
-    async def run(self, check_every_s: float = 60.0) -> None:
-        """Send today's report once it is due, until delivered; again the next day."""
-        while True:
-            now = int(time.time() * 1000)
-            day = today(self.tz, now)
-            if self.due(now) and not await self.delivered(day):
-                await patiently(partial(self.send, day, "automatic"), "daily report")
-            await asyncio.sleep(check_every_s)

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from firmware import startup
-from simulators import platform_venues
+from simulators import platform_reports, platform_venues
 from simulators.platform_records import RecordStore, UploadProcess
 from simulators.population import Person, Traveller, population, travellers
 
@@ -31,22 +31,6 @@ class StatusQuery(BaseModel):
     method: str = Field(pattern="^(code|id_card|passport|phone)$")
     credential: str = Field(min_length=1, max_length=2048)
     nationality: str | None = Field(None, pattern="^[A-Z]{3}$")  # with a passport
-
-
-class DoorReport(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    door: str
-    scans: int = Field(ge=0)
-
-
-class DailyReport(BaseModel):
-    """The unit's daily scan count (due by 16:00), per door."""
-
-    model_config = ConfigDict(extra="allow")
-    site: str
-    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
-    total: int = Field(ge=0)
-    doors: list[DoorReport]
 
 
 class Faults(BaseModel):
@@ -106,6 +90,8 @@ def create_app(db_path: Path, seed: int, settle_heap: bool = False) -> FastAPI:
     app = FastAPI(title="City platform simulator", lifespan=lifespan)
     app.state.platform = platform
     app.include_router(platform_venues.make_router(db_path))
+    app.include_router(platform_reports.make_router(db_path,
+                                                    lambda: platform.faults.fail_uploads))
 
     @app.post("/api/v1/status")
     async def status(query: StatusQuery) -> dict:
@@ -132,22 +118,6 @@ def create_app(db_path: Path, seed: int, settle_heap: bool = False) -> FastAPI:
             raise RequestValidationError(outcome[1])
         _, new, duplicates = outcome
         return {"accepted": new, "duplicates": duplicates}
-
-    reports: dict[tuple[str, str], dict] = {}
-
-    @app.post("/api/v1/daily-reports")
-    def daily_report(report: DailyReport) -> dict:
-        """Idempotent per (site, date): a report sent again replaces the earlier one."""
-        if platform.faults.fail_uploads:
-            raise HTTPException(503, "platform unavailable")
-        if sum(d.scans for d in report.doors) != report.total:
-            raise HTTPException(422, "total is not the sum of the doors' scans")
-        reports[(report.site, report.date)] = report.model_dump()
-        return {"accepted": True, "site": report.site, "date": report.date}
-
-    @app.get("/sim/daily-reports")
-    def daily_reports() -> list[dict]:
-        return list(reports.values())
 
     @app.get("/sim/stats")
     def stats() -> dict:

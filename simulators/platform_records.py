@@ -39,7 +39,16 @@ EPOCHS = """
 ALTER TABLE records ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS records_stream_seq ON records (kiosk, epoch, seq);
 """
-COMPONENT = schema.Component("platform_records", SCHEMA, (schema.Migration(2, EPOCHS),))
+# Version 3: each record's door and scan time in columns of their own, for the daily-report
+# check (simulators/platform_reports.py) to count a period's records per door.
+DOOR_TS = """
+ALTER TABLE records ADD COLUMN door TEXT;
+ALTER TABLE records ADD COLUMN ts INTEGER;
+UPDATE records SET door = json_extract(body, '$.door'), ts = json_extract(body, '$.ts');
+CREATE INDEX IF NOT EXISTS records_ts_door ON records (ts, door);
+"""
+COMPONENT = schema.Component("platform_records", SCHEMA, (schema.Migration(2, EPOCHS),
+                                                          schema.Migration(3, DOOR_TS)))
 
 
 class ScanRecord(BaseModel):
@@ -48,6 +57,8 @@ class ScanRecord(BaseModel):
     kiosk: str
     seq: int = Field(ge=1)
     epoch: int = Field(0, ge=0)  # the kiosk's numbering epoch (absent: 0)
+    door: str = Field(min_length=1, max_length=64)
+    ts: int = Field(ge=0)
 
 
 class RecordBatch(BaseModel):
@@ -74,7 +85,7 @@ class RecordStore:
                 repeats.append((rec.key,))
             else:
                 rows[rec.key] = (rec.key, rec.kiosk, rec.seq, rec.model_dump_json(), now,
-                                 rec.epoch)
+                                 rec.epoch, rec.door, rec.ts)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -95,8 +106,8 @@ class RecordStore:
                 repeats.append((key,))
                 del rows[key]
         self._db.executemany(
-            "INSERT INTO records (key, kiosk, seq, body, received_at, epoch) "
-            "VALUES (?,?,?,?,?,?)",
+            "INSERT INTO records (key, kiosk, seq, body, received_at, epoch, door, ts) "
+            "VALUES (?,?,?,?,?,?,?,?)",
             rows.values(),
         )
         self._db.executemany(

@@ -169,6 +169,11 @@ async def test_manager_counts_report_audit_and_english(site, browser):
     await page.wait_for_selector("#report-rows tr")
     await page.click("#report-send")
     await page.wait_for_selector("#report-attempts tr")
+    # the last closed period (before this gateway started), sent by hand after its
+    # deadline: the platform simulator checked and took it, and it shows as late
+    await page.wait_for_selector("#report-rows tr[data-unit='test-site'][data-state=late]")
+    assert "迟报 1" in await page.text_content("#report-states")
+    assert "统计时段" in await page.text_content("#report-period")
     await shot(page, "report")
 
     await page.click("#tabs button[data-view=audit]")

@@ -237,8 +237,9 @@ async def test_a_paper_register_file_reaches_the_platform_once_with_its_own_time
     async with signed_in(site, "manager") as (http, _me):
         report = (await http.get("/api/report", params={"day": f"{start:%Y-%m-%d}"})).json()
         audit = (await http.get("/api/audit")).json()["rows"]
-    assert report["report"]["total"] == 47
-    assert sum(d["transcribed"] for d in report["report"]["doors"]) == 47
+    site_unit = next(u for u in report["units"] if u["depth"] == 0)  # no register: one unit
+    assert (site_unit["scans"], site_unit["transcribed"]) == (47, 47)
+    assert sum(d["transcribed"] for d in site_unit["doors"]) == 47
     imports = [(d["imported"], d["already"], d["bad"])
                for d in (r["detail"] for r in audit if r["action"] == "import_register")]
     assert (47, 0, 3) in imports and (0, 47, 3) in imports, "both uploads audited"

@@ -20,9 +20,9 @@ import pytest
 from firmware import schema
 from firmware.kiosk import board_counts, outbox
 from firmware.schema import Component, Migration, SchemaError
-from gateway import alerts, app, audit, auth, console, counts, report, store, users
+from gateway import alerts, app, audit, auth, console, counts, reporter, store, users
 from provisioning import enrol, registry, upload
-from simulators import platform_records, platform_venues
+from simulators import platform_records, platform_reports, platform_venues
 from tests import schema_v1
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ EVERY = [
     (schema_v1.CONSOLE_SESSIONS, auth.COMPONENT), (schema_v1.CONSOLE_AUDIT, audit.COMPONENT),
     (schema_v1.CONSOLE_ALERTS, alerts.COMPONENT),
     (schema_v1.CONSOLE_DOOR_COUNTS, counts.COMPONENT),
-    (schema_v1.CONSOLE_REPORTS, report.COMPONENT), (schema_v1.REGISTRY, registry.COMPONENT),
+    (schema_v1.CONSOLE_REPORTS, reporter.COMPONENT), (schema_v1.REGISTRY, registry.COMPONENT),
     (schema_v1.ENROLMENT, enrol.COMPONENT), (schema_v1.VENUE_UPLOADS, upload.COMPONENT),
     (schema_v1.PLATFORM_RECORDS, platform_records.COMPONENT),
     (schema_v1.PLATFORM_VENUES, platform_venues.COMPONENT),
@@ -132,6 +132,7 @@ def test_every_file_the_product_writes_is_versioned(tmp_path: Path):
         upload.upload(reg, "http://127.0.0.1:9", client=_NoHttp())
     platform_records.RecordStore(tmp_path / "platform.sqlite")
     platform_venues.VenueBook(tmp_path / "platform.sqlite")
+    platform_reports.ReportDesk(tmp_path / "platform.sqlite")
 
     assert versions(tmp_path / "outbox.sqlite") == {"outbox": (1, 1)}
     assert versions(tmp_path / "board.sqlite") == {"board_events": (1, 1)}
@@ -142,7 +143,7 @@ def test_every_file_the_product_writes_is_versioned(tmp_path: Path):
         "venue_uploads": (1, 1)}
     assert versions(tmp_path / "platform.sqlite") == {
         "platform_records": (platform_records.COMPONENT.version, 1),
-        "platform_venues": (1, 1)}
+        "platform_venues": (1, 1), "platform_reports": (1, 1)}
 
 
 class _NoHttp:

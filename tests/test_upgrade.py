@@ -299,3 +299,37 @@ def test_door_counts_not_yet_handed_over_survive_upgrade_rollback_and_upgrade(
     hand_over(v2, BACKLOG + 1)  # upgraded again
     assert len(handed) == len(set(handed)) == BACKLOG
     assert count(path, "SELECT count(*) FROM board_events WHERE handed_over = 0") == 0
+
+
+# --- the daily report's tables and the platform's records (version 2 of each) -------------
+
+def test_report_attempts_and_platform_records_of_version_1_are_kept(tmp_path: Path):
+    from gateway import reporter
+    from simulators import platform_records
+
+    gw = tmp_path / "gateway.sqlite"
+    db = sqlite3.connect(gw)
+    db.executescript(schema_v1.CONSOLE_REPORTS)
+    db.execute("INSERT INTO console_reports (day, at_ms, trigger, ok, status, total) "
+               "VALUES ('2026-11-24', 1, 'automatic', 1, 'HTTP 200', 812)")
+    db.commit()
+    db.close()
+    schema.migrate_file(gw, reporter.COMPONENT)
+    assert versions(gw) == {"console_reports": 2}
+    assert count(gw, "SELECT count(*) FROM console_reports "
+                     "WHERE total = 812 AND units IS NULL") == 1
+    assert count(gw, "SELECT count(*) FROM console_report_units") == 0
+
+    plat = tmp_path / "platform.sqlite"
+    db = sqlite3.connect(plat)
+    db.executescript(schema_v1.PLATFORM_RECORDS)
+    db.execute("INSERT INTO records (key, kiosk, seq, body, received_at) VALUES (?,?,?,?,?)",
+               ("a", "k1", 1, json.dumps({"key": "a", "kiosk": "k1", "seq": 1, "door": "V/E1",
+                                          "ts": 1_790_000_000_000}), "2026-11-24"))
+    db.commit()
+    db.close()
+    platform_records.RecordStore(plat)
+    assert versions(plat) == {"platform_records": platform_records.COMPONENT.version}
+    # the records received before are counted by door and time like the new ones
+    assert count(plat, "SELECT count(*) FROM records WHERE door = 'V/E1' AND ts = ?",
+                 1_790_000_000_000) == 1

@@ -324,21 +324,45 @@ async function loadCounts(day) {
 }
 $("counts-form").addEventListener("submit", ev => { ev.preventDefault(); loadCounts(ev.target.day.value); });
 
-// --- daily report ------------------------------------------------------------------------------
+// --- daily report: every unit's report for one period, and the platform's answer -------------
+const STATE_CLASS = {confirmed: "ok-text", late: "bad-text", mismatched: "bad-text", pending: "bad-text", open: "muted"};
+function stateCell(u) {
+  const parts = [el("span", {class: STATE_CLASS[u.state]}, t("state_" + u.state))];
+  if (u.revision > 1) parts.push(" ", muted(t("revision", {n: u.revision})));
+  if (u.state === "mismatched" && u.difference) {
+    const d = u.difference.total;
+    parts.push(el("div", {class: "bad-text"}, t("difference", {reported: d.reported, platform: d.platform})));
+    if (u.late) parts.push(el("div", {class: "bad-text"}, t("state_late")));
+  }
+  if (u.state === "pending" && u.last_error) parts.push(el("div", {class: "muted"}, `${u.last_error} (${u.tries})`));
+  if (u.state !== "open" && u.reported_scans != null && !u.current) parts.push(el("div", {class: "muted"}, t("correction_due")));
+  return parts;
+}
 async function loadReport(day) {
   const r = await api("/api/report" + (day ? `?day=${day}` : ""));
-  $("report-form").day.value = r.report.date;
-  $("report-schedule").textContent = t("schedule", {deadline: r.schedule.deadline, lead: r.schedule.lead_minutes});
-  put($("report-rows"), r.report.doors.map(x => el("tr", null,
-    [x.door, x.scans, x.green, x.yellow, x.red, x.unknown, x.offline].map(v => el("td", null, v)))),
-    el("tr", null, el("th", null, "Σ"), el("th", null, r.report.total)));
+  const p = r.period;
+  $("report-form").day.value = p.day;
+  $("report-message").textContent = "";
+  $("report-schedule").textContent = t("schedule", {deadline: r.schedule.deadline, cutoff: r.schedule.cutoff, tz: r.schedule.timezone});
+  $("report-period").textContent = t("period_bounds", {from: p.from.replace("T", " "), to: p.to.replace("T", " "), deadline: p.deadline.replace("T", " ")});
+  put($("report-states"), Object.entries(r.states).map(([s, n]) => el("span", {class: STATE_CLASS[s] + " state-count"}, `${t("state_" + s)} ${n}`)),
+    Object.entries(r.unplaced).map(([d, n]) => el("div", {class: "bad-text"}, t("unplaced_door", {door: d, n}))));
+  put($("report-rows"), r.units.map(u => el("tr", {"data-unit": u.unit, "data-state": u.state},
+    el("td", {class: "depth-" + u.depth}, u.depth ? "└ " : "", el("b", null, u.name), " ", muted(u.unit)),
+    el("td", null, el("b", null, u.scans), u.units.length ? muted(` (${t("own")} ${u.own_scans})`) : ""),
+    el("td", null, u.reported_scans ?? "—"), el("td", null, stateCell(u)),
+    el("td", null, u.doors.filter(d => d.unit === u.unit).map(d => el("div", null, d.name || d.door, " ", muted(d.scans)))),
+    ["green", "yellow", "red", "unknown", "offline"].map(c => el("td", null, u[c])))));
   put($("report-attempts"), r.attempts.map(a => el("tr", null, el("td", null, dhm(a.at_ms)), el("td", null, a.day),
     el("td", null, a.trigger === "automatic" ? t("automatic") : a.trigger),
     el("td", {class: a.ok ? "ok-text" : "bad-text"}, `${a.ok ? t("delivered") : t("failed")} (${a.status})`),
-    el("td", null, a.total))));
+    el("td", null, a.units ?? "—"), el("td", null, a.total))));
 }
 $("report-form").addEventListener("submit", ev => { ev.preventDefault(); loadReport(ev.target.day.value); });
-$("report-send").onclick = async () => { await post("/api/report/send", {day: $("report-form").day.value || null}); loadReport($("report-form").day.value); };
+$("report-send").onclick = async () => {
+  try { await post("/api/report/send", {day: $("report-form").day.value || null}); loadReport($("report-form").day.value); }
+  catch (e) { $("report-message").textContent = e.status === 409 ? t("period_open") : String(e.message); }
+};
 $("report-csv").onclick = () => { location.href = "/api/report.csv?day=" + ($("report-form").day.value || ""); };
 
 // --- tracing -----------------------------------------------------------------------------------
