@@ -350,7 +350,7 @@ class Reporter:
                 "parent": u["parent"], "identifier": u["identifier"],
                 "scans": rep["scans"], "own_scans": rep["own_scans"],
                 "doors": rep["doors"], "units": rep["units"],
-                **{c: rep[c] for c in report.COLOURS},
+                **{c: rep[c] for c in (*report.COLOURS, *report.KINDS)},
                 "state": _state(period, now_ms, s),
                 "reported_scans": s[2] if s else None, "revision": s[1] if s else None,
                 "confirmed_ms": s[3] if s else None, "late": bool(s[4]) if s else False,
