@@ -24,6 +24,7 @@ from typing import Protocol
 from firmware import protocol
 from firmware import verdict as verdicts
 from firmware.verdict import Verdict
+from gateway import standard2
 from gateway.entry_policy import EntryPolicies, no_categories
 from gateway.events import MisuseSeen, Observer, ScanDistrusted, ScanStored, VerdictSent
 from gateway.kiosk_trust import GatewayLists, Judgement, KioskRegister, KioskTrust
@@ -54,28 +55,11 @@ def kiosk_decision(msg: dict) -> Verdict:
 
 def upload_record(site: str, msg: dict, judged: Judgement | None = None,
                   received_ms: int | None = None) -> dict:
-    record = {
-        "key": msg["id"],
-        "site": site,
-        "kiosk": msg["kiosk"],
-        "door": msg["door"],
-        "seq": msg["seq"],
-        "ts": msg["ts"],
-        "method": msg["method"],
-        "medium": msg.get("medium", "unknown"),
-        "credential": msg["credential"],
-    }
-    if protocol.epoch_of(msg):
-        record["epoch"] = msg["epoch"]  # with kiosk and seq, the scan's place in its numbering
-    if "name" in msg:
-        record["name"] = msg["name"]
-    if "temp_dc" in msg:
-        record["temp_dc"] = msg["temp_dc"]
-    if judged is not None and judged.flags:
-        record["flags"] = list(judged.flags)
-        if judged.skewed and received_ms is not None:
-            record["ts"], record["kiosk_ts"] = received_ms, msg["ts"]
-    return record
+    """The scan as the platform receives it (the mapping is gateway/standard2.py's)."""
+    if judged is None or not judged.flags:
+        return standard2.scan_record(site, msg)
+    return standard2.scan_record(site, msg, judged.flags,
+                                 received_ms if judged.skewed else None)
 
 
 class CheckIn:

@@ -90,7 +90,8 @@ class Console:
     """The console's state inside the running gateway (Gateway.console)."""
 
     def __init__(self, config: GatewayConfig, db: aiosqlite.Connection, reads: ReadModel,
-                 platform: Platform, replies: KioskReplies, register: KioskRegister) -> None:
+                 platform: Platform, replies: KioskReplies, register: KioskRegister,
+                 report_db: aiosqlite.Connection) -> None:
         self.config = config
         self.cfg = config.console
         self.tz = ZoneInfo(self.cfg.timezone)
@@ -112,8 +113,11 @@ class Console:
         notifier_cfg = config.duty.notifier
         self.notifier = notify.from_config(notifier_cfg) if notifier_cfg else None
         self.periods = Periods(self.tz, self.cfg.report_deadline, self.cfg.report_lead_minutes)
-        self.reporter = reporter.Reporter(db, reads.db, platform, self.units, self.periods,
-                                          config.site, self.cfg.report_retry_s)
+        # the reporter writes a period's 5,000 reports in one transaction: on a connection
+        # of its own, so no other console write lands inside it
+        self.report_db = report_db
+        self.reporter = reporter.Reporter(report_db, reads.db, platform, self.units,
+                                          self.periods, config.site, self.cfg.report_retry_s)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._viewed: dict[str, int] = {}
 
@@ -121,13 +125,18 @@ class Console:
     async def open(cls, config: GatewayConfig, reads: ReadModel, platform: Platform,
                    replies: KioskReplies, register: KioskRegister) -> Console:
         db = await aiosqlite.connect(config.db_path, isolation_level=None)
+        report_db = None
         try:
             await db.execute("PRAGMA busy_timeout=5000")
             await schema.migrate_async(db, config.db_path, *COMPONENTS)
-            console = cls(config, db, reads, platform, replies, register)
+            report_db = await aiosqlite.connect(config.db_path, isolation_level=None)
+            await report_db.execute("PRAGMA busy_timeout=5000")
+            console = cls(config, db, reads, platform, replies, register, report_db)
             await console.sessions.drop_expired()
         except BaseException:
             await db.close()  # its thread would keep a failed process from exiting
+            if report_db is not None:
+                await report_db.close()
             raise
         return console
 
@@ -157,6 +166,7 @@ class Console:
     async def close(self) -> None:
         if self.notifier is not None:
             await self.notifier.close()
+        await self.report_db.close()
         await self.db.close()
 
     async def _on_duty(self, door: str) -> list[str]:

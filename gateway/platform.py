@@ -56,11 +56,11 @@ class Platform(Protocol):
         """Upload scan records (each a JSON object, encoded); raises UploadFailed."""
         ...
 
-    async def upload_reports(self, reports: list[dict]
+    async def upload_reports(self, reports: list[str]
                              ) -> tuple[list[standard2.ReportResult] | None, str]:
-        """Upload daily reports (each already in the platform's format, gateway/standard2):
-        (the platform's answer per report, or None if it did not take them; what it
-        answered, in words)."""
+        """Upload daily reports (each a JSON object in the platform's format, encoded;
+        gateway/standard2): (the platform's answer per report, or None if it did not take
+        them; what it answered, in words)."""
         ...
 
     async def close(self) -> None: ...
@@ -150,10 +150,12 @@ class HttpPlatform:
         except (httpx.HTTPError, ValueError) as exc:
             raise UploadFailed(f"{type(exc).__name__}: {exc}") from exc
 
-    async def upload_reports(self, reports: list[dict]
+    async def upload_reports(self, reports: list[str]
                              ) -> tuple[list[standard2.ReportResult] | None, str]:
         try:
-            response = await self._http.post(DAILY_REPORTS, json=standard2.daily_reports(reports))
+            response = await self._http.post(DAILY_REPORTS,
+                                             content=standard2.daily_reports(reports),
+                                             headers={"content-type": "application/json"})
         except httpx.HTTPError as exc:
             return None, type(exc).__name__
         status = f"HTTP {response.status_code}"

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from firmware import protocol
 from firmware import verdict as verdicts
 from firmware.verdict import Verdict
-from gateway.checkin import upload_record
+from gateway import standard2
 from gateway.entry_policy import EntryPolicies, no_categories
 from gateway.events import Observer, ScanStored
 from gateway.kiosk_trust import KioskRegister
@@ -44,6 +44,9 @@ from gateway.store import Store
 from gateway.venues import Units
 
 log = logging.getLogger(__name__)
+# a scan waiting to be stored: message, subject, verdict, and for a paper-register entry
+# (colour seen, when keyed in)
+Pending = tuple[dict, str, Verdict, tuple[str, int] | None]
 
 CONSOLE_KIOSK = "console"  # visitors registered by hand at the console
 REGISTER_KIOSK = "register"  # entries transcribed from a paper register
@@ -113,7 +116,7 @@ class Registrar:
         verdict = verdicts.apply_policy(  # the door's entry policy, as at a kiosk
             verdicts.for_colour(msg["id"], status.colour, status.source),
             self.policies.for_door(door), status.tested_ms, now)
-        await self._store(CONSOLE_KIOSK, [(msg, subject, verdict, {})])
+        await self._store(CONSOLE_KIOSK, [(msg, subject, verdict, None)])
         self.observers.observe(ScanStored(msg["id"], CONSOLE_KIOSK, door, now, "manual",
                                           verdict.colour, verdict.action, verdict.prompt,
                                           verdict.source))
@@ -135,9 +138,9 @@ class Registrar:
             first_line[event_id] = entry.line
             msg = protocol.scan(event_id, REGISTER_KIOSK, entry.door, 1, entry.ts, "manual",
                                 entry.credential, medium="register")
-            extra = {"transcribed": True, "colour_seen": entry.colour, "keyed_ms": keyed}
+            paper = (entry.colour, keyed)
             items.append((entry, (msg, subject, verdicts.transcribed(event_id, entry.colour),
-                                  extra)))
+                                  paper)))
         async with self._lock:
             stored = await self.reads.stored_ids([msg["id"] for _e, (msg, *_r) in items])
             fresh = [(e, item) for e, item in items if item[0]["id"] not in stored]
@@ -147,21 +150,21 @@ class Registrar:
                  len(already))
         return Transcription([e for e, _item in fresh], sorted(already, key=lambda a: a[0].line))
 
-    async def _store(self, kiosk: str, items: list[tuple[dict, str, Verdict, dict]]) -> None:
+    async def _store(self, kiosk: str, items: list[Pending]) -> None:
         async with self._lock:
             await self._store_locked(kiosk, items)
 
     async def _store_locked(self, kiosk: str,
-                            items: list[tuple[dict, str, Verdict, dict]]) -> None:
+                            items: list[Pending]) -> None:
         if not items:
             return
         seq = self._next.get(kiosk) or await self.reads.high_seq(kiosk) + 1
         received = protocol.now_ms()
         waits = []
-        for msg, subject, verdict, extra in items:
+        for msg, subject, verdict, paper in items:
             msg["seq"] = seq
             seq += 1
-            record = dict(upload_record(self.site, msg), **extra)
+            record = standard2.scan_record(self.site, msg, paper=paper)
             waits.append(self.store.add_scan_nowait(
                 msg, received, subject, mask("manual", msg["credential"]), None, record,
                 verdict, received))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from collections import Counter
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -71,18 +70,26 @@ def build(per_door: dict[str, Counter[str]], tree: VenueTree, period: Period, tz
           site: str, generated_ms: int) -> Built:
     """Every unit's report for the period (revision and lateness are the sender's)."""
     bounds = period.bounds(tz)
-    rolled = tree.rollup(per_door)
+    rolled = {code: _row(c) for code, c in tree.rollup(per_door).items()}
+    door_row: dict[str, dict] = {}  # each door's row, made once and shared by every report
+
+    def row_of(d: str, code: str) -> dict:
+        found = door_row.get(d)
+        if found is None:
+            owner = tree.door_unit.get(d)
+            found = door_row[d] = {
+                "door": d, "unit": owner or code,
+                "name": tree.units[owner].door_names.get(d, "") if owner else "",
+                **_row(per_door.get(d))}
+        return found
+
     reports: dict[str, dict] = {}
     for code, unit in tree.units.items():
         under = tree.doors_under(code)
         doors = sorted(per_door) if under is None else under
-        door_rows: list[dict] = [
-            {"door": d, "unit": tree.door_unit.get(d, code),
-             "name": tree.units[tree.door_unit[d]].door_names.get(d, "")
-             if d in tree.door_unit else "", **_row(per_door.get(d))} for d in doors]
-        units = [{"unit": c, "name": tree.units[c].name, **_row(rolled[c])}
-                 for c in unit.children]
-        total = _row(rolled[code])
+        door_rows = [row_of(d, code) for d in doors]
+        units = [{"unit": c, "name": tree.units[c].name, **rolled[c]} for c in unit.children]
+        total = rolled[code]
         own = sum(r["scans"] for r in door_rows if r["unit"] == code)
         reports[code] = {
             "unit": code, "name": unit.name, "category": unit.category,
@@ -96,11 +103,16 @@ def build(per_door: dict[str, Counter[str]], tree: VenueTree, period: Period, tz
     return Built(period, reports, unplaced)
 
 
+_COUNTS = ("scans", *COLOURS, *KINDS)
+
+
 def digest(report: dict) -> str:
     """What a correction would change: the counts, not when they were made."""
-    counted = {k: report[k] for k in ("scans", *COLOURS, *KINDS, "doors", "units", "unit",
-                                      "parent")}
-    return hashlib.sha256(json.dumps(counted, sort_keys=True).encode()).hexdigest()[:24]
+    parts = [report["unit"], str(report["parent"]), *(str(report[k]) for k in _COUNTS)]
+    for row in (*report["doors"], *report["units"]):
+        parts.append(row.get("door") or row["unit"])
+        parts.extend(str(row[k]) for k in _COUNTS)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
 def to_csv(reports: list[dict]) -> str:

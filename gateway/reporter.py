@@ -30,10 +30,11 @@ in `console_reports` with its result.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
@@ -109,8 +110,10 @@ class Ledger:
 
 
 class Reporter:
-    """`db`: the console's own connection (periods, reports, attempts); `events`: a
-    read-only one on the gateway's database (the read model's)."""
+    """`db`: a writer connection of the reporter's own (periods, reports, attempts: each
+    period's reports are written in one transaction, which another writer's statements on
+    the same connection would join); `events`: a read-only one on the gateway's database
+    (the read model's)."""
 
     def __init__(self, db: aiosqlite.Connection, events: aiosqlite.Connection,
                  platform: Platform, units: Units, periods: Periods, site: str,
@@ -273,17 +276,20 @@ class Reporter:
     async def _send(self, day: str, todo: list[tuple[str, dict, int, str, bool]],
                     now_ms: int) -> tuple[bool, str]:
         """Keep each report as it goes out, send in batches, keep each answer."""
-        wire = {unit: standard2.daily_report(rep, revision, late)
+        wire = {unit: json.dumps(standard2.daily_report(rep, revision, late),
+                                 ensure_ascii=False)
                 for unit, rep, revision, _d, late in todo}
         late_units = {unit for unit, *_r, late in todo if late}
-        await self.db.executemany(
-            "INSERT INTO console_report_units (day, unit, revision, digest, scans, body, "
-            "built_ms) VALUES (?,?,?,?,?,?,?) ON CONFLICT(day, unit) DO UPDATE SET "
-            "confirmed_ms = CASE WHEN revision = excluded.revision AND digest = excluded.digest "
-            "THEN confirmed_ms END, revision = excluded.revision, digest = excluded.digest, "
-            "scans = excluded.scans, body = excluded.body, built_ms = excluded.built_ms",
-            [(day, unit, revision, d, rep["scans"], json.dumps(wire[unit], ensure_ascii=False),
-              now_ms) for unit, rep, revision, d, _late in todo])
+        async with self._transaction():
+            await self.db.executemany(
+                "INSERT INTO console_report_units (day, unit, revision, digest, scans, body, "
+                "built_ms) VALUES (?,?,?,?,?,?,?) ON CONFLICT(day, unit) DO UPDATE SET "
+                "confirmed_ms = CASE WHEN revision = excluded.revision "
+                "AND digest = excluded.digest THEN confirmed_ms END, "
+                "revision = excluded.revision, digest = excluded.digest, "
+                "scans = excluded.scans, body = excluded.body, built_ms = excluded.built_ms",
+                [(day, unit, revision, d, rep["scans"], wire[unit], now_ms)
+                 for unit, rep, revision, d, _late in todo])
         units = [unit for unit, *_rest in todo]
         ok, statuses = True, set()
         for start in range(0, len(units), BATCH):
@@ -311,20 +317,31 @@ class Reporter:
                 why = status if results is None else (
                     f"rejected: {r.reason}" if r is not None else "no answer for this unit")
                 failed.append((why, day, unit))
-        await self.db.executemany(
-            "UPDATE console_report_units SET confirmed_ms = ?, first_ms = coalesce(first_ms, ?), "
-            "late = ?, state = ?, "
-            "difference = ?, tries = tries + 1, last_error = NULL WHERE day = ? AND unit = ?",
-            delivered)
-        await self.db.executemany(
-            "UPDATE console_report_units SET tries = tries + 1, last_error = ? "
-            "WHERE day = ? AND unit = ?", failed)
-        # Our revision number is behind the platform's (a restored database): the next
-        # send goes out as a later revision.
-        await self.db.executemany(
-            "UPDATE console_report_units SET tries = tries + 1, last_error = ?, "
-            "revision = revision + 1, digest = '' WHERE day = ? AND unit = ?", superseded)
+        async with self._transaction():
+            await self.db.executemany(
+                "UPDATE console_report_units SET confirmed_ms = ?, "
+                "first_ms = coalesce(first_ms, ?), late = ?, state = ?, difference = ?, "
+                "tries = tries + 1, last_error = NULL WHERE day = ? AND unit = ?", delivered)
+            await self.db.executemany(
+                "UPDATE console_report_units SET tries = tries + 1, last_error = ? "
+                "WHERE day = ? AND unit = ?", failed)
+            # Our revision number is behind the platform's (a restored database): the next
+            # send goes out as a later revision.
+            await self.db.executemany(
+                "UPDATE console_report_units SET tries = tries + 1, last_error = ?, "
+                "revision = revision + 1, digest = '' WHERE day = ? AND unit = ?", superseded)
         return not failed and not superseded
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """One commit (one fsync) for a period's thousands of rows, not one per row."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
 
     # --- what the console shows ----------------------------------------------------------------
 

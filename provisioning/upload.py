@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from firmware import schema
+from gateway import standard2
 from provisioning.registry import Registry, Venue, qr_content
 from provisioning.venue_code import DEFAULT_BASE
 
@@ -47,17 +48,8 @@ class UploadSummary:
 
 
 def record(venue: Venue, base: str = DEFAULT_BASE) -> dict:
-    """A venue in the platform's format."""
-    return {
-        "code": venue.code, "parent_code": venue.parent, "name": venue.name,
-        "category": venue.category, "credit_code": venue.credit_code, "plate": venue.plate,
-        "division": venue.code[:6], "address": venue.address, "zone": venue.zone,
-        "manager_name": venue.manager_name, "manager_phone": venue.manager_phone,
-        "applicant_name": venue.applicant_name, "applicant_phone": venue.applicant_phone,
-        "doors": [{"code": d.code, "name": d.name, "qr": qr_content(venue, d, base),
-                   "issued": d.issued is not None} for d in venue.doors],
-    }  # fmt: skip
-
+    """A venue in the platform's format (the mapping is gateway/standard2.py's)."""
+    return standard2.venue_record(venue, lambda door: qr_content(venue, door, base))
 
 
 def digest(rec: dict) -> str:

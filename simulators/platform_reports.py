@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS daily_reports (
 );
 """
 COMPONENT = schema.Component("platform_reports", SCHEMA)  # version 1; later: migrations
+# a period's records: {door: count}, and {unit code: its own doors} (door = "<unit>/<code>")
+Counted = tuple[dict[str, int], dict[str, list[str]]]
 
 
 class DoorCount(BaseModel):
@@ -77,15 +79,19 @@ class ReportDesk:
         schema.migrate(self._db, db_path, COMPONENT)
         self._lock = threading.Lock()
 
-    def _records_by_door(self, start: int, end: int) -> dict[str, int]:
-        return dict(self._db.execute(
+    def _records_by_door(self, start: int, end: int) -> Counted:
+        by_door = dict(self._db.execute(
             "SELECT door, count(*) FROM records WHERE ts >= ? AND ts < ? GROUP BY door",
             (start, end)))
+        by_unit: dict[str, list[str]] = {}
+        for door in by_door:
+            by_unit.setdefault(door.split("/", 1)[0], []).append(door)
+        return by_door, by_unit
 
     def take(self, batch: ReportBatch) -> list[dict]:
         now = datetime.now(UTC).isoformat()
         results = []
-        counted: dict[tuple[int, int], dict[str, int]] = {}
+        counted: dict[tuple[int, int], Counted] = {}
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -97,7 +103,7 @@ class ReportDesk:
             self._db.execute("COMMIT")
         return results
 
-    def _take_one(self, rep: UnitReport, counted: dict[tuple[int, int], dict[str, int]],
+    def _take_one(self, rep: UnitReport, counted: dict[tuple[int, int], Counted],
                   now: str) -> dict:
         p = rep.period
         answer = {"unit_code": rep.unit_code, "period": p.label, "revision": rep.revision}
@@ -113,10 +119,9 @@ class ReportDesk:
         key = (p.from_ms, p.to_ms)
         if key not in counted:
             counted[key] = self._records_by_door(*key)
-        ours = counted[key]
+        ours, by_unit = counted[key]
         reported = {d.door: d.scans for d in rep.doors}
-        prefix = rep.unit_code + "/"
-        doors = set(reported) | {d for d in ours if d.startswith(prefix)}
+        doors = set(reported) | set(by_unit.get(rep.unit_code, ()))
         diff = {d: {"reported": reported.get(d, 0), "platform": ours.get(d, 0)}
                 for d in sorted(doors) if reported.get(d, 0) != ours.get(d, 0)}
         difference = None
