@@ -117,7 +117,8 @@ class Console:
         # of its own, so no other console write lands inside it
         self.report_db = report_db
         self.reporter = reporter.Reporter(report_db, reads.db, platform, self.units,
-                                          self.periods, config.site, self.cfg.report_retry_s)
+                                          self.periods, config.site, self.cfg.report_retry_s,
+                                          self.cfg.retention_days)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._viewed: dict[str, int] = {}
 

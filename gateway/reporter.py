@@ -117,7 +117,7 @@ class Reporter:
 
     def __init__(self, db: aiosqlite.Connection, events: aiosqlite.Connection,
                  platform: Platform, units: Units, periods: Periods, site: str,
-                 retry_s: float = 60.0) -> None:
+                 retry_s: float = 60.0, keep_days: int = 28) -> None:
         self.db = db
         self.events = events
         self.platform = platform
@@ -126,6 +126,7 @@ class Reporter:
         self.tz: ZoneInfo = periods.tz
         self.site = site
         self.retry_s = retry_s
+        self.keep_days = keep_days  # what was reported is kept as long as the scans
         self._lock = asyncio.Lock()
         self._dirty: set[date] = set()
         self._open_start: int | None = None  # the open period's start, as of the last tick
@@ -165,6 +166,15 @@ class Reporter:
                 days = [date.fromisoformat(r[0]) for r in await cur.fetchall()]
             for day in days:
                 await self._settle(self.periods.period(day), "automatic", now_ms, hold=True)
+            await self._forget(current.day - timedelta(days=self.keep_days))
+
+    async def _forget(self, before: date) -> None:
+        """Reports of periods older than the retention: their scans are purged too, so
+        they could not be built again; the attempts go with them."""
+        day = before.isoformat()
+        async with self._transaction():
+            for table in ("console_report_units", "console_report_periods", "console_reports"):
+                await self.db.execute(f"DELETE FROM {table} WHERE day < ?", (day,))
 
     async def _remember_periods(self, current: Period) -> None:
         """A row for every period from the first one reported up to the open one."""

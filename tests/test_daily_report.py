@@ -196,6 +196,11 @@ async def test_a_mall_of_three_shops_and_four_doors_rolls_up(site):
     assert rows[MALL]["scans"] == 28 and rows[MALL]["own_scans"] == 10
     assert view["states"] == {"confirmed": 4}
 
+    # Kept as long as the scans are (retention: 28 days), then forgotten with them.
+    await r.tick(p.end_ms + 30 * 86_400_000)
+    assert day.isoformat() not in {a["day"] for a in await r.attempts(1000)}
+    assert (day + timedelta(days=29)).isoformat() in {a["day"] for a in await r.attempts(1000)}
+
 
 @pytest.mark.parametrize("site", ["Asia/Shanghai"], indirect=True)
 async def test_a_day_missed_while_the_platform_was_down_goes_out_late(site):
