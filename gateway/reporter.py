@@ -21,6 +21,9 @@ again replaces and never adds. The reporter then keeps at it:
   So that the check sees the same scans, a period's first send waits until the forwarder
   has delivered every record queued before it (the upload queue's high-water mark when
   the period was first looked at), but not past `HOLD_MARGIN_MS` before the deadline.
+  A report answered mismatched is sent again once the records queued before that answer
+  have reached the platform (they may have been on their way), `MISMATCH_TRIES` sends in
+  all; a difference that stays is left for a person (the console shows it).
 
 The periods reported start with the one that was open when the reporter first ran
 (`console_report_periods` remembers it). Every send, automatic or by a manager, is kept
@@ -99,6 +102,10 @@ COMPONENT = schema.Component("console_reports", SCHEMA, (schema.Migration(2, UNI
 RECHECK_DAYS = 7  # closed periods looked at again at start for scans stored late
 HOLD_MARGIN_MS = 10 * 60_000  # stop waiting for the forwarder this long before a deadline
 BATCH = 500  # reports per request
+# A report the platform counted differently is sent again once the records queued before
+# its answer have reached the platform (they may have been on their way), up to this many
+# sends in all; after that it stays mismatched for a person to look at.
+MISMATCH_TRIES = 3
 
 
 @dataclass(slots=True)
@@ -107,6 +114,8 @@ class Ledger:
     digest: str
     confirmed_ms: int | None  # this revision is at the platform
     first_ms: int | None  # the unit's report for the period first reached the platform
+    state: str | None  # the platform's answer: confirmed | mismatched
+    tries: int
 
 
 class Reporter:
@@ -166,7 +175,23 @@ class Reporter:
                 days = [date.fromisoformat(r[0]) for r in await cur.fetchall()]
             for day in days:
                 await self._settle(self.periods.period(day), "automatic", now_ms, hold=True)
+            await self._recheck_mismatched(current, now_ms)
             await self._forget(current.day - timedelta(days=self.keep_days))
+
+    async def _recheck_mismatched(self, current: Period, now_ms: int) -> None:
+        since = (current.day - timedelta(days=RECHECK_DAYS)).isoformat()
+        async with self.db.execute(
+            "SELECT u.day, max(p.upload_mark) FROM console_report_units u "
+            "JOIN console_report_periods p ON p.day = u.day WHERE u.state = 'mismatched' "
+            "AND u.tries < ? AND u.day >= ? AND p.settled_ms IS NOT NULL GROUP BY u.day",
+            (MISMATCH_TRIES, since),
+        ) as cur:
+            rows = await cur.fetchall()
+        for day, mark in rows:
+            if mark is not None and await self._records_pending(mark):
+                continue
+            await self._settle(self.periods.period(date.fromisoformat(day)), "recheck",
+                               now_ms, hold=False, recheck=True)
 
     async def _forget(self, before: date) -> None:
         """Reports of periods older than the retention: their scans are purged too, so
@@ -207,7 +232,7 @@ class Reporter:
             return await self._settle(period, trigger, now, hold=False, force=True)
 
     async def _settle(self, period: Period, trigger: str, now_ms: int, hold: bool,
-                      force: bool = False) -> dict:
+                      force: bool = False, recheck: bool = False) -> dict:
         day = period.day.isoformat()
         if hold and await self._forwarder_behind(period, now_ms):
             return {"ok": False, "status": "waiting for the forwarder", "day": day, "units": 0}
@@ -226,11 +251,16 @@ class Reporter:
                 todo.append((unit, rep, 1, d, late))
             elif old.digest != d:
                 todo.append((unit, rep, old.revision + (old.confirmed_ms is not None), d, late))
-            elif old.confirmed_ms is None or force:
+            elif old.confirmed_ms is None or force or (
+                    recheck and old.state == "mismatched" and old.tries < MISMATCH_TRIES):
                 todo.append((unit, rep, old.revision, d, late))
         ok, status = True, "nothing to send"
         if todo:
             ok, status = await self._send(day, todo, now_ms)
+            if await self._mismatched(day):  # a recheck waits for what is queued now
+                await self.db.execute(
+                    "UPDATE console_report_periods SET upload_mark = ? WHERE day = ?",
+                    (await self._upload_mark(), day))
             await self.db.execute(
                 "INSERT INTO console_reports (day, at_ms, trigger, ok, status, total, units) "
                 "VALUES (?,?,?,?,?,?,?)",
@@ -262,26 +292,41 @@ class Reporter:
             row = await cur.fetchone()
         mark = row[0] if row else None
         if mark is None:
-            async with self.events.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'uploads'"
-            ) as cur:
-                found = await cur.fetchone()
-            mark = found[0] if found else 0
+            mark = await self._upload_mark()
             await self.db.execute(
                 "UPDATE console_report_periods SET upload_mark = ? WHERE day = ?", (mark, day))
         if now_ms >= period.deadline_ms - HOLD_MARGIN_MS:
             return False
+        return await self._records_pending(mark)
+
+    async def _upload_mark(self) -> int:
+        """The upload queue's high-water mark: every record queued so far is at or below."""
+        async with self.events.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'uploads'"
+        ) as cur:
+            found = await cur.fetchone()
+        return found[0] if found else 0
+
+    async def _records_pending(self, mark: int) -> bool:
+        """Records queued at or before `mark` are not all at the platform yet."""
         async with self.events.execute(
             "SELECT 1 FROM uploads WHERE n <= ? LIMIT 1", (mark,)
         ) as cur:
             return await cur.fetchone() is not None
 
+    async def _mismatched(self, day: str) -> bool:
+        async with self.db.execute(
+            "SELECT 1 FROM console_report_units WHERE day = ? AND state = 'mismatched' "
+            "AND tries < ? LIMIT 1", (day, MISMATCH_TRIES),
+        ) as cur:
+            return await cur.fetchone() is not None
+
     async def _ledger(self, day: str) -> dict[str, Ledger]:
         async with self.db.execute(
-            "SELECT unit, revision, digest, confirmed_ms, first_ms FROM console_report_units "
-            "WHERE day = ?", (day,),
+            "SELECT unit, revision, digest, confirmed_ms, first_ms, state, tries "
+            "FROM console_report_units WHERE day = ?", (day,),
         ) as cur:
-            return {u: Ledger(r, d, c, f) for u, r, d, c, f in await cur.fetchall()}
+            return {u: Ledger(r, d, c, f, s, t) for u, r, d, c, f, s, t in await cur.fetchall()}
 
     async def _send(self, day: str, todo: list[tuple[str, dict, int, str, bool]],
                     now_ms: int) -> tuple[bool, str]:

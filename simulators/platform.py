@@ -38,6 +38,7 @@ class Faults(BaseModel):
     delay_ms: int = Field(0, ge=0, le=60000)
     fail_status: bool = False
     fail_uploads: bool = False
+    fail_records: bool = False  # scan-record uploads only (reports are still taken)
 
 
 def token_of(credential: str) -> str:
@@ -110,7 +111,7 @@ def create_app(db_path: Path, seed: int, settle_heap: bool = False) -> FastAPI:
     @app.post("/api/v1/records")
     async def records(request: Request) -> dict:
         """Parsed, checked and stored in the upload process (simulators/platform_records)."""
-        if platform.faults.fail_uploads:
+        if platform.faults.fail_uploads or platform.faults.fail_records:
             raise HTTPException(503, "platform unavailable")
         body = await request.body()
         outcome = await uploads.store(body)

@@ -269,3 +269,28 @@ async def test_the_platform_names_a_report_that_does_not_match_its_records(site)
     assert rows[MALL]["state"] == "mismatched"
     assert rows[MALL]["difference"]["total"] == {"reported": 1, "platform": 2}
     assert rows[SHOPS[0]]["state"] == "confirmed"
+
+
+@pytest.mark.parametrize("site", ["Asia/Shanghai"], indirect=True)
+async def test_a_mismatch_from_records_still_on_their_way_is_checked_again(site):
+    r = site.reporter
+    day = date(2026, 11, 24)
+    p = r.periods.period(day)
+    await r.tick(p.start_ms)
+    site.faults(fail_records=True)  # the platform takes reports but not scan records
+    await site.scan(door(MALL, "E1"), p.start_ms + MINUTE)
+    await r.tick(p.end_ms + MINUTE)  # waits for the forwarder ...
+    assert site.at_platform() == {}
+    await r.tick(p.deadline_ms - 5 * MINUTE)  # ... but not up to the deadline
+    assert site.at_platform()[(MALL, day.isoformat())]["status"] == "mismatched"
+    await r.tick(p.deadline_ms - 4 * MINUTE)  # the record is still not there: no resend
+    assert site.at_platform()[(MALL, day.isoformat())]["deliveries"] == 1
+
+    site.faults(fail_records=False)
+    await site.uploaded()
+    await r.tick(p.deadline_ms - 3 * MINUTE)
+    mall = site.at_platform()[(MALL, day.isoformat())]
+    assert (mall["status"], mall["deliveries"], mall["revision"]) == ("confirmed", 2, 1)
+    view = await r.view(day, p.deadline_ms - 3 * MINUTE)
+    assert view["states"] == {"confirmed": 4}
+    assert (await r.attempts())[0]["trigger"] == "recheck"
