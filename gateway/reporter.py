@@ -402,7 +402,8 @@ class Reporter:
 
     async def view(self, day: date, now_ms: int) -> dict:
         """Each unit's report for the period: its counts now, what was reported, and the
-        platform's answer: open / pending / confirmed / late / mismatched."""
+        platform's answer: open / pending / confirmed / late / mismatched, or untracked (a
+        period before the reporter first ran, never sent: a manager may send it)."""
         period = self.periods.period(day)
         tree = self.units.tree()
         built = report.build(await report.scans_by_door(self.events, period.start_ms,
@@ -413,6 +414,10 @@ class Reporter:
             "last_error, digest FROM console_report_units WHERE day = ?", (day.isoformat(),),
         ) as cur:
             sent = {r[0]: tuple(r) for r in await cur.fetchall()}
+        async with self.db.execute(
+            "SELECT 1 FROM console_report_periods WHERE day = ?", (day.isoformat(),)
+        ) as cur:
+            tracked = await cur.fetchone() is not None
         rows = []
         for u in tree.view():
             rep = built.reports[u["code"]]
@@ -423,7 +428,7 @@ class Reporter:
                 "scans": rep["scans"], "own_scans": rep["own_scans"],
                 "doors": rep["doors"], "units": rep["units"],
                 **{c: rep[c] for c in (*report.COLOURS, *report.KINDS)},
-                "state": _state(period, now_ms, s),
+                "state": _state(period, now_ms, s, tracked),
                 "reported_scans": s[2] if s else None, "revision": s[1] if s else None,
                 "confirmed_ms": s[3] if s else None, "late": bool(s[4]) if s else False,
                 "difference": json.loads(s[6]) if s and s[6] else None,
@@ -453,9 +458,11 @@ class Reporter:
                 "timezone": self.tz.key, "open_period": current.bounds(self.tz)}
 
 
-def _state(period: Period, now_ms: int, sent: tuple | None) -> str:
+def _state(period: Period, now_ms: int, sent: tuple | None, tracked: bool) -> str:
     if period.end_ms > now_ms:
         return "open"
+    if sent is None and not tracked:
+        return "untracked"
     if sent is None or sent[3] is None:
         return "pending"
     if sent[5] == "mismatched":

@@ -325,7 +325,7 @@ async function loadCounts(day) {
 $("counts-form").addEventListener("submit", ev => { ev.preventDefault(); loadCounts(ev.target.day.value); });
 
 // --- daily report: every unit's report for one period, and the platform's answer -------------
-const STATE_CLASS = {confirmed: "ok-text", late: "bad-text", mismatched: "bad-text", pending: "bad-text", open: "muted"};
+const STATE_CLASS = {confirmed: "ok-text", late: "bad-text", mismatched: "bad-text", pending: "bad-text", open: "muted", untracked: "muted"};
 function stateCell(u) {
   const parts = [el("span", {class: STATE_CLASS[u.state]}, t("state_" + u.state))];
   if (u.revision > 1) parts.push(" ", muted(t("revision", {n: u.revision})));
