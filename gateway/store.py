@@ -503,17 +503,11 @@ class Store:
         now = int(time.time() * 1000)
         faults = []
         seen: set[int] = set()
+        holders = await self._holders(stream, [seq for seq, _id in arrived if seq <= marks.high])
         for seq, event_id in arrived:
             kind = None
-            if seq in seen:
+            if seq in seen or holders.get(seq, {event_id}) - {event_id}:
                 kind = "reused"
-            elif seq <= marks.high:
-                async with self._db.execute(
-                    "SELECT 1 FROM events WHERE kiosk=? AND seq=? AND epoch=? AND id != ? "
-                    "LIMIT 1", (stream[0], seq, stream[1], event_id)
-                ) as cur:
-                    if await cur.fetchone():
-                        kind = "reused"
             seen.add(seq)
             if kind is None and seq <= marks.uploaded:
                 kind = "late"
@@ -523,6 +517,21 @@ class Store:
                           "a reused number" if kind == "reused" else "behind uploaded ones")
                 faults.append((event_id, *stream, seq, kind, now))
         return faults
+
+    async def _holders(self, stream: Stream, seqs: list[int]) -> dict[int, set[str]]:
+        """The scans stored under each of these sequence numbers: one read per batch (a
+        draining backlog arrives below a live scan's number, so every replay is checked)."""
+        held: dict[int, set[str]] = {}
+        wanted = sorted(set(seqs))
+        for chunk in range(0, len(wanted), 500):
+            part = wanted[chunk:chunk + 500]
+            async with self._db.execute(
+                f"SELECT seq, id FROM events WHERE kiosk=? AND epoch=? "
+                f"AND seq IN ({','.join('?' * len(part))})", (*stream, *part)
+            ) as cur:
+                for seq, event_id in await cur.fetchall():
+                    held.setdefault(seq, set()).add(event_id)
+        return held
 
     async def _walk(self, stream: Stream, contiguous: int, high: int) -> int:
         """Move the mark over scans stored earlier above it. Read a few at first: while a
