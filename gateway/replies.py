@@ -27,8 +27,9 @@ class KioskReplies:
         self._sending: set[asyncio.Task[None]] = set()
 
     async def connected(self, client: aiomqtt.Client) -> None:
-        """On every new connection: the signed lists, retained, for every kiosk."""
-        for topic, payload in self.retained.items():
+        """On every new connection: the signed lists, retained, for every kiosk. A copy is
+        walked: `retain` may add a topic (the staff list) while a publish is awaited."""
+        for topic, payload in list(self.retained.items()):
             await client.publish(topic, payload, qos=1, retain=True)
 
     async def retain(self, topic: str, payload: bytes) -> None:
