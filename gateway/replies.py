@@ -37,8 +37,12 @@ class KioskReplies:
         again on every new connection."""
         self.retained[topic] = payload
         client = self.session.client
-        if client is not None:
+        if client is None:
+            return
+        try:
             await client.publish(topic, payload, qos=1, retain=True)
+        except aiomqtt.MqttError as exc:  # kept above: it goes out on the next connection
+            log.warning("retained %s not sent now (%s); sent on reconnecting", topic, exc)
 
     async def send(self, kiosk: str, kind: str, msg: dict) -> None:
         """One message to one kiosk (a duty answer, a gate command); raises if it cannot

@@ -22,3 +22,16 @@ async def test_a_list_retained_while_the_lists_go_out_on_connect_does_not_end_th
         await replies.retain("placecode/site/staff", b"staff list")
         await asyncio.wait_for(walking, 10)
     assert "placecode/site/staff" in replies.retained
+
+
+async def test_a_list_retained_on_a_lost_connection_waits_for_the_next_one(broker):
+    """A blackholed or dropped broker link while the staff list changes: `retain` must not
+    raise (the duty desk's task died of it, and the gateway with it); the list goes out
+    with the others on the next connection."""
+    address = mqtt_client.BrokerAddress(port=broker.port)
+    session = mqtt_client.Session(address, "gateway-replies")
+    replies = KioskReplies("site", session)
+    async with mqtt_client.client(address, "gateway-replies", persistent=False) as client:
+        session.client = client
+    await replies.retain("placecode/site/staff", b"staff list")  # the client is gone
+    assert replies.retained == {"placecode/site/staff": b"staff list"}
