@@ -548,22 +548,26 @@ def _check_range(from_ms: int, to_ms: int) -> None:
         raise HTTPException(422, "at most 62 days per query")
 
 
+def _trace_subjects(console: Console, kind: str, value: str) -> list[str]:
+    """The pseudonyms a traced identifier is stored under; a bad one is a 422 with why."""
+    try:
+        return tracing.subjects_for(Pseudonymiser(console.config.pseudonym_key), kind, value,
+                                    console.cfg.code_url_prefixes)
+    except tracing.TraceError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
 @router.post("/api/trace/person")
 async def trace_person(body: TracePerson, request: Request,
                        who: Annotated[Principal, Depends(need("trace"))]):
     console = _console(request)
     _check_range(body.from_ms, body.to_ms)
-    cfg = console.config
-    try:
-        subjects = tracing.subjects_for(Pseudonymiser(cfg.pseudonym_key), body.kind, body.value,
-                                        console.cfg.code_url_prefixes)
-    except tracing.TraceError as exc:
-        raise HTTPException(422, str(exc)) from None
+    subjects = _trace_subjects(console, body.kind, body.value)
     window = (body.window_minutes or console.cfg.trace_window_minutes) * 60_000
     started = time.perf_counter()
 
     def query() -> dict:
-        conn = connect_readonly(cfg.db_path)
+        conn = connect_readonly(console.config.db_path)
         try:
             return tracing.trace_person(conn, subjects, body.from_ms, body.to_ms, window)
         finally:
@@ -600,19 +604,14 @@ async def trace_venue(body: TraceVenue, request: Request,
     the case's (gateway/venue_tracing.py); audited like the other traces."""
     console = _console(request)
     _check_range(body.from_ms, body.to_ms)
-    cfg = console.config
-    try:
-        subjects = tracing.subjects_for(Pseudonymiser(cfg.pseudonym_key), body.kind, body.value,
-                                        console.cfg.code_url_prefixes)
-    except tracing.TraceError as exc:
-        raise HTTPException(422, str(exc)) from None
+    subjects = _trace_subjects(console, body.kind, body.value)
     stay = (body.default_stay_minutes or console.cfg.trace_default_stay_minutes) * 60_000
     longest = console.cfg.trace_max_stay_minutes * 60_000
     tree = console.units.tree()
     started = time.perf_counter()
 
     def query() -> dict:
-        conn = connect_readonly(cfg.db_path)
+        conn = connect_readonly(console.config.db_path)
         try:
             return venue_tracing.trace_venue(conn, tree, subjects, body.from_ms, body.to_ms,
                                              console.tz, stay, longest)
