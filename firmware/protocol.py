@@ -33,6 +33,9 @@ VERSION = 1
 ROOT = "placecode"
 
 SCAN = "scan"
+# kiosk -> gateway: a scan nobody waits for any more (the outbox's backlog): a scan's
+# message on a topic of its own, which the gateway reads on a connection of its own
+BACKLOG = "backlog"
 VERDICT = "verdict"
 STATUS = "status"
 ACK = "ack"
@@ -42,7 +45,7 @@ STAFF = "staff"  # kiosk -> gateway: a staff card tapped (not a visit: never for
 DUTY = "duty"  # gateway -> kiosk: what that tap did (signed on, signed off, not staff)
 GATE = "gate"  # gateway -> kiosk: open the gate once, for the person on duty
 GATE_DONE = "gate_done"  # kiosk -> gateway: whether it did
-KINDS = (SCAN, VERDICT, ACK, STATUS, DOOR, POLICY, STAFF, DUTY, GATE, GATE_DONE)
+KINDS = (SCAN, BACKLOG, VERDICT, ACK, STATUS, DOOR, POLICY, STAFF, DUTY, GATE, GATE_DONE)
 
 MAX_ACK_IDS = 500
 # Numbering epochs (docs/protocol.md §1.9): 0 is the epoch of a kiosk that sends none; a
@@ -272,6 +275,7 @@ SCHEMAS = {  # type: dict[str, dict[str, tuple]]
         "policy": (_DICT, False, None),  # the door policy it follows (kind `policy`)
     },
 }
+SCHEMAS[BACKLOG] = SCHEMAS[SCAN]  # the same message; only its topic says nobody waits
 
 
 def _type_ok(value, kind):
@@ -319,7 +323,7 @@ def validate(kind, msg):
             raise ProtocolError("bad_value", "ids")
         for event_id in msg["ids"]:
             check_event_id(event_id)
-    if kind == SCAN:
+    if kind in (SCAN, BACKLOG):
         present = [f for f in DECISION_FIELDS if f in msg]
         if present and len(present) != len(DECISION_FIELDS):
             raise ProtocolError("partial_decision")

@@ -100,6 +100,10 @@ async def running(
         session = mqtt_client.Session(broker_address(cfg), f"gateway-{cfg.site}",
                                       max_queued_incoming=10000,
                                       on_fault=lambda reason: broker_faults.update((reason,)))
+        # the kiosks' backlogs arrive on a connection of their own (gateway/mqtt_ingest.py)
+        backlog_session = mqtt_client.Session(
+            broker_address(cfg), f"gateway-{cfg.site}-backlog", max_queued_incoming=10000,
+            on_fault=lambda reason: broker_faults.update((reason,)))
         replies = KioskReplies(cfg.site, session, retained=signed_lists(cfg))
         k = cfg.kiosks
         register = KioskRegister.load(k.register_file)
@@ -129,7 +133,8 @@ async def running(
         settling = Settling()  # scans received, not yet stored: the sequence answer waits
         ingest = MqttIngest(cfg.site, session, checkin,
                             KioskReports(store, reads, replies, observers, settling), replies,
-                            broker_faults, fair, settling, staff=site_console.desk)
+                            broker_faults, fair, settling, staff=site_console.desk,
+                            backlog=backlog_session)
         gateway = Gateway(cfg, store, reads, platform, forwarder, checkin, ingest, site_console,
                           gateway_metrics, registrar)
 

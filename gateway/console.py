@@ -261,7 +261,7 @@ async def summary(request: Request, _who: Annotated[Principal, Depends(auth.curr
         "site": gw.config.site,
         "timezone": gw.config.console.timezone,
         "now_ms": int(time.time() * 1000),
-        "mqtt_connected": gw.ingest.connected.is_set(),
+        "mqtt_connected": gw.ingest.connected(),
         "counts": await gw.reads.counts(),
         "kiosks_online": sum(1 for k in kiosk_rows if k["state"] == "online"),
         "kiosks_total": len(kiosk_rows),
@@ -297,7 +297,7 @@ def storage_view(gw: Gateway) -> dict:
 @router.get("/healthz")
 async def healthz(request: Request) -> dict:
     """Liveness, and whether the broker is connected (what an installer's check needs)."""
-    return {"ok": True, "mqtt_connected": _gateway(request).ingest.connected.is_set()}
+    return {"ok": True, "mqtt_connected": _gateway(request).ingest.connected()}
 
 
 # --- entries, live feed, kiosks -------------------------------------------------------

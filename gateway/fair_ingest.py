@@ -11,6 +11,10 @@ the door) are limited per kiosk too: one door has one visitor at a time, so more
 `live_in_flight` unanswered scans from one kiosk are not live; the rest take the replay
 path (stored, no platform lookup). A kiosk that keeps overrunning its budget is
 reported once per `flood_window_s` (an alert on the console).
+
+Live scans come first within the gateway too: while any visitor's scan is being answered,
+backlog work waits (`live_done`), up to `live_first_s` at a time so that a door busy
+without pause still lets the backlog through.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class FairIngest:
         flood_window_s: float = 60.0,
         on_flood: Callable[[str, int], None] = lambda kiosk, dropped: None,
         clock: Callable[[], float] = time.monotonic,
+        live_first_s: float = 0.05,
     ) -> None:
         self.replay_rate = replay_rate
         self.replay_burst = replay_burst
@@ -55,6 +60,10 @@ class FairIngest:
         self.flood_window_s = flood_window_s
         self.on_flood = on_flood
         self.clock = clock
+        self.live_first_s = live_first_s
+        self._live = 0  # live scans in flight, every kiosk's
+        self._no_live = asyncio.Event()
+        self._no_live.set()
         self._kiosks: dict[str, _Kiosk] = {}
         self._ready: OrderedDict[str, None] = OrderedDict()  # kiosks with queued replays
         self._wake = asyncio.Event()
@@ -79,17 +88,39 @@ class FairIngest:
             self.counts["live_over_budget"] += 1
             return False
         k.live += 1
+        self._live += 1
+        self._no_live.clear()
         return True
 
     def end_live(self, kiosk: str) -> None:
         k = self._kiosks.get(kiosk)
         if k is not None and k.live > 0:
             k.live -= 1
+            self._live -= 1
+            if self._live == 0:
+                self._no_live.set()
+
+    async def live_done(self) -> None:
+        """Until no live scan is being answered, or `live_first_s` has passed."""
+        if self._live:
+            try:
+                async with asyncio.timeout(self.live_first_s):
+                    await self._no_live.wait()
+            except TimeoutError:
+                self.counts["live_first_timeouts"] += 1
 
     # --- replays ------------------------------------------------------------------------
 
     def offer(self, kiosk: str, msg: dict) -> bool:
         """Queue a replay without waiting; False if it was dropped (the kiosk resends)."""
+        if not self.take(kiosk):
+            return False
+        self.push(kiosk, msg)
+        return True
+
+    def take(self, kiosk: str) -> bool:
+        """Room for one more replay from this kiosk, taken from its budget; False: over
+        its rate or its queue is full, counted as dropped (the caller drops it)."""
         k = self._kiosk(kiosk)
         now = self.clock()
         k.tokens = min(self.replay_burst, k.tokens + (now - k.refilled) * self.replay_rate)
@@ -98,11 +129,14 @@ class FairIngest:
             self._dropped(kiosk, k, now)
             return False
         k.tokens -= 1
-        k.queue.append(msg)
+        return True
+
+    def push(self, kiosk: str, msg: dict) -> None:
+        """Queue a replay that `take` made room for."""
+        self._kiosk(kiosk).queue.append(msg)
         self._ready[kiosk] = None
         self._wake.set()
         self.counts["queued"] += 1
-        return True
 
     def _dropped(self, name: str, k: _Kiosk, now: float) -> None:
         self.counts["dropped"] += 1

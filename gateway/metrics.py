@@ -67,7 +67,7 @@ class GatewayMetrics:
             "platform_errors": dict(gateway.platform.errors),
             "received": dict(gateway.ingest.received),
             "rejected": dict(gateway.ingest.rejected),
-            "mqtt_connected": gateway.ingest.connected.is_set(),
+            "mqtt_connected": gateway.ingest.connected(),
             "mqtt_faults": dict(gateway.ingest.faults),
             "storage_fault": gateway.store.fault,
             "storage_refused": gateway.store.storage_faults,

@@ -9,10 +9,13 @@ reason, and the gateway carries on. The payload itself is never logged: it may h
 personal data.
 
 Live scans each get their own task at once, so a person at the door never waits behind
-anything. Replayed scans (a kiosk's backlog) go to per-kiosk queues with per-kiosk
-budgets (gateway/fair_ingest.py) that one worker empties in turns, a small batch per
-kiosk: the message loop itself never waits, so one kiosk's flood of replays does not
-hold up another kiosk's visitors.
+anything. Kiosks send their backlog on the `backlog` topic, which the gateway reads on a
+second broker connection: the broker queues each connection's messages apart, so a live
+scan never waits at the broker behind a kiosk's day of old scans, or a flood of made-up
+ones. Backlog scans (and scans marked `"replay"` on the `scan` topic, from kiosks without
+the backlog topic) go to per-kiosk queues with per-kiosk budgets (gateway/fair_ingest.py)
+that one worker empties in turns, a small batch per kiosk: the message loops never wait,
+and a backlog scan over its kiosk's budget is dropped before its JSON is even read.
 """
 
 from __future__ import annotations
@@ -59,9 +62,11 @@ class MqttIngest:
         fair: FairIngest | None = None,
         settling: Settling | None = None,
         staff: StaffDesk | None = None,
+        backlog: mqtt_client.Session | None = None,
     ) -> None:
         self.site = site
         self.session = session
+        self.backlog = backlog  # the connection for the backlog topic (None: no backlog)
         self.checkin = checkin
         self.reports = reports
         self.replies = replies
@@ -73,12 +78,18 @@ class MqttIngest:
         self.staff = staff
         self._handling: set[asyncio.Task[None]] = set()
 
-    @property
-    def connected(self) -> asyncio.Event:
-        return self.session.connected
+    def connected(self) -> bool:
+        """Both connections up: the door's, and the backlog's where there is one."""
+        return self.session.connected.is_set() and (
+            self.backlog is None or self.backlog.connected.is_set())
 
     async def run(self) -> None:
-        await self.session.run(self._serve)
+        if self.backlog is None:
+            await self.session.run(self._serve)
+            return
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.session.run(self._serve), name="mqtt-door")
+            tasks.create_task(self.backlog.run(self._serve_backlog), name="mqtt-backlog")
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         for kind in SUBSCRIBED:
@@ -89,6 +100,42 @@ class MqttIngest:
                  self.session.address.port)
         async for message in mqtt_client.messages(client):
             await self._dispatch(str(message.topic), message.payload)
+
+    async def _serve_backlog(self, client: aiomqtt.Client) -> None:
+        assert self.backlog is not None
+        await client.subscribe(protocol.site_filter(self.site, protocol.BACKLOG), qos=1)
+        self.backlog.connected.set()
+        # a turn for the live connection's work after every few backlog scans
+        async for message in mqtt_client.messages(client, turn_every=4):
+            await self.fair.live_done()
+            self._take_backlog(str(message.topic), message.payload)
+
+    def _take_backlog(self, topic: str, payload: object) -> None:
+        """One backlog scan into its kiosk's queue; over the kiosk's budget it is dropped
+        unread and unacknowledged (the kiosk sends it again)."""
+        try:
+            site, kiosk, kind = protocol.parse_topic(topic)
+            if kind != protocol.BACKLOG or site != self.site:
+                raise protocol.ProtocolError("unexpected_kind", kind)
+        except protocol.ProtocolError as exc:
+            self.rejected[exc.reason] += 1
+            log.warning("rejected message on %s: %s", topic[:120], exc)
+            return
+        if not self.fair.take(kiosk):
+            self.rejected["replay_over_budget"] += 1
+            return
+        if not isinstance(payload, bytes | bytearray):
+            payload = str(payload).encode()
+        try:
+            _site, _kiosk, kind, msg = protocol.decode(topic, bytes(payload))
+        except protocol.ProtocolError as exc:
+            self.rejected[exc.reason] += 1
+            log.warning("rejected message on %s: %s", topic[:120], exc)
+            return
+        msg["replay"] = True
+        self.received[kind] += 1
+        self.settling.received(msg)
+        self.fair.push(kiosk, msg)
 
     async def _dispatch(self, topic: str, payload: object) -> None:
         if not isinstance(payload, bytes | bytearray):
@@ -157,6 +204,7 @@ class MqttIngest:
         room = asyncio.Semaphore(in_flight)
         rounds = 0
         while True:
+            await self.fair.live_done()
             batch = await self.fair.next_batch()
             await room.acquire()
             task = asyncio.create_task(self._replay_batch(batch))

@@ -79,6 +79,7 @@ def acl_file(site: str, users: Iterable[BrokerUser]) -> str:
             lines.append(f"topic read {protocol.topic(site, name, protocol.ACK)}")
         else:
             lines.append(f"topic write {protocol.topic(site, name, protocol.SCAN)}")
+            lines.append(f"topic write {protocol.topic(site, name, protocol.BACKLOG)}")
             lines.append(f"topic write {protocol.topic(site, name, protocol.STATUS)}")
             lines.append(f"topic read {protocol.topic(site, name, protocol.VERDICT)}")
             lines.append(f"topic read {protocol.topic(site, name, protocol.ACK)}")

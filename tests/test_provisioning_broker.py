@@ -148,6 +148,12 @@ def test_enrolled_kiosk_publishes_scans_for_its_own_door(site) -> None:
     assert kiosk.publish(protocol.topic(SITE, a.kiosk, protocol.SCAN), payload) == 0
     topic, got = gateway.messages.get(timeout=5)
     assert (topic, got) == (protocol.topic(SITE, a.kiosk, protocol.SCAN), payload)
+    # ... its backlog on its own backlog topic ...
+    assert gateway.subscribe(protocol.site_filter(SITE, protocol.BACKLOG)) == 1
+    old = scan(a.kiosk, seq=2)
+    assert kiosk.publish(protocol.topic(SITE, a.kiosk, protocol.BACKLOG), old) == 0
+    topic, got = gateway.messages.get(timeout=5)
+    assert (topic, got) == (protocol.topic(SITE, a.kiosk, protocol.BACKLOG), old)
     # ... and receives the verdict the gateway sends back to it.
     verdict = protocol.encode(
         protocol.VERDICT,
@@ -179,6 +185,8 @@ def test_kiosk_cannot_speak_for_or_listen_to_another_kiosk(site) -> None:
     forged = scan(b.kiosk)
     assert kiosk_a.publish(protocol.topic(SITE, b.kiosk, protocol.SCAN), forged) == NOT_AUTHORIZED
     assert kiosk_a.publish(protocol.topic(SITE, b.kiosk, protocol.STATUS), b"{}") == NOT_AUTHORIZED
+    assert kiosk_a.publish(protocol.topic(SITE, b.kiosk, protocol.BACKLOG),
+                           forged) == NOT_AUTHORIZED
     # Subscribing to B's verdicts, directly or by wildcard. Mosquitto's ACL file is checked
     # per message at delivery (2.0 grants the SUBACK), so the proof is that nothing arrives.
     kiosk_a.subscribe(protocol.topic(SITE, b.kiosk, protocol.VERDICT))

@@ -44,7 +44,7 @@ async def test_a_lost_batch_is_sent_again_while_later_scans_keep_being_acknowled
     for _ in range(10):  # a backlog, of which scans 3 and 4 go missing
         pending = await outbox.add(scan)
         gateway.ids[pending.seq] = pending.id
-    run = asyncio.create_task(sender.run(gateway.publish))
+    run = asyncio.create_task(sender.run(gateway.publish, gateway.publish))
     try:
         for _ in range(30):  # a live scan every 50 ms, each acknowledged at once
             pending = await outbox.add(scan)

@@ -120,13 +120,16 @@ class GatewaySession:
         await self.publish_status(client)
         self.mqtt.connected.set()
         log.info("connected to the gateway's broker")
-        scan_topic = self._topic[protocol.SCAN]
+        scan_topic, backlog_topic = self._topic[protocol.SCAN], self._topic[protocol.BACKLOG]
 
         async def publish_scan(payload: bytes) -> None:
             await client.publish(scan_topic, payload, qos=1)
 
+        async def publish_backlog(payload: bytes) -> None:
+            await client.publish(backlog_topic, payload, qos=1)
+
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.sender.run(publish_scan))
+            tasks.create_task(self.sender.run(publish_scan, publish_backlog))
             tasks.create_task(self._report_status(client))
             tasks.create_task(self._receive(client))
             tasks.create_task(self._confirm_acked())

@@ -8,7 +8,9 @@ next live scan, so the window is kept to what one round trip needs: large enough
 the drain is not bound by round trips and each ack and each commit covers many scans
 (the cost per scan falls with the batch), small enough that a live scan waits behind at
 most a few milliseconds of replays (`just bench-drain` shows both).
-Scans nobody waits for any more are marked as replays; the gateway only stores those.
+Scans nobody waits for any more go out on the kiosk's `backlog` topic, which the gateway
+reads on a connection of its own and only stores: a live scan on the `scan` topic never
+queues behind them at the broker (docs/protocol.md §1.4).
 Each scan unacknowledged for `resend_after_s` is sent again, on its own clock: a gateway
 that failed to store one batch while acknowledging everything after it (a locked
 database) must not leave that batch waiting forever behind a busy door's acks.
@@ -30,9 +32,10 @@ Publish = Callable[[bytes], Awaitable[None]]
 
 
 def mark_replay(payload: bytes) -> bytes:
-    """Nobody waits for this scan's verdict any more: the gateway need only store it.
-    The outbox holds the encoded JSON object; one more member is spliced in before its
-    closing brace rather than decoding and encoding a day of backlog."""
+    """A scan nobody waits for, as a kiosk without the `backlog` topic sends it on the
+    `scan` topic (firmware/shop/unit.py does the same; tests and benchmarks of that path
+    use this). The JSON object gets one more member spliced in before its closing brace
+    rather than decoding and encoding a day of backlog."""
     body = payload.rstrip()
     if len(body) < 3 or not body.endswith(b"}") or b'"replay"' in body:
         msg = json.loads(payload)
@@ -59,7 +62,7 @@ class OutboxSender:
         self.progress = asyncio.Event()
         self.resends = 0
         self._cursor = 0  # every scan up to this seq has been sent on this connection
-        self._publish: Publish | None = None  # the current connection's, while there is one
+        self._publish: Publish | None = None  # the current connection's live scans' channel
 
     def acknowledged(self, ids: Iterable[str]) -> None:
         for event_id in ids:
@@ -77,32 +80,33 @@ class OutboxSender:
             self._cursor = pending.seq  # no backlog before it: nothing left to look up
         await publish(pending.payload)
 
-    async def run(self, publish: Publish) -> None:
-        """Send for one connection; everything unacknowledged is sent again on the next."""
+    async def run(self, live: Publish, backlog: Publish) -> None:
+        """Send for one connection, live scans through `live` and the rest through
+        `backlog`; everything unacknowledged is sent again on the next connection."""
         self.unacked.clear()
         self._cursor = 0
-        self._publish = publish
+        self._publish = live
         try:
-            await self._run(publish)
+            await self._run(live, backlog)
         finally:
             self._publish = None
 
-    async def _run(self, publish: Publish) -> None:
+    async def _run(self, live: Publish, backlog: Publish) -> None:
         while True:
             self.outbox.added.clear()
             self.progress.clear()
             live_ids = [i for i in self.waiting() if i not in self.unacked]
-            live = await self.outbox.by_ids(live_ids) if live_ids else []
-            await self._send(publish, live, replay=False)
-            backlog: list[Pending] = []
+            waited = await self.outbox.by_ids(live_ids) if live_ids else []
+            await self._send(live, backlog, waited)
+            old: list[Pending] = []
             room = self.window - len(self.unacked)
             if room > 0 and self._cursor < self.outbox.newest_seq:
                 rows = await self.outbox.after(self._cursor, min(room, self.batch))
                 if rows:
                     self._cursor = max(self._cursor, rows[-1].seq)
-                backlog = [r for r in rows if r.id not in self.unacked]
-                await self._send(publish, backlog, replay=True)
-            if live or backlog or await self._resend_overdue(publish):
+                old = [r for r in rows if r.id not in self.unacked]
+                await self._send(live, backlog, old)
+            if waited or old or await self._resend_overdue(live, backlog):
                 continue
             await self._wait_for_work()
 
@@ -112,7 +116,7 @@ class OutboxSender:
             return self.resend_after_s
         return max(0.0, min(self.unacked.values()) + self.resend_after_s - time.monotonic())
 
-    async def _resend_overdue(self, publish: Publish) -> bool:
+    async def _resend_overdue(self, live: Publish, backlog: Publish) -> bool:
         """Send again every scan the gateway has not acknowledged within resend_after_s."""
         if self._overdue_in() > 0:
             return False
@@ -124,19 +128,20 @@ class OutboxSender:
         self.resends += 1
         log.warning("%d scans unacknowledged for %.0f s; sending them again",
                     len(rows), self.resend_after_s)
-        await self._send(publish, rows, replay=True)
+        await self._send(live, backlog, rows)
         return bool(rows)
 
-    async def _send(self, publish: Publish, rows: Sequence[Pending], replay: bool) -> None:
+    async def _send(self, live: Publish, backlog: Publish, rows: Sequence[Pending]) -> None:
+        """A scan someone still waits for at the door goes out live; any other on the
+        backlog topic."""
         if not rows:
             return
         now = time.monotonic()
-        waiting = set(self.waiting()) if replay else set()
+        waiting = set(self.waiting())
         for row in rows:
             self.unacked[row.id] = now
         await asyncio.gather(*(
-            publish(mark_replay(r.payload) if replay and r.id not in waiting else r.payload)
-            for r in rows
+            (live if r.id in waiting else backlog)(r.payload) for r in rows
         ))
 
     async def _wait_for_work(self) -> None:
