@@ -139,7 +139,9 @@ def main() -> None:
     tune_interpreter()  # as the gateway process does
     parser = argparse.ArgumentParser(prog="just bench-flood")
     parser.add_argument("--replays", type=int, default=40_000)
-    parser.add_argument("--idle-scans", type=int, default=100)
+    parser.add_argument("--idle-scans", type=int, default=300,
+                        help="live scans before the flood: about as many as during it, so both "
+                             "p99s are read from samples of a like size")
     parser.add_argument("--replay-rate", type=float, help="the gateway's kiosks.replay_rate")
     parser.add_argument("--replay-burst", type=int, help="the gateway's kiosks.replay_burst")
     parser.add_argument("--colocated", action="store_true",
