@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 from bench.kiosk_process import KioskProcess
 from bench.stats import summarise
 from firmware import startup
@@ -83,6 +85,16 @@ def resends(log: Path) -> int:
         return 0
 
 
+async def forwarded(platform_url: str, records: int, give_up_s: float) -> None:
+    """Until the platform holds `records` records (or give_up_s)."""
+    deadline = time.perf_counter() + give_up_s
+    async with httpx.AsyncClient(base_url=platform_url, timeout=10) as http:
+        while time.perf_counter() < deadline:
+            if (await http.get("/sim/stats")).json()["records"] >= records:
+                return
+            await asyncio.sleep(0.2)
+
+
 async def run(n: int, idle_scans: int, give_up_s: float) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-drain-"))
     broker = Broker(work / "broker").start()
@@ -117,6 +129,9 @@ async def run(n: int, idle_scans: int, give_up_s: float) -> dict:
                "gateway": cpu_s(gateway.popen.pid if gateway.popen else None),
                "broker": cpu_s(broker.process.pid if broker.process else None),
                "platform": cpu_s(platform.popen.pid if platform.popen else None)}
+        # the baseline on a quiet site: after the gateway has forwarded the day's records
+        # too (until then it uploads tens of thousands to the platform)
+        await forwarded(url, n + len(during), give_up_s)
         idle = await live_scans(kiosk, lambda: True, limit=idle_scans)
     finally:
         await kiosk.stop()
