@@ -59,3 +59,37 @@ async def test_a_lost_batch_is_sent_again_while_later_scans_keep_being_acknowled
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)
         await outbox.close()
+
+
+async def test_a_backlog_the_broker_drops_still_arrives_as_replays_on_the_scan_topic(tmp_path):
+    """A site whose broker ACL predates the backlog topic drops every backlog scan without
+    a word; each is sent again on the scan topic, marked as a replay, and acknowledged."""
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    await outbox.open()
+    sender = OutboxSender(outbox, waiting=lambda: (), window=4, batch=2, resend_after_s=0.2)
+    gateway = LossyGateway(sender, lose=set())
+    gateway.ids = {}
+    replays = []
+
+    async def scan_topic(payload: bytes) -> None:
+        replays.append(json.loads(payload).get("replay"))
+        await gateway.publish(payload)
+
+    async def refused(payload: bytes) -> None:
+        pass  # the broker's ACL: not authorised, nothing delivered
+
+    for _ in range(6):
+        pending = await outbox.add(scan)
+        gateway.ids[pending.seq] = pending.id
+    run = asyncio.create_task(sender.run(scan_topic, refused))
+    try:
+        for _ in range(100):
+            if (await outbox.backlog())[0] == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (await outbox.backlog())[0] == 0, "the backlog never reached the gateway"
+        assert replays and all(replays), "sent on the scan topic without the replay mark"
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        await outbox.close()

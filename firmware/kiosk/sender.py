@@ -128,12 +128,16 @@ class OutboxSender:
         self.resends += 1
         log.warning("%d scans unacknowledged for %.0f s; sending them again",
                     len(rows), self.resend_after_s)
-        await self._send(live, backlog, rows)
+        await self._send(live, backlog, rows, again=True)
         return bool(rows)
 
-    async def _send(self, live: Publish, backlog: Publish, rows: Sequence[Pending]) -> None:
+    async def _send(self, live: Publish, backlog: Publish, rows: Sequence[Pending],
+                    again: bool = False) -> None:
         """A scan someone still waits for at the door goes out live; any other on the
-        backlog topic."""
+        backlog topic, or, sent `again` after going unacknowledged, on the scan topic
+        marked as a replay: a broker whose ACL predates the backlog topic (a site not yet
+        provisioned again after an update) drops it there without a word, and the
+        backlog must still reach the gateway."""
         if not rows:
             return
         now = time.monotonic()
@@ -141,7 +145,10 @@ class OutboxSender:
         for row in rows:
             self.unacked[row.id] = now
         await asyncio.gather(*(
-            (live if r.id in waiting else backlog)(r.payload) for r in rows
+            live(r.payload) if r.id in waiting
+            else live(mark_replay(r.payload)) if again
+            else backlog(r.payload)
+            for r in rows
         ))
 
     async def _wait_for_work(self) -> None:
