@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sqlite3
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.cpu import cpu_s
 from bench.kiosk_process import KioskProcess
 from bench.stats import summarise
 from firmware import startup
@@ -64,17 +64,6 @@ async def live_scans(kiosk: KioskProcess, until, interval: float = 0.1,
         samples.append(ms)
         await asyncio.sleep(interval)
     return samples
-
-
-def cpu_s(pid: int | None) -> float | None:
-    """CPU seconds (user + system, all threads) a live process has used so far."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
 
 
 def resends(log: Path) -> int:

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import logging
+import resource
 import sys
 import tempfile
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.cpu import cpu_s, used_since
 from bench.drain import live_scans
 from bench.kiosk_process import KioskProcess
 from bench.stats import summarise
@@ -62,11 +64,17 @@ async def flood(port: int, n: int, window: int = 500) -> float:
     return time.perf_counter() - started
 
 
-async def flood_process(port: int, n: int, done: asyncio.Event, colocated: bool) -> float:
+def own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 2)
+
+
+async def flood_process(port: int, n: int, done: asyncio.Event, colocated: bool
+                        ) -> tuple[float, float]:
     """The flooding kiosk is another machine on the site network: its CPU is not the
     gateway's. On this one machine it runs at the lowest priority, so that its own work
     (a Python process publishing as fast as it can) does not take a core from the processes
-    measured; `colocated` runs it at theirs."""
+    measured; `colocated` runs it at theirs. (Seconds it took, its CPU seconds.)"""
     nice = [] if colocated else ["nice", "-n", "19"]
     proc = await asyncio.create_subprocess_exec(
         *nice, sys.executable, "-m", "bench.flood", "--flooder", str(port), "--replays", str(n),
@@ -75,7 +83,8 @@ async def flood_process(port: int, n: int, done: asyncio.Event, colocated: bool)
     done.set()
     if proc.returncode != 0:
         raise RuntimeError(f"flooder exited {proc.returncode}")
-    return float(out.decode().split()[-1])
+    seconds, cpu = out.decode().split()[-2:]
+    return float(seconds), float(cpu)
 
 
 async def gateway_view(url: str) -> dict:
@@ -107,13 +116,22 @@ async def run(n: int, idle_scans: int, kiosks: dict, colocated: bool) -> dict:
         await live_scans(kiosk, lambda: True, limit=20)  # warm the cache
         idle = await live_scans(kiosk, lambda: True, limit=idle_scans)
         done = asyncio.Event()
+        pids = {"kiosk": kiosk.proc.pid if kiosk.proc else None,
+                "gateway": gateway.popen.pid if gateway.popen else None,
+                "broker": broker.process.pid if broker.process else None,
+                "platform": platform.popen.pid if platform.popen else None}
+        cpu_before = {name: cpu_s(pid) for name, pid in pids.items()}
+        flood_started = time.perf_counter()
         flooder = asyncio.create_task(flood_process(broker.port, n, done, colocated))
         during = await live_scans(kiosk, lambda: not done.is_set(), interval=0.05)
-        flood_s = await flooder
+        flood_s, flooder_cpu_s = await flooder
         # ... and for as long again after it, while the gateway works through what came.
         settle_until = time.perf_counter() + max(2.0, flood_s)
         during += await live_scans(kiosk, lambda: time.perf_counter() < settle_until,
                                    interval=0.05)
+        cpu = used_since(cpu_before, {name: cpu_s(pid) for name, pid in pids.items()})
+        cpu["flooder"] = flooder_cpu_s
+        during_s = round(time.perf_counter() - flood_started, 2)
         view = await gateway_view(gateway_url)
     finally:
         await kiosk.stop()
@@ -132,6 +150,10 @@ async def run(n: int, idle_scans: int, kiosks: dict, colocated: bool) -> dict:
         "ingest": summary.get("ingest"),
         "flood_alerts": len(view["alerts"]),
         "colocated": colocated,
+        # CPU seconds each process used from the flood's start to the end of the
+        # measurement, `measured_s` later (the machine has os.cpu_count() cores)
+        "cpu_s": cpu,
+        "measured_s": during_s,
     }
 
 
@@ -150,7 +172,7 @@ def main() -> None:
     parser.add_argument("--flooder", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flooder:  # the flooding kiosk's own process; prints its seconds
-        print(startup.run(flood(args.flooder, args.replays)))
+        print(startup.run(flood(args.flooder, args.replays)), own_cpu_s())
         return
     kiosks = {k: v for k, v in (("replay_rate", args.replay_rate),
                                 ("replay_burst", args.replay_burst)) if v is not None}
