@@ -23,6 +23,11 @@ import aiomqtt
 log = logging.getLogger(__name__)
 
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+# QoS 1 publishes a client keeps in flight before it queues the next (paho's default: 20).
+# Above the kiosk's backlog window (firmware/kiosk/sender.py, 100), so the live scan of a
+# kiosk draining its backlog is written at once instead of waiting for the broker to
+# acknowledge the backlog's publishes ahead of it.
+MAX_INFLIGHT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,7 @@ def client(
         tls_context=tls_context,
         timeout=10,
         max_queued_incoming_messages=max_queued_incoming,
+        max_inflight_messages=MAX_INFLIGHT,
     )
     # Draining a backlog keeps hundreds of publishes in flight on purpose.
     mqtt.pending_calls_threshold = 100_000

@@ -104,14 +104,15 @@ async def running(
         backlog_session = mqtt_client.Session(
             broker_address(cfg), f"gateway-{cfg.site}-backlog", max_queued_incoming=10000,
             on_fault=lambda reason: broker_faults.update((reason,)))
-        replies = KioskReplies(cfg.site, session, retained=signed_lists(cfg))
+        replies = KioskReplies(cfg.site, session, retained=signed_lists(cfg),
+                               acks=backlog_session)
         k = cfg.kiosks
         register = KioskRegister.load(k.register_file)
         site_console = await Console.open(cfg, reads, platform, replies, register)
         stack.push_async_callback(site_console.close)
         gateway_metrics = GatewayMetrics()
         observers = Observers([gateway_metrics, site_console])
-        upload_queue = await ReadModel.open(cfg.db_path)
+        upload_queue = await ReadModel.open(cfg.db_path, background=True)
         stack.push_async_callback(upload_queue.close)
         forwarder = Forwarder(store, upload_queue, platform, p.upload_batch, p.upload_hold_s)
         policies = site_console.entry_policies

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from gateway import thread_priority
+
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
     """A plain sqlite3 read-only connection, for queries run in a worker thread."""
@@ -36,18 +38,26 @@ class PendingUpload:
     body: str
 
 
+# how far a background reader's thread is below the event loop
+BACKGROUND_NICE = 10
+
+
 class ReadModel:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db  # read-only
 
     @classmethod
-    async def open(cls, path: Path) -> ReadModel:
-        """`path` must exist: the store creates it (Store.open) before any reader."""
+    async def open(cls, path: Path, background: bool = False) -> ReadModel:
+        """`path` must exist: the store creates it (Store.open) before any reader.
+        `background`: reads nobody waits for (records to upload), on a thread below the
+        event loop's priority, as the store's writer (gateway/thread_priority.py)."""
         db = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
         try:
             db.row_factory = aiosqlite.Row
             await db.execute("PRAGMA busy_timeout=5000")
             await db.execute("PRAGMA query_only=ON")
+            if background:
+                await thread_priority.lower(db, BACKGROUND_NICE)
         except BaseException:
             await db.close()  # its thread would keep a failed process from exiting
             raise

@@ -3,6 +3,11 @@
 Sent on the gateway's broker session while it is connected. A verdict that cannot leave
 raises, for check-in to count; an acknowledgement that cannot leave is dropped, since the
 kiosk resends every scan it has not had acknowledged and the store answers it again.
+
+Acknowledgements go out on the second (backlog) connection where there is one: a drain
+or a flood of backlog scans is acknowledged in hundreds of QoS 1 messages, and a client
+keeps only so many QoS 1 messages in flight, so on one connection a verdict would wait
+behind them.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ log = logging.getLogger(__name__)
 
 class KioskReplies:
     def __init__(self, site: str, session: mqtt_client.Session,
-                 retained: dict[str, bytes] | None = None) -> None:
+                 retained: dict[str, bytes] | None = None,
+                 acks: mqtt_client.Session | None = None) -> None:
         self.site = site
         self.session = session
+        self.acks = acks  # the connection acknowledgements go out on, while it is up
         self.retained = retained or {}  # topic -> payload, published on every connect
         self._acks: dict[str, list[str]] = {}
         self._sending: set[asyncio.Task[None]] = set()
@@ -81,7 +88,7 @@ class KioskReplies:
 
     async def ack(self, kiosk: str, ids: list[str], high_seq: int | None = None,
                   epoch: int = 0) -> None:
-        client = self.session.client
+        client = (self.acks.client if self.acks is not None else None) or self.session.client
         if client is None:
             return  # the kiosk resends unacknowledged scans; the store answers them again
         msg = protocol.ack(kiosk, ids, protocol.now_ms(), high_seq, epoch)

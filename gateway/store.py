@@ -26,6 +26,7 @@ import aiosqlite
 
 from firmware import protocol, schema
 from firmware.verdict import Verdict
+from gateway import thread_priority
 
 log = logging.getLogger(__name__)
 BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -202,6 +203,10 @@ class NewScan:
     done: asyncio.Future[bool]
 
 
+# how far the writer's thread is below the event loop (gateway/thread_priority.py)
+WRITER_NICE = 10
+
+
 class Store:
     """All writes go through one writer task that commits whatever is queued in a single
     transaction (group commit): one fsync for many scans when a backlog drains, and the
@@ -237,6 +242,9 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path, busy_timeout_ms: int = 5000) -> Store:
+        """The writer's thread runs at a lower CPU priority than the event loop: when the
+        gateway's machine is busy (a drain, a flood), a visitor's verdict gets the CPU
+        first and the writer the rest; acknowledgements wait a little, verdicts do not."""
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
@@ -248,6 +256,7 @@ class Store:
             # left in free pages of the file
             await db.execute("PRAGMA secure_delete=ON")
             await schema.migrate_async(db, path, COMPONENT)
+            await thread_priority.lower(db, WRITER_NICE)
         except BaseException:
             await db.close()  # its thread would keep a failed process from exiting
             raise
