@@ -50,6 +50,13 @@ class StaffDesk(Protocol):
     async def on_gate_done(self, msg: dict) -> None: ...
 
 
+def _as_bytes(payload: object) -> bytes:
+    """aiomqtt types a payload loosely; from the broker it is bytes."""
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    return str(payload).encode()
+
+
 class MqttIngest:
     def __init__(
         self,
@@ -118,35 +125,33 @@ class MqttIngest:
             if kind != protocol.BACKLOG or site != self.site:
                 raise protocol.ProtocolError("unexpected_kind", kind)
         except protocol.ProtocolError as exc:
-            self.rejected[exc.reason] += 1
-            log.warning("rejected message on %s: %s", topic[:120], exc)
+            self._reject(topic, exc)
             return
         if not self.fair.take(kiosk):
             self.rejected["replay_over_budget"] += 1
             return
-        if not isinstance(payload, bytes | bytearray):
-            payload = str(payload).encode()
         try:
-            _site, _kiosk, kind, msg = protocol.decode(topic, bytes(payload))
+            _site, _kiosk, kind, msg = protocol.decode(topic, _as_bytes(payload))
         except protocol.ProtocolError as exc:
-            self.rejected[exc.reason] += 1
-            log.warning("rejected message on %s: %s", topic[:120], exc)
+            self._reject(topic, exc)
             return
         msg["replay"] = True
         self.received[kind] += 1
         self.settling.received(msg)
         self.fair.push(kiosk, msg)
 
+    def _reject(self, topic: str, exc: protocol.ProtocolError) -> None:
+        """A message that failed its checks: counted by reason, logged without payload."""
+        self.rejected[exc.reason] += 1
+        log.warning("rejected message on %s: %s", topic[:120], exc)
+
     async def _dispatch(self, topic: str, payload: object) -> None:
-        if not isinstance(payload, bytes | bytearray):
-            payload = str(payload).encode()
         try:
-            site, _kiosk, kind, msg = protocol.decode(topic, bytes(payload))
+            site, _kiosk, kind, msg = protocol.decode(topic, _as_bytes(payload))
             if site != self.site:
                 raise protocol.ProtocolError("wrong_site", site)
         except protocol.ProtocolError as exc:
-            self.rejected[exc.reason] += 1
-            log.warning("rejected message on %s: %s", topic[:120], exc)
+            self._reject(topic, exc)
             return
         self.received[kind] += 1
         if kind == protocol.SCAN:
